@@ -1,0 +1,44 @@
+// Builds the AssemblyScript firmware with asc, using asconfig.json's targets.
+// Each entry of TARGETS is one module; later work adds entries (for example an
+// instrumented crypto build). A target is rebuilt only when a source is newer.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+export const TARGETS = [
+  // release firmware: what ships in every card and wearable
+  { entry: "firmware/assembly/index.ts", target: "release", out: "build/firmware.wasm" },
+];
+
+function newestSource(dirs) {
+  let t = 0;
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (p.endsWith(".ts") || p.endsWith(".json") || p.endsWith(".mjs")) t = Math.max(t, statSync(p).mtimeMs);
+    }
+  };
+  for (const d of dirs) if (existsSync(join(ROOT, d))) walk(join(ROOT, d));
+  for (const f of ["asconfig.json", "scripts/build-firmware.mjs"]) t = Math.max(t, statSync(join(ROOT, f)).mtimeMs);
+  return t;
+}
+
+const force = process.argv.includes("--force");
+const src = newestSource(["firmware/assembly", "protocol/portable"]);
+mkdirSync(join(ROOT, "build"), { recursive: true });
+const asc = join(ROOT, "node_modules/assemblyscript/bin/asc.js");
+for (const t of TARGETS) {
+  const out = join(ROOT, t.out);
+  if (!force && existsSync(out) && statSync(out).mtimeMs > src) continue;
+  const args = [asc, t.entry, "--config", "asconfig.json", "--target", t.target, "--outFile", t.out, ...(t.flags ?? [])];
+  if (t.textFile) args.push("--textFile", t.textFile);
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: "inherit" });
+  if (r.status !== 0) {
+    console.error(`build-firmware: asc failed for ${t.entry} (${t.target})`);
+    process.exit(1);
+  }
+  console.error(`build-firmware: ${t.out} ${statSync(out).size} bytes`);
+}

@@ -1,0 +1,23 @@
+// The README's test command: runs the whole vitest suite (unit + integration,
+// which starts its own rig), then prints one plain summary line for CI:
+//   tests: N passed, M failed
+import { spawnSync } from "node:child_process";
+import { readFileSync, mkdirSync } from "node:fs";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+mkdirSync(`${ROOT}build`, { recursive: true });
+const report = `${ROOT}build/vitest-report.json`;
+const args = ["node_modules/vitest/vitest.mjs", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)];
+const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: "inherit" });
+let passed = 0, failed = 0;
+try {
+  const j = JSON.parse(readFileSync(report, "utf8"));
+  passed = j.numPassedTests ?? 0;
+  failed = (j.numFailedTests ?? 0) + (j.numFailedTestSuites ?? 0 ? 0 : 0);
+  if ((j.numFailedTestSuites ?? 0) > 0 && failed === 0) failed = j.numFailedTestSuites;
+} catch (e) {
+  console.error(`test: no JSON report (${e.message})`);
+  failed = failed || 1;
+}
+console.log(`tests: ${passed} passed, ${failed} failed`);
+process.exit(r.status === 0 && failed === 0 ? 0 : 1);

@@ -1,0 +1,30 @@
+// Two projects: `unit` (in-process, no system services) and `integration`
+// (real pcscd + vpcd and pty pairs, started by test/rig/global-setup.ts).
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/integration/**", "node_modules/**"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/rig/global-setup.ts"],
+          // one pcscd and fixed vpcd ports: integration files run one at a time
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
