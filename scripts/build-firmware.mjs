@@ -10,6 +10,8 @@ const ROOT = new URL("..", import.meta.url).pathname;
 export const TARGETS = [
   // release firmware: what ships in every card and wearable
   { entry: "firmware/assembly/index.ts", target: "release", out: "build/firmware.wasm" },
+  // test-only echo firmware: the wearable-sim Device tests run against it (SPEC §2 imports)
+  { entry: "wearable-sim/test-fixtures/echo-firmware.ts", target: "release", out: "build/echo-firmware.wasm" },
 ];
 
 function newestSource(dirs) {
@@ -27,7 +29,7 @@ function newestSource(dirs) {
 }
 
 const force = process.argv.includes("--force");
-const src = newestSource(["firmware/assembly", "protocol/portable"]);
+const src = newestSource(["firmware/assembly", "protocol/portable", "wearable-sim/test-fixtures"]);
 mkdirSync(join(ROOT, "build"), { recursive: true });
 const asc = join(ROOT, "node_modules/assemblyscript/bin/asc.js");
 for (const t of TARGETS) {
