@@ -1,0 +1,101 @@
+// Host-side signatures for the two suites (DESIGN.md §3, §5): raw r‖s (64 bytes),
+// public keys 04‖x‖y (65 bytes), private keys 32 bytes big-endian.
+//  - P-256 / ECDSA-SHA256: node:crypto (OpenSSL), `ieee-p1363` encoding.
+//  - SM2-with-SM3, default user id "1234567812345678" (GB/T 32918.2 Z_A): sm-crypto,
+//    because node:crypto's SM2 always uses an EMPTY user id (TRAPS.md "SM2").
+// Key objects are cached per public key: reconciliation verifies many vouchers per device.
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
+import smCrypto from "sm-crypto";
+
+export type SuiteName = "sm2" | "p256";
+export const SUITE_NAMES: readonly SuiteName[] = ["sm2", "p256"];
+
+export interface KeyPair {
+  priv: Uint8Array; // 32 bytes
+  pub: Uint8Array; // 65 bytes, 04‖x‖y
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+const b64u = (b: Uint8Array) => Buffer.from(b).toString("base64url");
+
+export function generateKeyPair(suite: SuiteName): KeyPair {
+  if (suite === "sm2") {
+    const k = smCrypto.sm2.generateKeyPairHex();
+    return { priv: Buffer.from(k.privateKey.padStart(64, "0"), "hex"), pub: Buffer.from(k.publicKey, "hex") };
+  }
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const jwk = privateKey.export({ format: "jwk" });
+  const d = Buffer.from(jwk.d!, "base64url");
+  const pub = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, "base64url"), Buffer.from(jwk.y!, "base64url")]);
+  return { priv: d, pub };
+}
+
+/** Key id: the first 4 bytes of SHA-256 over the 65-byte public key (both suites). */
+export function keyId(pub: Uint8Array): Uint8Array {
+  return createHash("sha256").update(pub).digest().subarray(0, 4);
+}
+
+/** The suite's hash (SM3 or SHA-256): voucher chains link by it (DESIGN.md §4). */
+export function suiteHash(suite: SuiteName, data: Uint8Array): Uint8Array {
+  return createHash(suite === "sm2" ? "sm3" : "sha256").update(data).digest();
+}
+
+const privCache = new Map<string, KeyObject>();
+const pubCache = new Map<string, KeyObject | null>();
+
+function p256Private(priv: Uint8Array, pub: Uint8Array): KeyObject {
+  const id = hex(priv);
+  let k = privCache.get(id);
+  if (!k) {
+    k = createPrivateKey({
+      key: { kty: "EC", crv: "P-256", d: b64u(priv), x: b64u(pub.subarray(1, 33)), y: b64u(pub.subarray(33, 65)) },
+      format: "jwk",
+    });
+    privCache.set(id, k);
+  }
+  return k;
+}
+
+function p256Public(pub: Uint8Array): KeyObject | null {
+  const id = hex(pub);
+  let k = pubCache.get(id);
+  if (k === undefined) {
+    try {
+      if (pub.length !== 65 || pub[0] !== 4) throw new Error("bad point");
+      k = createPublicKey({ key: { kty: "EC", crv: "P-256", x: b64u(pub.subarray(1, 33)), y: b64u(pub.subarray(33, 65)) }, format: "jwk" });
+    } catch {
+      k = null; // not on the curve: every signature under it is invalid
+    }
+    if (pubCache.size > 100_000) pubCache.clear();
+    pubCache.set(id, k);
+  }
+  return k;
+}
+
+/** Signs msg (hashing inside, Z_A for SM2); returns raw r‖s. */
+export function signRaw(suite: SuiteName, key: KeyPair, msg: Uint8Array): Uint8Array {
+  if (suite === "sm2") {
+    const sig = smCrypto.sm2.doSignature(msg, hex(key.priv), { hash: true, der: false, publicKey: hex(key.pub) });
+    return Buffer.from(sig, "hex");
+  }
+  return sign("sha256", msg, { key: p256Private(key.priv, key.pub), dsaEncoding: "ieee-p1363" });
+}
+
+/** Verifies a raw r‖s signature; false (never throws) on any malformed input. */
+export function verifyRaw(suite: SuiteName, pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  if (sig.length !== 64 || pub.length !== 65) return false;
+  if (suite === "sm2") {
+    try {
+      return smCrypto.sm2.doVerifySignature(msg, hex(sig), hex(pub), { hash: true, der: false });
+    } catch {
+      return false;
+    }
+  }
+  const k = p256Public(pub);
+  if (!k) return false;
+  try {
+    return verify("sha256", msg, { key: k, dsaEncoding: "ieee-p1363" }, sig);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,89 @@
+// Issuer keystore (issue 6 "issuer init | show | rotate | export-public"): sealing,
+// wrong passphrase, tampering with the clear public part, rotation keeping two keys.
+import { describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Keystore } from "../host-tools/src/keystore.ts";
+import { WalletError, EXIT_AUTH } from "../host-tools/src/errors.ts";
+import { signRaw, verifyRaw, keyId } from "../host-tools/src/sig.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "host-ks-"));
+const PASS = "a long enough passphrase";
+
+describe("keystore", () => {
+  it("creates one active key per suite, file mode 0600, secrets not in clear", () => {
+    const path = join(dir, "a.json");
+    const ks = Keystore.create(path, PASS);
+    expect(ks.keys().map((k) => [k.suite, k.status])).toEqual([["sm2", "active"], ["p256", "active"]]);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const raw = readFileSync(path, "utf8");
+    for (const s of ["sm2", "p256"] as const) {
+      const { key } = ks.signingKey(s);
+      expect(raw).not.toContain(Buffer.from(key.priv).toString("hex"));
+      expect(raw).not.toContain(Buffer.from(ks.scpMasterKeys(s).enc).toString("hex"));
+    }
+  });
+
+  it("reopens with the passphrase; the keys sign and verify in both suites", () => {
+    const path = join(dir, "b.json");
+    Keystore.create(path, PASS);
+    const ks = Keystore.open(path, PASS);
+    for (const s of ["sm2", "p256"] as const) {
+      const { kid, key } = ks.signingKey(s);
+      expect(Buffer.from(kid)).toEqual(Buffer.from(keyId(key.pub)));
+      const msg = new TextEncoder().encode("load 1000");
+      const sig = signRaw(s, key, msg);
+      expect(sig.length).toBe(64);
+      expect(verifyRaw(s, key.pub, msg, sig)).toBe(true);
+      sig[5] ^= 1;
+      expect(verifyRaw(s, key.pub, msg, sig)).toBe(false);
+    }
+  });
+
+  it("wrong passphrase is one clear auth error", () => {
+    const path = join(dir, "c.json");
+    Keystore.create(path, PASS);
+    let err: unknown;
+    try {
+      Keystore.open(path, "not the passphrase");
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(WalletError);
+    expect((err as WalletError).exitCode).toBe(EXIT_AUTH);
+    expect((err as WalletError).message).toMatch(/^keystore: wrong passphrase/);
+  });
+
+  it("a modified public part (swapped key) makes unlocking fail", () => {
+    const path = join(dir, "d.json");
+    Keystore.create(path, PASS);
+    const f = JSON.parse(readFileSync(path, "utf8"));
+    f.public.keys[0].status = "retired";
+    writeFileSync(path, JSON.stringify(f));
+    expect(() => Keystore.open(path, PASS)).toThrow(/wrong passphrase .*modified/);
+  });
+
+  it("rotation keeps the previous key trusted and retires the one before", () => {
+    const path = join(dir, "e.json");
+    const ks = Keystore.create(path, PASS);
+    const first = ks.signingKey("p256").kid;
+    ks.rotate(["p256"]);
+    const second = ks.signingKey("p256").kid;
+    expect(Buffer.from(second)).not.toEqual(Buffer.from(first));
+    expect(ks.trusted("p256").map((k) => k.status)).toEqual(["active", "previous"]);
+    ks.rotate(["p256"]);
+    const again = Keystore.open(path, PASS);
+    const p = again.keys().filter((k) => k.suite === "p256");
+    expect(p.map((k) => k.status)).toEqual(["retired", "previous", "active"]);
+    expect(again.trusted("p256").map((k) => k.kid)).not.toContain(Buffer.from(first).toString("hex"));
+    expect(again.trusted("sm2")).toHaveLength(1); // other suite untouched
+  });
+
+  it("refuses to overwrite an existing keystore and short passphrases", () => {
+    const path = join(dir, "f.json");
+    Keystore.create(path, PASS);
+    expect(() => Keystore.create(path, PASS)).toThrow(/already exists/);
+    expect(() => Keystore.create(join(dir, "g.json"), "short")).toThrow(/at least 8/);
+  });
+});
