@@ -1,0 +1,343 @@
+// The real PC/SC test rig (issue 2, "Test rig"): checks and installs the system
+// packages, makes sure the native bindings are built, builds the TCP_NODELAY shim
+// and runs a PRIVATE pcscd with the vsmartcard-vpcd reader driver.
+//
+// Why private: pcscd 1.9.9 hard-codes its socket and pid file in /run/pcscd, so two
+// instances (a system one and ours) would clash. When we run as root we start pcscd in
+// its own mount namespace (`unshare --mount`) with a rig directory bind-mounted over
+// /run/pcscd; clients reach it with PCSCLITE_CSOCK_NAME=<dir>/pcscd.comm, which
+// libpcsclite honours. Its reader.conf lives in a rig directory too (`pcscd -c`), so
+// the vpcd TCP ports are ours to choose. Without root (no unshare) the rig falls back
+// to the shared /run/pcscd and refuses to touch a pcscd it did not start.
+//
+// Used by test/rig/global-setup.ts (vitest `integration` project) and by
+// bench/pcsc-roundtrip.ts. See test/rig/README.md.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { listReaders } from "../support/pcsc.ts";
+
+export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** vsmartcard's default vpcd port (0x8C7B); slot n listens on base + n. */
+export const VPCD_DEFAULT_PORT = 35963;
+/** Readers the rig's reader.conf creates: vpcd 3.3 gives two slots per entry. */
+export const VPCD_SLOTS = 2;
+/** FRIENDLYNAME in the rig's reader.conf; pcscd appends " 00 00", " 00 01". */
+export const VPCD_READER_PREFIX = "Virtual PCD";
+/** How long pcscd may take to come up (it is usually ready in < 50 ms). */
+const START_TIMEOUT_MS = 15_000;
+/** pcscd needs about a second after SIGTERM before ports and socket are free. */
+const STOP_TIMEOUT_MS = 10_000;
+
+const VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+const SHIM_SRC = join(ROOT, "scripts/rig/tcp-nodelay.c");
+const SHIM_OUT = join(ROOT, "build/rig/tcp-nodelay.so");
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function rigError(msg: string): Error {
+  return new Error(`rig: ${msg}`);
+}
+
+function onPath(cmd: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+// ---------------------------------------------------------------------------
+// System packages
+
+/** What each Debian package provides, as checked on disk (no dpkg needed). */
+const PACKAGE_CHECKS: { pkg: string; present: () => boolean }[] = [
+  { pkg: "pcscd", present: () => onPath("pcscd") || existsSync("/usr/sbin/pcscd") },
+  { pkg: "vsmartcard-vpcd", present: () => existsSync(VPCD_DRIVER) },
+  { pkg: "libpcsclite-dev", present: () => existsSync("/usr/include/PCSC/winscard.h") },
+  { pkg: "socat", present: () => onPath("socat") },
+  // the shim is compiled with cc (build-essential in CI; gcc + libc6-dev suffice)
+  { pkg: "gcc", present: () => onPath("cc") },
+  { pkg: "libc6-dev", present: () => existsSync("/usr/include/stdio.h") },
+];
+
+/** The packages `.ci/run` and this rig need, in the order the brief names them. */
+export const RIG_PACKAGES = ["pcscd", "vsmartcard-vpcd", "libpcsclite-dev", "socat"];
+
+/**
+ * Installs missing system packages when root on Debian, else throws ONE line naming
+ * the command to run.
+ */
+export function ensureSystemPackages(log: (s: string) => void = () => {}): void {
+  let missing = PACKAGE_CHECKS.filter((c) => !c.present()).map((c) => c.pkg);
+  if (missing.length === 0) return;
+  const cmd = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot || !existsSync("/etc/debian_version")) {
+    throw rigError(`missing system packages; run: sudo ${cmd}`);
+  }
+  log(`rig: installing ${missing.join(" ")}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  // the package lists may be stale or absent on a fresh machine: refresh, tolerate failure
+  spawnSync("apt-get", ["update"], { stdio: "ignore", env });
+  const r = spawnSync("sh", ["-c", cmd], { stdio: ["ignore", "ignore", "inherit"], env });
+  missing = PACKAGE_CHECKS.filter((c) => !c.present()).map((c) => c.pkg);
+  if (r.status !== 0 || missing.length) throw rigError(`apt-get failed; run: ${cmd}`);
+}
+
+// ---------------------------------------------------------------------------
+// Native bindings (optional dependencies: built only where their headers exist)
+
+function loads(mod: string): boolean {
+  // load in a child process: a half-built addon must not poison this process
+  const r = spawnSync(process.execPath, ["-e", `require(${JSON.stringify(mod)})`], { cwd: ROOT, stdio: "ignore" });
+  return r.status === 0;
+}
+
+function pinnedVersion(pkg: string): string {
+  const pj = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+  return pj.optionalDependencies?.[pkg] ?? pj.dependencies?.[pkg] ?? "latest";
+}
+
+/**
+ * Makes sure an optional native binding loads: `npm rebuild` it (node-gyp with the
+ * machine's Node headers, npm_config_nodedir=/usr) or, when npm skipped it at install
+ * time, install the pinned version without touching package.json.
+ */
+export function ensureBinding(pkg: string, log: (s: string) => void = () => {}): void {
+  if (loads(pkg)) return;
+  const env = { ...process.env, npm_config_nodedir: process.env.npm_config_nodedir ?? "/usr" };
+  const present = existsSync(join(ROOT, "node_modules", pkg, "package.json"));
+  const args = present ? ["rebuild", pkg] : ["install", "--no-save", "--ignore-scripts=false", `${pkg}@${pinnedVersion(pkg)}`];
+  log(`rig: npm ${args.join(" ")}`);
+  spawnSync("npm", args, { cwd: ROOT, env, stdio: ["ignore", "ignore", "inherit"] });
+  if (!loads(pkg)) throw rigError(`the ${pkg} binding does not load; run: npm_config_nodedir=/usr npm rebuild ${pkg}`);
+}
+
+// ---------------------------------------------------------------------------
+// The TCP_NODELAY shim
+
+/** Compiles scripts/rig/tcp-nodelay.c into build/rig/tcp-nodelay.so when stale. */
+export function buildShim(): string {
+  if (existsSync(SHIM_OUT) && statSync(SHIM_OUT).mtimeMs >= statSync(SHIM_SRC).mtimeMs) return SHIM_OUT;
+  mkdirSync(join(ROOT, "build/rig"), { recursive: true });
+  const r = spawnSync("cc", ["-shared", "-fPIC", "-O2", "-Wall", "-o", SHIM_OUT, SHIM_SRC, "-ldl"], { encoding: "utf8" });
+  if (r.status !== 0) throw rigError(`cannot build the TCP_NODELAY shim: ${(r.stderr || r.error?.message || "").trim().split("\n")[0]}`);
+  return SHIM_OUT;
+}
+
+// ---------------------------------------------------------------------------
+// pcscd
+
+export interface PcscdOptions {
+  /** Rig state directory (config, socket, pid files, log). Distinct per user of the rig. */
+  dir: string;
+  /** TCP port of vpcd slot 0; slot n is portBase + n. */
+  portBase?: number;
+  /** Preload the TCP_NODELAY shim (the Nagle fix). Default true. */
+  nodelay?: boolean;
+  /** Extra pcscd flags, e.g. ["-d"] or ["-a"] for APDU logs in the log file. */
+  flags?: string[];
+}
+
+export interface Pcscd {
+  pid: number;
+  /** true when running in its own mount namespace with a private socket */
+  private: boolean;
+  /** Environment every PC/SC client of this instance needs (libpcsclite reads it). */
+  env: { PCSCLITE_CSOCK_NAME: string; WALLET_VPCD_PORT: string };
+  socket: string;
+  portBase: number;
+  readers: string[];
+  log: string;
+  nodelay: boolean;
+  stop(): Promise<void>;
+}
+
+/** A directory for the rig's state; unix socket paths must stay under 108 bytes. */
+export function rigDir(name: string): string {
+  const local = join(ROOT, ".rig", name);
+  if (join(local, "run/pcscd.comm").length < 100) return local;
+  const h = createHash("sha256").update(ROOT).digest("hex").slice(0, 12);
+  return join(tmpdir(), `wallet-rig-${h}`, name);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function processName(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+/** A zombie has exited; only its parent can reap it, so count it as gone. */
+function running(pid: number): boolean {
+  if (!alive(pid)) return false;
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(cond: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return true;
+    if (Date.now() > end) return false;
+    await sleep(50);
+  }
+}
+
+/** true when nothing listens on the TCP port (vpcd binds INADDR_ANY with SO_REUSEADDR). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen({ port, host: "0.0.0.0", exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/** Who started the pcscd recorded in a rig directory: `{ pcscd, owner }` pids. */
+interface RigRecord {
+  pcscd: number;
+  owner: number;
+}
+
+/**
+ * Clears what a crashed earlier run left in `dir`: its pcscd is killed when the process
+ * that started it is gone; a pcscd whose owner still runs means the rig is busy.
+ */
+async function clearStale(dir: string): Promise<void> {
+  const recFile = join(dir, "rig.json");
+  if (!existsSync(recFile)) return;
+  let rec: RigRecord | undefined;
+  try {
+    rec = JSON.parse(readFileSync(recFile, "utf8")) as RigRecord;
+  } catch {
+    rec = undefined;
+  }
+  if (rec && running(rec.pcscd) && processName(rec.pcscd) === "pcscd") {
+    if (rec.owner !== process.pid && running(rec.owner)) {
+      throw rigError(`busy: pcscd ${rec.pcscd} of a running rig (owner pid ${rec.owner}) uses ${dir}`);
+    }
+    process.kill(rec.pcscd, "SIGTERM");
+    if (!(await waitUntil(() => !running(rec!.pcscd), STOP_TIMEOUT_MS))) process.kill(rec.pcscd, "SIGKILL");
+  }
+  rmSync(recFile, { force: true });
+}
+
+function canUnshare(): boolean {
+  return process.getuid?.() === 0 && spawnSync("unshare", ["--mount", "--propagation", "private", "true"], { stdio: "ignore" }).status === 0;
+}
+
+function readerConf(portBase: number): string {
+  const hex = `0x${portBase.toString(16).toUpperCase()}`;
+  return [
+    "# written by test/rig/rig.ts: the vsmartcard virtual reader on the rig's ports",
+    `FRIENDLYNAME "${VPCD_READER_PREFIX}"`,
+    `DEVICENAME   /dev/null:${hex}`,
+    `LIBPATH      ${VPCD_DRIVER}`,
+    `CHANNELID    ${hex}`,
+    "",
+  ].join("\n");
+}
+
+/**
+ * Starts pcscd with the vpcd reader (and the Nagle fix unless `nodelay: false`), waits
+ * until its readers are visible through libpcsclite, and returns a handle whose stop()
+ * ends it by PID and waits until its ports are free again.
+ */
+export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
+  const portBase = opts.portBase ?? VPCD_DEFAULT_PORT;
+  const nodelay = opts.nodelay ?? true;
+  const dir = opts.dir;
+  const runDir = join(dir, "run");
+  const confDir = join(dir, "reader.conf.d");
+  mkdirSync(runDir, { recursive: true });
+  mkdirSync(confDir, { recursive: true });
+  await clearStale(dir);
+
+  // the ports must be ours: a system pcscd with vpcd, another rig, or a bench holds them
+  for (let s = 0; s < VPCD_SLOTS; s++) {
+    const port = portBase + s;
+    // a pcscd we just stopped needs about a second to let go of its ports
+    if (!(await waitUntil(() => portFree(port), 3000))) {
+      throw rigError(`TCP port ${port} is busy (another pcscd with vpcd, a running test rig or bench?)`);
+    }
+  }
+  const priv = canUnshare();
+  const socket = priv ? join(runDir, "pcscd.comm") : "/run/pcscd/pcscd.comm";
+  if (!priv) {
+    const pidFile = "/run/pcscd/pcscd.pid";
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, "utf8").trim()) : 0;
+    if (pid && running(pid)) throw rigError(`busy: a pcscd (pid ${pid}) already serves /run/pcscd and this user cannot run a private one`);
+  }
+  for (const f of ["pcscd.comm", "pcscd.pid"]) rmSync(join(runDir, f), { force: true });
+  writeFileSync(join(confDir, "vpcd"), readerConf(portBase));
+
+  const shim = nodelay ? buildShim() : "";
+  const pcscdArgs = ["pcscd", "-f", "-i", "-c", confDir, ...(opts.flags ?? [])];
+  const envArgs = ["env", ...(shim ? [`LD_PRELOAD=${shim}`, "RIG_NODELAY_LOG=1"] : [])];
+  // /run/pcscd must exist as a mount point; inside the namespace our runDir covers it
+  if (priv) mkdirSync("/run/pcscd", { recursive: true });
+  const argv = priv
+    ? ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", 'mount --bind "$0" /run/pcscd && exec "$@"', runDir, ...envArgs, ...pcscdArgs]
+    : [...envArgs, ...pcscdArgs];
+  const log = join(dir, nodelay ? "pcscd.log" : "pcscd-nagle.log");
+  const fd = openSync(log, "w");
+  // unshare, sh and env all exec: the child's PID is pcscd's PID
+  const child: ChildProcess = spawn(argv[0], argv.slice(1), { stdio: ["ignore", fd, fd], detached: true });
+  closeSync(fd);
+  const pid = child.pid!;
+  child.unref();
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  writeFileSync(join(dir, "rig.json"), JSON.stringify({ pcscd: pid, owner: process.pid } satisfies RigRecord));
+
+  const env = { PCSCLITE_CSOCK_NAME: socket, WALLET_VPCD_PORT: String(portBase) };
+  const stop = async () => {
+    if (!exited && running(pid)) {
+      process.kill(pid, "SIGTERM");
+      if (!(await waitUntil(() => exited || !running(pid), STOP_TIMEOUT_MS))) process.kill(pid, "SIGKILL");
+    }
+    rmSync(join(dir, "rig.json"), { force: true });
+    for (let s = 0; s < VPCD_SLOTS; s++) await waitUntil(() => portFree(portBase + s), STOP_TIMEOUT_MS);
+  };
+
+  const ready = await waitUntil(() => exited || (existsSync(socket) && readFileSync(log, "utf8").includes("daemon ready")), START_TIMEOUT_MS);
+  const tail = () => readFileSync(log, "utf8").trim().split("\n").slice(-1)[0] ?? "";
+  if (!ready || exited) {
+    await stop();
+    throw rigError(`pcscd did not start (${exited ? "exited" : "timeout"}): ${tail()} — see ${log}`);
+  }
+  // libpcsclite caches the socket name on first use: every client process must see it first
+  process.env.PCSCLITE_CSOCK_NAME = socket;
+  let readers: string[] = [];
+  await waitUntil(async () => {
+    readers = (await listReaders(1000).catch(() => [])).filter((r) => r.startsWith(VPCD_READER_PREFIX));
+    return readers.length >= VPCD_SLOTS;
+  }, START_TIMEOUT_MS);
+  if (readers.length < VPCD_SLOTS) {
+    await stop();
+    throw rigError(`pcscd started but its vpcd readers are not visible — see ${log}`);
+  }
+  return { pid, private: priv, env, socket, portBase, readers, log, nodelay, stop };
+}
+
+/** Everything the rig needs before pcscd can start (idempotent, cheap when done). */
+export function prepareRig(log: (s: string) => void = () => {}): void {
+  ensureSystemPackages(log);
+  ensureBinding("pcsclite", log);
+  ensureBinding("@serialport/bindings-cpp", log);
+  buildShim();
+}
