@@ -1,0 +1,115 @@
+// Deterministic CBOR (RFC 8949 §4.2.1 core deterministic encoding) for the signed
+// documents (SPEC.md §5), on top of cbor-x. cbor-x's defaults are not deterministic
+// (tag 64 on byte strings, 16-bit map headers, records, floats for integers >= 2^32), so
+// one Encoder is configured here and integer map keys are sorted here before encoding.
+// Strict decoding re-encodes what was decoded and compares bytes: any non-shortest
+// head, indefinite length, float, unsorted or duplicate key changes the bytes and is
+// rejected, so a document has exactly one encoding (no malleability).
+import { Decoder, Encoder, Tag } from "cbor-x";
+import { FormatError } from "./errors.ts";
+
+export { Tag };
+
+/** The CBOR data model the documents use: no floats, no text strings except Sig_structure's. */
+export type CborValue = number | string | Uint8Array | CborValue[] | Map<number, CborValue> | Tag;
+
+const OPTIONS = {
+  useRecords: false,
+  tagUint8Array: false,
+  variableMapSize: true,
+  useTag259ForMaps: false,
+  mapsAsObjects: false,
+  pack: false,
+  bundleStrings: false,
+} as const;
+const encoder = new Encoder(OPTIONS);
+const decoder = new Decoder(OPTIONS);
+
+/** Sort key for an integer map key: its encoded bytes, compared bytewise (RFC 8949 §4.2.1). */
+function keyOrder(a: number, b: number): number {
+  const ea = encoder.encode(a);
+  const eb = encoder.encode(b);
+  return Buffer.compare(ea, eb);
+}
+
+function canonical(v: CborValue): unknown {
+  if (typeof v === "number") {
+    // cbor-x writes integers outside the 64-bit-safe range, and non-integers, as floats
+    if (!Number.isSafeInteger(v)) throw new RangeError(`bad cbor: ${v} is not a safe integer`);
+    return v;
+  }
+  if (typeof v === "string") return v;
+  if (v instanceof Uint8Array) return v;
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v instanceof Map) {
+    const keys = [...v.keys()];
+    for (const k of keys) if (!Number.isSafeInteger(k)) throw new RangeError(`bad cbor: map key ${k} is not an integer`);
+    return new Map(keys.sort(keyOrder).map((k) => [k, canonical(v.get(k)!)]));
+  }
+  if (v instanceof Tag) return new Tag(canonical(v.value as CborValue), v.tag);
+  throw new TypeError(`bad cbor: cannot encode ${Object.prototype.toString.call(v)}`);
+}
+
+/** Encode deterministically: shortest heads, definite lengths, map keys sorted. */
+export function cborEncode(v: CborValue): Uint8Array {
+  const out = encoder.encode(canonical(v));
+  return new Uint8Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
+}
+
+/** Deep copy of decoded byte strings: cbor-x hands out views into its input buffer. */
+function detach(v: unknown): unknown {
+  if (v instanceof Uint8Array) return new Uint8Array(v);
+  if (Array.isArray(v)) return v.map(detach);
+  if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, detach(x)]));
+  if (v instanceof Tag) return new Tag(detach(v.value), v.tag);
+  return v;
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Decode exactly one deterministically encoded data item, or throw
+ * FormatError("bad <what>: ..."). Floats, text strings in maps' keys, big integers
+ * and undefined/null are rejected by the re-encoding check or by the type walk.
+ */
+export function cborDecodeStrict(bytes: Uint8Array, what: string): CborValue {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`bad ${what}: expected a Uint8Array`);
+  let v: unknown;
+  try {
+    v = decoder.decode(bytes);
+  } catch (e) {
+    throw new FormatError(`bad ${what}: cbor: ${(e as Error).message}`);
+  }
+  checkModel(v, what);
+  let again: Uint8Array;
+  try {
+    again = cborEncode(v as CborValue);
+  } catch (e) {
+    throw new FormatError(`bad ${what}: cbor: ${(e as Error).message}`);
+  }
+  if (!bytesEqual(again, bytes)) throw new FormatError(`bad ${what}: non-canonical encoding`);
+  return detach(v) as CborValue;
+}
+
+function checkModel(v: unknown, what: string): void {
+  if (typeof v === "number") {
+    if (!Number.isSafeInteger(v)) throw new FormatError(`bad ${what}: float or out-of-range integer`);
+  } else if (typeof v === "string" || v instanceof Uint8Array) {
+    // allowed
+  } else if (Array.isArray(v)) {
+    for (const x of v) checkModel(x, what);
+  } else if (v instanceof Map) {
+    for (const [k, x] of v) {
+      if (typeof k !== "number" || !Number.isSafeInteger(k)) throw new FormatError(`bad ${what}: map key is not an integer`);
+      checkModel(x, what);
+    }
+  } else if (v instanceof Tag) {
+    checkModel(v.value, what);
+  } else {
+    throw new FormatError(`bad ${what}: unsupported cbor item (${typeof v === "bigint" ? "integer >= 2^53" : String(v)})`);
+  }
+}
