@@ -62,3 +62,19 @@ export const NVM_LOG_FIRST: u16 = 0x100; // voucher / receipt / load log entries
 export const NVM_LOG_LAST: u16 = 0x1ff;
 export const NVM_LOG_CAPACITY: u16 = 64; // log entries kept until a sync acknowledges them
 export const NVM_LOG_ENTRY_MAX: i32 = 300; // bytes per log entry
+
+// ---- Record ids of the wallet applet (firmware/assembly/applet/state.ts; layouts in SPEC §3.4) ----
+export const NVM_LIFECYCLE: u16 = 0x001; // u8 LC_*; absent = blank device (first power-on creates it)
+export const NVM_DEVICE_ID: u16 = 0x002; // [8] chip identity drawn from TRNG at first power-on
+export const NVM_IDENTITY: u16 = 0x003; // SET IDENTITY data (suite, form, currency, token); absent = not set
+export const NVM_LIMITS: u16 = 0x004; // LIMIT_COUNT x u32 big-endian; absent = not set
+export const NVM_DEVICE_KEY: u16 = 0x020; // private [32] || public [65]; absent = no key pair
+export const NVM_SCP_KEYS: u16 = 0x021; // KVN u8 || ENC [16] || MAC [16] || DEK [16]; absent = GP default keys
+export const NVM_PIN: u16 = 0x030; // PIN block [8] || tries left u8; absent = no PIN set
+export const NVM_PUK: u16 = 0x031; // PUK block [8] || tries left u8; absent = no PUK set
+export const NVM_WALLET: u16 = 0x040; // wallet state (balance, counter, chain hash, ...); absent = not finalized
+export const NVM_ISSUER_KEY_0: u16 = 0x060; // kid len u8 || kid [8] || public key [65]; absent = slot empty
+export const NVM_ISSUER_KEY_1: u16 = 0x061; // same, second trusted issuer key (rotation)
+export const NVM_CERT: u16 = 0x070; // device certificate COSE bytes; absent = none
+export const NVM_BLOCK_LIST: u16 = 0x080; // n u8 || n x device id [8] from the last sync ack; absent = empty
+// log entry of ring slot s (0 <= s < NVM_LOG_CAPACITY) is id NVM_LOG_FIRST + s
