@@ -10,6 +10,8 @@ const ROOT = new URL("..", import.meta.url).pathname;
 export const TARGETS = [
   // release firmware: what ships in every card and wearable
   { entry: "firmware/assembly/index.ts", target: "release", out: "build/firmware.wasm" },
+  // test-only: the symmetric crypto primitives and SCP03 with their raw exports (test/crypto-sym*, test/scp03*)
+  { entry: "firmware/assembly/crypto/test-sym.ts", target: "release", out: "build/crypto-sym-test.wasm" },
   // test-only echo firmware: the wearable-sim Device tests run against it (SPEC §2 imports)
   { entry: "wearable-sim/test-fixtures/echo-firmware.ts", target: "release", out: "build/echo-firmware.wasm" },
 ];

@@ -1,0 +1,17 @@
+// Test-only entry (build/crypto-sym-test.wasm): exports the symmetric primitives of
+// firmware/assembly/crypto/ plus a static scratch area the tests write inputs into.
+// Not part of firmware.wasm.
+export { SM3_CTX_SIZE, sm3Init, sm3Update, sm3Final, sm3 } from "./sm3";
+export { SHA256_CTX_SIZE, sha256Init, sha256Update, sha256Final, sha256 } from "./sha256";
+export { HASH_CTX_SIZE, hashInit, hashUpdate, hashFinal, hashOnce } from "./hash";
+export { HMAC_CTX_SIZE, hmacInit, hmacUpdate, hmacFinal, hmac } from "./hmac";
+
+const SCRATCH_SIZE: i32 = 64 * 1024;
+const SCRATCH = memory.data(SCRATCH_SIZE, 16);
+export function scratch(): usize { return SCRATCH; }
+export function scratchSize(): i32 { return SCRATCH_SIZE; }
+export { SM4_RK_SIZE, sm4ExpandKey, sm4EncryptBlock, sm4DecryptBlock } from "./sm4";
+export { AES_RK_SIZE, aesExpandKey, aesEncryptBlock, aesDecryptBlock } from "./aes";
+export { cbcEncrypt, cbcDecrypt } from "./cbc";
+export { CMAC_CTX_SIZE, cmacInit, cmacUpdate, cmacFinal, cmac } from "./cmac";
+export { scp03Kdf } from "./kdf";
