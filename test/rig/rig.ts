@@ -217,9 +217,10 @@ interface RigRecord {
  * Clears what a crashed earlier run left in `dir`: its pcscd is killed when the process
  * that started it is gone; a pcscd whose owner still runs means the rig is busy.
  */
-async function clearStale(dir: string): Promise<void> {
+async function clearStale(dir: string): Promise<boolean> {
   const recFile = join(dir, "rig.json");
-  if (!existsSync(recFile)) return;
+  if (!existsSync(recFile)) return false;
+  let killed = false;
   let rec: RigRecord | undefined;
   try {
     rec = JSON.parse(readFileSync(recFile, "utf8")) as RigRecord;
@@ -232,8 +233,10 @@ async function clearStale(dir: string): Promise<void> {
     }
     process.kill(rec.pcscd, "SIGTERM");
     if (!(await waitUntil(() => !running(rec!.pcscd), STOP_TIMEOUT_MS))) process.kill(rec.pcscd, "SIGKILL");
+    killed = true;
   }
   rmSync(recFile, { force: true });
+  return killed;
 }
 
 function canUnshare(): boolean {
@@ -265,13 +268,13 @@ export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
   const confDir = join(dir, "reader.conf.d");
   mkdirSync(runDir, { recursive: true });
   mkdirSync(confDir, { recursive: true });
-  await clearStale(dir);
+  // a pcscd we just killed needs about a second to let go of its ports
+  const grace = (await clearStale(dir)) ? STOP_TIMEOUT_MS : 0;
 
   // the ports must be ours: a system pcscd with vpcd, another rig, or a bench holds them
   for (let s = 0; s < VPCD_SLOTS; s++) {
     const port = portBase + s;
-    // a pcscd we just stopped needs about a second to let go of its ports
-    if (!(await waitUntil(() => portFree(port), 3000))) {
+    if (!(await waitUntil(() => portFree(port), grace))) {
       throw rigError(`TCP port ${port} is busy (another pcscd with vpcd, a running test rig or bench?)`);
     }
   }
