@@ -16,10 +16,7 @@ import { createHash, createHmac, randomBytes, randomFillSync } from "node:crypto
 import { existsSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PROTOCOL_REVISION } from "../../protocol/portable/revision.ts";
-// Default flash geometry until protocol/portable/nvm.ts (NVM_PAGE_SIZE, NVM_PAGE_COUNT) lands;
-// then these two lines become an import from there (never two sources for one number).
-const NVM_PAGE_SIZE = 2048;
-const NVM_PAGE_COUNT = 32;
+import { NVM_PAGE_COUNT, NVM_PAGE_SIZE } from "../../protocol/portable/nvm.ts";
 import { NorFlash, NorViolation, PowerCut, type TearMode } from "./flash.ts";
 import { profileOf, type Profile, type ProfileName } from "./profiles.ts";
 
