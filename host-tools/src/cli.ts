@@ -169,6 +169,7 @@ async function loadCommands(): Promise<void> {
   loaded = true;
   // each module calls register(); importing them here keeps cli.ts free of command code
   await import("./commands/issuer.ts");
+  await import("./commands/ledger-cmds.ts");
 }
 
 // run directly: `npx tsx host-tools/src/cli.ts ...`

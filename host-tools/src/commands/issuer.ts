@@ -4,6 +4,17 @@ import { register, ensureHome, type Ctx } from "../cli.ts";
 import { getPassphrase, Keystore, type IssuerKeyPublic } from "../keystore.ts";
 import { table } from "../format.ts";
 import { usageError } from "../errors.ts";
+import { withLedger } from "./common.ts";
+
+/** The ledger trusts what the keystore holds (public halves only), with an audit record. */
+async function recordKeys(ctx: Ctx, action: string, keys: IssuerKeyPublic[]): Promise<void> {
+  await withLedger(ctx, (l) =>
+    l.transaction(async () => {
+      await l.putIssuerKeys(keys.map(({ kid, suite, pub, status }) => ({ kid, suite, pub, status })));
+      await l.audit(action, { keys: keys.map((k) => `${k.suite}:${k.kid}:${k.status}`) });
+    }),
+  );
+}
 import type { SuiteName } from "../sig.ts";
 
 const keyTable = (keys: IssuerKeyPublic[]) =>
@@ -33,6 +44,7 @@ register(
       ensureHome(ctx);
       const ks = Keystore.create(ctx.keystorePath, await getPassphrase({ confirm: true, env: ctx.env }), { force: !!o.force });
       const keys = ks.keys();
+      await recordKeys(ctx, "issuer-init", keys);
       return { data: { keystore: ctx.keystorePath, keys }, text: `keystore created: ${ctx.keystorePath}\n${keyTable(keys)}` };
     },
   },
@@ -54,6 +66,7 @@ register(
       const ks = await openKeystore(ctx);
       const suites = o.suite ? [parseSuite(o.suite as string)] : undefined;
       const added = ks.rotate(suites);
+      await recordKeys(ctx, "issuer-rotate", ks.keys());
       return { data: { added, keys: ks.keys() }, text: `rotated: ${added.map((k) => `${k.suite} ${k.kid}`).join(", ")}\n${keyTable(ks.keys())}` };
     },
   },

@@ -1,0 +1,47 @@
+// Shared pieces of the CLI commands: opening the ledger, device lookup, report text.
+import { existsSync } from "node:fs";
+import { ensureHome, type Ctx } from "../cli.ts";
+import { notFound } from "../errors.ts";
+import { money, table } from "../format.ts";
+import type { DeviceRecord, Ledger, LedgerSummary } from "../ledger/ledger.ts";
+import { SqliteLedger } from "../ledger/sqlite.ts";
+
+/** Opens the ledger; `create` false makes a missing file a not-found error instead. */
+export function openLedger(ctx: Ctx, create = true): SqliteLedger {
+  if (!create && !existsSync(ctx.ledgerPath)) throw notFound(`ledger: ${ctx.ledgerPath} not found (run \`wallet issuer init\` or personalize a device first)`);
+  ensureHome(ctx);
+  return SqliteLedger.open(ctx.ledgerPath);
+}
+
+export async function withLedger<T>(ctx: Ctx, fn: (l: Ledger) => Promise<T>, create = true): Promise<T> {
+  const l = openLedger(ctx, create);
+  try {
+    return await fn(l);
+  } finally {
+    await l.close();
+  }
+}
+
+export async function mustDevice(l: Ledger, key: string): Promise<DeviceRecord> {
+  const d = await l.device(key);
+  if (!d) throw notFound(`unknown device "${key}" (see \`wallet devices list\`)`);
+  return d;
+}
+
+export const deviceName = (d: { deviceId: string; alias: string | null }) => (d.alias ? `${d.alias} (${d.deviceId})` : d.deviceId);
+
+export function summaryText(s: LedgerSummary): string {
+  const out = [
+    "Settlements per merchant",
+    table(s.merchants.map((m) => ({ merchant: m.payee, vouchers: m.vouchers, settled: money(m.settled), pending: money(m.pending) })), ["merchant", "vouchers", "settled", "pending"]),
+    "",
+    "Devices",
+    table(
+      s.devices.map((d) => ({ device: deviceName(d), loaded: money(d.loaded), spent: money(d.spent), received: money(d.received), vouchers: d.vouchers, pending: d.pending, fraud: d.fraud, revoked: d.revoked ? "yes" : "" })),
+      ["device", "loaded", "spent", "received", "vouchers", "pending", "fraud", "revoked"],
+    ),
+    "",
+    `fraud cases: ${s.fraudCases}   rejected vouchers: ${s.rejected}   loaded: ${money(s.loaded)}   paid to merchants: ${money(s.paidToMerchants)}   offline value in circulation: ${money(s.inCirculation)}`,
+  ];
+  return out.join("\n");
+}

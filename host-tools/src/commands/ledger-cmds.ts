@@ -1,0 +1,137 @@
+// `wallet reconcile`, `wallet report`, `wallet audit verify`, `wallet devices …` (issue 6).
+import { register } from "../cli.ts";
+import { refused } from "../errors.ts";
+import { table } from "../format.ts";
+import { parseInput, reconcile } from "../reconcile.ts";
+import { deviceName, mustDevice, summaryText, withLedger } from "./common.ts";
+import type { DeviceRecord } from "../ledger/ledger.ts";
+
+const devRow = (d: DeviceRecord) => ({
+  device: d.deviceId, alias: d.alias ?? "", form: d.formFactor, suite: d.suite, state: d.state, token: d.token.slice(0, 8) + "…",
+  lastSync: d.lastSync ?? "never", revoked: d.revoked ? "yes" : "",
+});
+const publicDevice = ({ cert, ...d }: DeviceRecord) => ({ ...d, hasCert: !!cert });
+
+register(
+  {
+    name: "reconcile",
+    summary: "import POS exports and device logs, settle payer → payee, open fraud cases, print the report",
+    usage: "FILE...",
+    args: [1, 1000],
+    options: { workers: { type: "string" } },
+    examples: ["wallet reconcile pos-shop1.json pos-shop2.json log-alice.json", "wallet reconcile exports/*.json --json"],
+    async run(ctx, files, o) {
+      const inputs = files.map((f) => parseInput(f)); // every file parsed before the ledger is touched
+      return withLedger(ctx, async (l) => {
+        const r = await reconcile(l, inputs, { workers: o.workers === undefined ? undefined : Number(o.workers) });
+        const s = await l.summary();
+        const lines = [
+          `imported ${r.files.filter((f) => !f.alreadyImported).length} file(s) (${r.files.filter((f) => f.alreadyImported).length} already imported): ${r.newVouchers} new vouchers, ${r.duplicates} already known, ${r.rejected} rejected, ${r.receipts} receipts`,
+          ...r.newFraudCases.map((c) => `FRAUD ${c.kind} device ${c.deviceId}${c.counter !== null ? ` counter ${c.counter}` : ""}: ${c.detail}`),
+          ...r.pendingGaps.map((g) => `pending: device ${g.deviceId} counters ${g.counters.join(",")} not seen yet`),
+          "",
+          summaryText(s),
+        ];
+        return { data: { result: r, summary: s }, text: lines.join("\n") };
+      });
+    },
+  },
+  {
+    name: "report",
+    summary: "settlements per merchant and per device, fraud cases, offline value in circulation",
+    usage: "",
+    async run(ctx) {
+      return withLedger(ctx, async (l) => {
+        const s = await l.summary();
+        const cases = await l.fraudCases();
+        const text = [summaryText(s), "", cases.length ? table(cases.map((c) => ({ ...c, counter: c.counter ?? "" })), ["id", "kind", "deviceId", "counter", "detail"]) : "no fraud cases"].join("\n");
+        return { data: { summary: s, fraudCases: cases }, text };
+      }, false);
+    },
+  },
+  {
+    name: "audit verify",
+    summary: "check the ledger's hash-chained audit log",
+    usage: "",
+    async run(ctx) {
+      return withLedger(ctx, async (l) => {
+        const v = await l.verifyAudit();
+        if (!v.ok) throw refused(`audit: log broken at entry ${v.firstBad}: ${v.reason}`);
+        return { data: v, text: `audit log intact: ${v.entries} entries, head ${v.head}` };
+      }, false);
+    },
+  },
+  {
+    name: "devices list",
+    summary: "the device registry",
+    usage: "",
+    async run(ctx) {
+      return withLedger(ctx, async (l) => {
+        const ds = await l.devices();
+        return {
+          data: { devices: ds.map(publicDevice), revocationVersion: await l.revocationVersion() },
+          text: ds.length ? table(ds.map(devRow), ["device", "alias", "form", "suite", "state", "token", "lastSync", "revoked"]) : "no devices",
+        };
+      }, false);
+    },
+  },
+  {
+    name: "devices show",
+    summary: "one device: registry entry, loads, vouchers and fraud cases",
+    usage: "DEVICE",
+    args: [1, 1],
+    async run(ctx, [key]) {
+      return withLedger(ctx, async (l) => {
+        const d = await mustDevice(l, key);
+        const vouchers = (await l.vouchersOf(d.deviceId)).map(({ cose, ...v }) => v);
+        const loads = (await l.loads(d.deviceId)).map(({ auth, receipt, ...x }) => x);
+        const cases = (await l.fraudCases()).filter((c) => c.deviceId === d.deviceId);
+        const text = [
+          ...Object.entries(devRow(d)).map(([k, v]) => `${k.padEnd(9)} ${v}`),
+          `limits    ${JSON.stringify(d.limits)}`,
+          `loads     ${loads.length} (${loads.reduce((a, x) => a + x.amount, 0)} minor units)`,
+          `vouchers  ${vouchers.length} (${vouchers.filter((v) => v.status === "settled").length} settled, ${vouchers.filter((v) => v.status === "pending").length} pending, ${vouchers.filter((v) => v.status === "fraud").length} fraud)`,
+          ...cases.map((c) => `fraud     ${c.kind} counter ${c.counter ?? "-"}: ${c.detail}`),
+        ].join("\n");
+        return { data: { device: publicDevice(d), loads, vouchers, fraudCases: cases }, text };
+      }, false);
+    },
+  },
+  {
+    name: "devices alias",
+    summary: "name a device (or clear the name with --clear)",
+    usage: "DEVICE [ALIAS] [--clear]",
+    args: [1, 2],
+    options: { clear: { type: "boolean", default: false } },
+    async run(ctx, [key, alias], o) {
+      return withLedger(ctx, async (l) => {
+        const d = await mustDevice(l, key);
+        const value = o.clear ? null : alias;
+        if (value === undefined) throw refused("devices alias: give an ALIAS or --clear");
+        if (value && (await l.device(value)) && (await l.device(value))!.deviceId !== d.deviceId) throw refused(`devices alias: "${value}" already names another device`);
+        await l.transaction(async () => {
+          await l.setAlias(d.deviceId, value);
+          await l.audit("device-alias", { deviceId: d.deviceId, alias: value });
+        });
+        return { data: { deviceId: d.deviceId, alias: value }, text: `${d.deviceId} alias ${value ?? "(cleared)"}` };
+      }, false);
+    },
+  },
+  ...(["revoke", "unrevoke"] as const).map((verb) => ({
+    name: `devices ${verb}`,
+    summary: verb === "revoke" ? "block a device: raises the revocation-list version POS terminals and devices receive" : "lift a revocation (raises the version too)",
+    usage: "DEVICE",
+    args: [1, 1] as [number, number],
+    async run(ctx: Parameters<typeof withLedger>[0], [key]: string[]) {
+      return withLedger(ctx, async (l) => {
+        const d = await mustDevice(l, key);
+        const version = await l.transaction(async () => {
+          const v = await l.setRevoked(d.deviceId, verb === "revoke", Math.floor(Date.now() / 1000));
+          await l.audit(`device-${verb}`, { deviceId: d.deviceId, revocationVersion: v });
+          return v;
+        });
+        return { data: { deviceId: d.deviceId, revoked: verb === "revoke", revocationVersion: version }, text: `${deviceName(d)} ${verb}d; revocation-list version ${version}` };
+      }, false);
+    },
+  })),
+);

@@ -1,0 +1,375 @@
+// SQLite implementation of the Ledger (issue 6 "Ledger"): better-sqlite3 12.x, one file,
+// WAL journal, schema migrations numbered by `PRAGMA user_version` (MIGRATIONS[i] takes
+// the schema from version i to i+1; append only, never edit a shipped step).
+// The audit table is append-only by trigger and hash-chained: each entry's hash is
+// SHA-256(prev hash | seq | time | action | data), so `verifyAudit` finds any edit,
+// deletion or reordering even when someone drops the triggers.
+import Database from "better-sqlite3";
+import { createHash, randomBytes } from "node:crypto";
+import { dataError } from "../errors.ts";
+import type {
+  AuditEntry, AuditVerdict, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, RejectedVoucher, Submission,
+  SyncAck, VoucherRecord, VoucherStatus,
+} from "./ledger.ts";
+
+export const MIGRATIONS: string[] = [
+  // 1: the initial schema
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   INSERT INTO meta VALUES ('revocation_version', '0');
+   CREATE TABLE issuer_keys (kid TEXT PRIMARY KEY, suite TEXT NOT NULL, pub TEXT NOT NULL, status TEXT NOT NULL);
+   CREATE TABLE token_vault (account TEXT PRIMARY KEY, token TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
+   CREATE TABLE devices (
+     device_id TEXT PRIMARY KEY, serial TEXT NOT NULL UNIQUE, form_factor TEXT NOT NULL, suite TEXT NOT NULL,
+     token TEXT NOT NULL, alias TEXT UNIQUE, currency INTEGER NOT NULL, limits TEXT NOT NULL, pub TEXT, cert BLOB,
+     cert_ref TEXT, state TEXT NOT NULL, personalized_at TEXT, last_sync TEXT, last_load_seq INTEGER NOT NULL DEFAULT 0,
+     revoked INTEGER NOT NULL DEFAULT 0, revoked_at INTEGER);
+   CREATE INDEX devices_cert_ref ON devices(cert_ref);
+   CREATE TABLE loads (device_id TEXT NOT NULL, seq INTEGER NOT NULL, amount INTEGER NOT NULL, currency INTEGER NOT NULL,
+     expiry INTEGER NOT NULL, auth BLOB NOT NULL, receipt BLOB, created_at TEXT NOT NULL, PRIMARY KEY (device_id, seq));
+   CREATE TABLE sync_acks (device_id TEXT NOT NULL, up_to_counter INTEGER NOT NULL, time INTEGER NOT NULL,
+     revocation_version INTEGER NOT NULL, ack BLOB NOT NULL, PRIMARY KEY (device_id, up_to_counter));
+   CREATE TABLE imports (source_hash TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, counts TEXT NOT NULL, imported_at TEXT NOT NULL);
+   CREATE TABLE vouchers (
+     hash TEXT PRIMARY KEY, device_id TEXT NOT NULL, counter INTEGER NOT NULL, amount INTEGER NOT NULL,
+     currency INTEGER NOT NULL, payee TEXT NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL, prev TEXT NOT NULL,
+     chain_hash TEXT NOT NULL, balance_after INTEGER NOT NULL, cose BLOB NOT NULL, status TEXT NOT NULL, reason TEXT);
+   CREATE INDEX vouchers_device ON vouchers(device_id, counter);
+   CREATE TABLE rejected (hash TEXT PRIMARY KEY, device_id TEXT, reason TEXT NOT NULL, cose BLOB NOT NULL, source TEXT NOT NULL);
+   CREATE TABLE submissions (voucher_hash TEXT NOT NULL, source TEXT NOT NULL, presenter TEXT NOT NULL,
+     PRIMARY KEY (voucher_hash, source, presenter));
+   CREATE VIEW settlements AS SELECT hash AS voucher_hash, device_id AS payer, payee, amount, currency, kind
+     FROM vouchers WHERE status = 'settled';
+   CREATE TABLE fraud_cases (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, device_id TEXT NOT NULL, counter INTEGER,
+     voucher_hash TEXT, detail TEXT NOT NULL, opened_at TEXT NOT NULL,
+     UNIQUE (kind, device_id, counter, voucher_hash));
+   CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, action TEXT NOT NULL, data TEXT NOT NULL,
+     prev TEXT NOT NULL, hash TEXT NOT NULL);
+   CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+   CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;`,
+];
+
+const GENESIS = "0".repeat(64);
+const now = () => new Date().toISOString();
+
+export function auditHash(prev: string, seq: number, at: string, action: string, data: string): string {
+  return createHash("sha256").update(`${prev}|${seq}|${at}|${action}|${data}`).digest("hex");
+}
+
+type Row = Record<string, any>;
+
+function toDevice(r: Row): DeviceRecord {
+  return {
+    deviceId: r.device_id, serial: r.serial, formFactor: r.form_factor, suite: r.suite, token: r.token, alias: r.alias,
+    currency: r.currency, limits: JSON.parse(r.limits), pub: r.pub, cert: r.cert ? new Uint8Array(r.cert) : null,
+    certRef: r.cert_ref, state: r.state, personalizedAt: r.personalized_at, lastSync: r.last_sync,
+    lastLoadSeq: r.last_load_seq, revoked: !!r.revoked, revokedAt: r.revoked_at,
+  };
+}
+
+function toVoucher(r: Row): VoucherRecord {
+  return {
+    hash: r.hash, deviceId: r.device_id, counter: r.counter, amount: r.amount, currency: r.currency, payee: r.payee,
+    kind: r.kind, time: r.time, prev: r.prev, chainHash: r.chain_hash, balanceAfter: r.balance_after,
+    cose: new Uint8Array(r.cose), status: r.status, reason: r.reason,
+  };
+}
+
+export class SqliteLedger implements Ledger {
+  private db: Database.Database;
+  private depth = 0;
+
+  private constructor(readonly path: string) {
+    try {
+      this.db = new Database(path);
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma("synchronous = NORMAL");
+      this.db.pragma("foreign_keys = ON");
+      this.db.pragma("busy_timeout = 5000");
+    } catch (e) {
+      throw dataError(`ledger: cannot open ${path}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Opens (creating if needed) and migrates to the latest schema. */
+  static open(path: string): SqliteLedger {
+    const l = new SqliteLedger(path);
+    l.migrate();
+    return l;
+  }
+
+  migrate(): void {
+    let v: number;
+    try {
+      v = this.db.pragma("user_version", { simple: true }) as number;
+    } catch (e) {
+      throw dataError(`ledger: ${this.path} is not a SQLite ledger (${(e as Error).message})`);
+    }
+    if (v > MIGRATIONS.length) throw dataError(`ledger: schema version ${v} is newer than this tool (${MIGRATIONS.length}); upgrade host-tools`);
+    for (; v < MIGRATIONS.length; v++) {
+      const step = v;
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[step]);
+        this.db.pragma(`user_version = ${step + 1}`);
+      })();
+    }
+  }
+
+  async schemaVersion(): Promise<number> {
+    return this.db.pragma("user_version", { simple: true }) as number;
+  }
+
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    // nested calls join the outer transaction (one batch = one transaction)
+    if (this.depth > 0) return fn();
+    this.db.exec("BEGIN IMMEDIATE");
+    this.depth++;
+    try {
+      const r = await fn();
+      this.db.exec("COMMIT");
+      return r;
+    } catch (e) {
+      this.db.exec("ROLLBACK");
+      throw e;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  /** For tests and tools: the raw connection (never used by the CLI commands). */
+  raw(): Database.Database {
+    return this.db;
+  }
+
+  async putIssuerKeys(keys: IssuerKeyRecord[]): Promise<void> {
+    const st = this.db.prepare("INSERT INTO issuer_keys (kid, suite, pub, status) VALUES (?, ?, ?, ?) ON CONFLICT(kid) DO UPDATE SET status = excluded.status");
+    for (const k of keys) st.run(k.kid, k.suite, k.pub, k.status);
+  }
+
+  async issuerKeys(): Promise<IssuerKeyRecord[]> {
+    return this.db.prepare("SELECT kid, suite, pub, status FROM issuer_keys ORDER BY rowid").all() as IssuerKeyRecord[];
+  }
+
+  async tokenFor(account: string): Promise<string> {
+    const r = this.db.prepare("SELECT token FROM token_vault WHERE account = ?").get(account) as Row | undefined;
+    if (r) return r.token;
+    const token = randomBytes(16).toString("hex");
+    this.db.prepare("INSERT INTO token_vault (account, token, created_at) VALUES (?, ?, ?)").run(account, token, now());
+    return token;
+  }
+
+  async accountFor(token: string): Promise<string | null> {
+    return ((this.db.prepare("SELECT account FROM token_vault WHERE token = ?").get(token) as Row | undefined)?.account as string) ?? null;
+  }
+
+  async putDevice(d: DeviceRecord): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO devices (device_id, serial, form_factor, suite, token, alias, currency, limits, pub, cert, cert_ref, state,
+           personalized_at, last_sync, last_load_seq, revoked, revoked_at)
+         VALUES (@deviceId, @serial, @formFactor, @suite, @token, @alias, @currency, @limits, @pub, @cert, @certRef, @state,
+           @personalizedAt, @lastSync, @lastLoadSeq, @revoked, @revokedAt)
+         ON CONFLICT(device_id) DO UPDATE SET serial = excluded.serial, form_factor = excluded.form_factor, suite = excluded.suite,
+           token = excluded.token, alias = excluded.alias, currency = excluded.currency, limits = excluded.limits, pub = excluded.pub,
+           cert = excluded.cert, cert_ref = excluded.cert_ref, state = excluded.state, personalized_at = excluded.personalized_at,
+           last_sync = excluded.last_sync, last_load_seq = excluded.last_load_seq, revoked = excluded.revoked, revoked_at = excluded.revoked_at`,
+      )
+      .run({ ...d, limits: JSON.stringify(d.limits), cert: d.cert ? Buffer.from(d.cert) : null, revoked: d.revoked ? 1 : 0 });
+  }
+
+  async device(key: string): Promise<DeviceRecord | null> {
+    const k = key.toLowerCase();
+    const r = this.db.prepare("SELECT * FROM devices WHERE device_id = ? OR alias = ? OR serial = ?").get(k, key, k) as Row | undefined;
+    return r ? toDevice(r) : null;
+  }
+
+  async devices(): Promise<DeviceRecord[]> {
+    return (this.db.prepare("SELECT * FROM devices ORDER BY personalized_at, device_id").all() as Row[]).map(toDevice);
+  }
+
+  async deviceByCertRef(certRef: string): Promise<DeviceRecord | null> {
+    const r = this.db.prepare("SELECT * FROM devices WHERE cert_ref = ?").get(certRef) as Row | undefined;
+    return r ? toDevice(r) : null;
+  }
+
+  async setAlias(deviceId: string, alias: string | null): Promise<void> {
+    this.db.prepare("UPDATE devices SET alias = ? WHERE device_id = ?").run(alias, deviceId);
+  }
+
+  async setRevoked(deviceId: string, revoked: boolean, at: number): Promise<number> {
+    this.db.prepare("UPDATE devices SET revoked = ?, revoked_at = ? WHERE device_id = ?").run(revoked ? 1 : 0, revoked ? at : null, deviceId);
+    this.db.prepare("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revocation_version'").run();
+    return this.revocationVersion();
+  }
+
+  async revocationVersion(): Promise<number> {
+    return Number((this.db.prepare("SELECT value FROM meta WHERE key = 'revocation_version'").get() as Row).value);
+  }
+
+  async revokedIds(): Promise<string[]> {
+    return (this.db.prepare("SELECT device_id FROM devices WHERE revoked = 1 ORDER BY device_id").all() as Row[]).map((r) => r.device_id);
+  }
+
+  async addLoad(l: LoadRecord): Promise<void> {
+    this.db
+      .prepare("INSERT INTO loads (device_id, seq, amount, currency, expiry, auth, receipt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET receipt = excluded.receipt")
+      .run(l.deviceId, l.seq, l.amount, l.currency, l.expiry, Buffer.from(l.auth), l.receipt ? Buffer.from(l.receipt) : null, now());
+    this.db.prepare("UPDATE devices SET last_load_seq = MAX(last_load_seq, ?) WHERE device_id = ?").run(l.seq, l.deviceId);
+  }
+
+  async loads(deviceId?: string): Promise<LoadRecord[]> {
+    const rows = (deviceId
+      ? this.db.prepare("SELECT * FROM loads WHERE device_id = ? ORDER BY seq").all(deviceId)
+      : this.db.prepare("SELECT * FROM loads ORDER BY device_id, seq").all()) as Row[];
+    return rows.map((r) => ({ deviceId: r.device_id, seq: r.seq, amount: r.amount, currency: r.currency, expiry: r.expiry, auth: new Uint8Array(r.auth), receipt: r.receipt ? new Uint8Array(r.receipt) : null }));
+  }
+
+  async addSyncAck(a: SyncAck): Promise<void> {
+    this.db
+      .prepare("INSERT OR IGNORE INTO sync_acks (device_id, up_to_counter, time, revocation_version, ack) VALUES (?, ?, ?, ?, ?)")
+      .run(a.deviceId, a.upToCounter, a.time, a.revocationVersion, Buffer.from(a.ack));
+    this.db.prepare("UPDATE devices SET last_sync = ? WHERE device_id = ?").run(now(), a.deviceId);
+  }
+
+  async syncAcks(deviceId: string): Promise<SyncAck[]> {
+    return (this.db.prepare("SELECT * FROM sync_acks WHERE device_id = ? ORDER BY up_to_counter").all(deviceId) as Row[]).map((r) => ({
+      deviceId: r.device_id, upToCounter: r.up_to_counter, time: r.time, revocationVersion: r.revocation_version, ack: new Uint8Array(r.ack),
+    }));
+  }
+
+  async hasImport(sourceHash: string): Promise<boolean> {
+    return !!this.db.prepare("SELECT 1 FROM imports WHERE source_hash = ?").get(sourceHash);
+  }
+
+  async addImport(sourceHash: string, name: string, kind: string, counts: object): Promise<void> {
+    this.db.prepare("INSERT OR IGNORE INTO imports (source_hash, name, kind, counts, imported_at) VALUES (?, ?, ?, ?, ?)").run(sourceHash, name, kind, JSON.stringify(counts), now());
+  }
+
+  async addVouchers(vs: VoucherRecord[]): Promise<number> {
+    const st = this.db.prepare(
+      `INSERT OR IGNORE INTO vouchers (hash, device_id, counter, amount, currency, payee, kind, time, prev, chain_hash, balance_after, cose, status, reason)
+       VALUES (@hash, @deviceId, @counter, @amount, @currency, @payee, @kind, @time, @prev, @chainHash, @balanceAfter, @cose, @status, @reason)`,
+    );
+    let n = 0;
+    for (const v of vs) n += st.run({ ...v, cose: Buffer.from(v.cose) }).changes;
+    return n;
+  }
+
+  async addRejected(rs: RejectedVoucher[]): Promise<number> {
+    const st = this.db.prepare("INSERT OR IGNORE INTO rejected (hash, device_id, reason, cose, source) VALUES (?, ?, ?, ?, ?)");
+    let n = 0;
+    for (const r of rs) n += st.run(r.hash, r.deviceId, r.reason, Buffer.from(r.cose), r.source).changes;
+    return n;
+  }
+
+  async rejected(): Promise<RejectedVoucher[]> {
+    return (this.db.prepare("SELECT * FROM rejected ORDER BY rowid").all() as Row[]).map((r) => ({
+      hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(r.cose), source: r.source,
+    }));
+  }
+
+  async addSubmissions(ss: Submission[]): Promise<number> {
+    const st = this.db.prepare("INSERT OR IGNORE INTO submissions (voucher_hash, source, presenter) VALUES (?, ?, ?)");
+    let n = 0;
+    for (const s of ss) n += st.run(s.voucherHash, s.source, s.presenter).changes;
+    return n;
+  }
+
+  async submissions(voucherHash: string): Promise<Submission[]> {
+    return (this.db.prepare("SELECT * FROM submissions WHERE voucher_hash = ? ORDER BY source, presenter").all(voucherHash) as Row[]).map((r) => ({
+      voucherHash: r.voucher_hash, source: r.source, presenter: r.presenter,
+    }));
+  }
+
+  async vouchersOf(deviceId: string): Promise<VoucherRecord[]> {
+    return (this.db.prepare("SELECT * FROM vouchers WHERE device_id = ? ORDER BY counter, hash").all(deviceId) as Row[]).map(toVoucher);
+  }
+
+  async voucher(hash: string): Promise<VoucherRecord | null> {
+    const r = this.db.prepare("SELECT * FROM vouchers WHERE hash = ?").get(hash) as Row | undefined;
+    return r ? toVoucher(r) : null;
+  }
+
+  async setVoucherStatus(hash: string, status: VoucherStatus, reason: string | null): Promise<void> {
+    this.db.prepare("UPDATE vouchers SET status = ?, reason = ? WHERE hash = ?").run(status, reason, hash);
+  }
+
+  async openFraudCase(c: FraudCase): Promise<boolean> {
+    // NULLs are distinct in UNIQUE constraints: look first so a re-import never duplicates
+    const dup = this.db
+      .prepare("SELECT 1 FROM fraud_cases WHERE kind = ? AND device_id = ? AND counter IS ? AND voucher_hash IS ?")
+      .get(c.kind, c.deviceId, c.counter, c.voucherHash);
+    if (dup) return false;
+    this.db.prepare("INSERT INTO fraud_cases (kind, device_id, counter, voucher_hash, detail, opened_at) VALUES (?, ?, ?, ?, ?, ?)").run(c.kind, c.deviceId, c.counter, c.voucherHash, c.detail, now());
+    return true;
+  }
+
+  async fraudCases(): Promise<FraudCase[]> {
+    return (this.db.prepare("SELECT * FROM fraud_cases ORDER BY id").all() as Row[]).map((r) => ({
+      id: r.id, kind: r.kind, deviceId: r.device_id, counter: r.counter, voucherHash: r.voucher_hash, detail: r.detail, openedAt: r.opened_at,
+    }));
+  }
+
+  async summary(): Promise<LedgerSummary> {
+    const merchants = this.db
+      .prepare(
+        `SELECT payee, COUNT(*) AS vouchers, SUM(CASE WHEN status = 'settled' THEN amount ELSE 0 END) AS settled,
+           SUM(CASE WHEN status = 'pending' THEN amount ELSE 0 END) AS pending
+         FROM vouchers WHERE kind = 0 GROUP BY payee ORDER BY payee`,
+      )
+      .all() as LedgerSummary["merchants"];
+    const devices = (this.db
+      .prepare(
+        `SELECT d.device_id AS deviceId, d.alias, d.revoked,
+           (SELECT COALESCE(SUM(amount), 0) FROM loads l WHERE l.device_id = d.device_id) AS loaded,
+           (SELECT COALESCE(SUM(amount), 0) FROM vouchers v WHERE v.device_id = d.device_id) AS spent,
+           (SELECT COALESCE(SUM(amount), 0) FROM vouchers v WHERE v.payee = d.device_id AND v.kind = 1 AND v.status = 'settled') AS received,
+           (SELECT COUNT(*) FROM vouchers v WHERE v.device_id = d.device_id) AS vouchers,
+           (SELECT COUNT(*) FROM vouchers v WHERE v.device_id = d.device_id AND v.status = 'fraud') AS fraud,
+           (SELECT COUNT(*) FROM vouchers v WHERE v.device_id = d.device_id AND v.status = 'pending') AS pending
+         FROM devices d ORDER BY d.device_id`,
+      )
+      .all() as Row[]).map((r) => ({ ...r, revoked: !!r.revoked })) as LedgerSummary["devices"];
+    const one = (sql: string) => Number((this.db.prepare(sql).get() as Row).n);
+    const loaded = one("SELECT COALESCE(SUM(amount), 0) AS n FROM loads");
+    const paidToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0");
+    return {
+      merchants, devices, loaded, paidToMerchants, inCirculation: loaded - paidToMerchants,
+      fraudCases: one("SELECT COUNT(*) AS n FROM fraud_cases"),
+      rejected: one("SELECT COUNT(*) AS n FROM rejected"),
+    };
+  }
+
+  async audit(action: string, data: object): Promise<AuditEntry> {
+    const last = this.db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as Row | undefined;
+    const seq = (last?.seq ?? 0) + 1;
+    const prev = last?.hash ?? GENESIS;
+    const at = now();
+    const json = JSON.stringify(data);
+    const hash = auditHash(prev, seq, at, action, json);
+    this.db.prepare("INSERT INTO audit (seq, at, action, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)").run(seq, at, action, json, prev, hash);
+    return { seq, at, action, data: json, prev, hash };
+  }
+
+  async auditEntries(): Promise<AuditEntry[]> {
+    return this.db.prepare("SELECT * FROM audit ORDER BY seq").all() as AuditEntry[];
+  }
+
+  async verifyAudit(): Promise<AuditVerdict> {
+    let prev = GENESIS;
+    let expectSeq = 1;
+    let n = 0;
+    for (const e of this.db.prepare("SELECT * FROM audit ORDER BY seq").iterate() as Iterable<AuditEntry>) {
+      n++;
+      if (e.seq !== expectSeq) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${expectSeq} is missing` };
+      if (e.prev !== prev) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${e.seq} does not link to entry ${e.seq - 1}` };
+      if (auditHash(e.prev, e.seq, e.at, e.action, e.data) !== e.hash) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${e.seq} was modified` };
+      prev = e.hash;
+      expectSeq++;
+    }
+    return { ok: true, entries: n, head: prev };
+  }
+}

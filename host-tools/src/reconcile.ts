@@ -1,0 +1,309 @@
+// Reconciliation (issue 6 "reconcile FILES…"; DESIGN.md §4, §6): imports POS exports and
+// device logs into the ledger, checks every voucher, settles payer → payee, and opens
+// fraud cases. One call = one ledger transaction: a failure leaves the ledger as it was.
+//
+// Decisions are a pure function of everything the ledger holds for a device
+// (`evaluateDevice`), recomputed for every device a batch touches. So importing the same
+// files again changes nothing, and importing files in any order ends in the same state:
+//  - fork: two different valid vouchers with the same device and counter (a clone or a
+//    rolled-back flash image): all of them are fraud, none settles;
+//  - chain-break: a voucher whose prev is not the hash of the voucher before it;
+//  - over-limit: above the certificate's per-payment maximum, or the count / amount
+//    allowed since the last sync acknowledgement;
+//  - revoked: signed at or after the device's revocation time;
+//  - replay: a voucher presented by a merchant it was not made out to (it still settles
+//    to its rightful payee, at most once: its hash is its identity);
+//  - tampered: fails decoding, the certificate chain, the cert ref or the signature (a
+//    rejected voucher; a fraud case when it names a known device);
+//  - gap: counter c-1 not seen yet: the voucher is pending, not fraud, until it arrives.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { basename } from "node:path";
+import { Worker } from "node:worker_threads";
+import { DOC_TYPE_RECEIPT } from "../../protocol/portable/cbor-keys.ts";
+import { decodeSign1 } from "../../protocol/src/cose.ts";
+import { certRefOf, checkCert, hex, unhex, type TrustedKey } from "./docs.ts";
+import { dataError } from "./errors.ts";
+import type { DeviceRecord, FraudCase, Ledger, SyncAck, VoucherRecord, VoucherStatus } from "./ledger/ledger.ts";
+import { checkVoucher, type CheckedVoucher, type DeviceKey, type RejectedCheck } from "./voucher-check.ts";
+
+export const POS_EXPORT_FORMAT = "offline-wallet-pos-export";
+export const DEVICE_LOG_FORMAT = "offline-wallet-device-log";
+
+/** A POS outbox export (`wallet pos export`). */
+export interface PosExport {
+  format: typeof POS_EXPORT_FORMAT;
+  version: 1;
+  terminal: string;
+  merchant: string; // hex payee id (8 bytes)
+  exportedAt: string;
+  vouchers: { cose: string; receivedAt: string }[];
+}
+
+/** A device's log as read by `wallet sync` (vouchers and receipts, hex COSE). */
+export interface DeviceLog {
+  format: typeof DEVICE_LOG_FORMAT;
+  version: 1;
+  deviceId: string;
+  readAt: string;
+  entries: string[];
+}
+
+export interface InputFile {
+  name: string;
+  hash: string;
+  kind: "pos-export" | "device-log";
+  presenter: string; // "merchant:<id>" or "device:<id>"
+  coses: Uint8Array[];
+}
+
+const HEX = /^(?:[0-9a-f]{2})+$/;
+
+/** Reads and validates one input file; any defect is a data error naming the file. */
+export function parseInput(path: string, text?: string): InputFile {
+  const name = basename(path);
+  let raw: string;
+  try {
+    raw = text ?? readFileSync(path, "utf8");
+  } catch {
+    throw dataError(`reconcile: cannot read ${path}`);
+  }
+  const bad = (m: string) => dataError(`reconcile: ${name}: ${m}`);
+  let j: any;
+  try {
+    j = JSON.parse(raw);
+  } catch {
+    throw bad("not valid JSON (corrupted or truncated export?)");
+  }
+  const hash = createHash("sha256").update(raw).digest("hex");
+  const hexList = (a: unknown, what: string): Uint8Array[] => {
+    if (!Array.isArray(a)) throw bad(`${what} is not a list`);
+    return a.map((x, i) => {
+      const s = typeof x === "string" ? x : x?.cose;
+      if (typeof s !== "string" || !HEX.test(s)) throw bad(`${what}[${i}] is not hex COSE`);
+      return unhex(s);
+    });
+  };
+  if (j?.format === POS_EXPORT_FORMAT && j.version === 1) {
+    if (typeof j.merchant !== "string" || !/^[0-9a-f]{16}$/.test(j.merchant)) throw bad("merchant is not an 8-byte hex id");
+    return { name, hash, kind: "pos-export", presenter: `merchant:${j.merchant}`, coses: hexList(j.vouchers, "vouchers") };
+  }
+  if (j?.format === DEVICE_LOG_FORMAT && j.version === 1) {
+    if (typeof j.deviceId !== "string" || !/^[0-9a-f]{16}$/.test(j.deviceId)) throw bad("deviceId is not an 8-byte hex id");
+    return { name, hash, kind: "device-log", presenter: `device:${j.deviceId}`, coses: hexList(j.entries, "entries") };
+  }
+  throw bad(`not a ${POS_EXPORT_FORMAT} or ${DEVICE_LOG_FORMAT} version 1 file`);
+}
+
+/** Device keys for voucher checks: each registered certificate chain-checked once. */
+export async function deviceKeys(ledger: Ledger): Promise<Map<string, DeviceKey>> {
+  const trusted: TrustedKey[] = (await ledger.issuerKeys()).map((k) => ({ kid: k.kid, suite: k.suite, pub: k.pub }));
+  const m = new Map<string, DeviceKey>();
+  for (const d of await ledger.devices()) {
+    if (!d.cert || !d.pub) continue;
+    const c = checkCert(d.cert, trusted);
+    const certError = typeof c === "string" ? c : hex(c.publicKey) !== d.pub ? "certificate: public key differs from the registered one" : undefined;
+    m.set(d.deviceId, { suite: d.suite, pub: d.pub, certRef: hex(certRefOf(d.suite, d.cert)), certError });
+  }
+  return m;
+}
+
+type Check = CheckedVoucher | RejectedCheck;
+
+/** Checks vouchers, in worker threads when the batch is large enough to pay for them. */
+export async function checkAll(coses: Uint8Array[], keys: Map<string, DeviceKey>, opts: { workers?: number } = {}): Promise<Check[]> {
+  const n = opts.workers ?? (coses.length >= 2000 ? availableParallelism() : 0);
+  if (n <= 0) return coses.map((c) => checkVoucher(c, (id) => keys.get(id)));
+  const pool = new VerifierPool(keys, n);
+  try {
+    return await pool.check(coses);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Worker threads that check vouchers; slices are handed out as workers come free. */
+export class VerifierPool {
+  private workers: Worker[];
+  constructor(keys: Map<string, DeviceKey>, n: number) {
+    const devices = [...keys.entries()];
+    this.workers = Array.from({ length: n }, () => new Worker(new URL("./reconcile-worker.mjs", import.meta.url), { workerData: { devices } }));
+  }
+  async check(coses: Uint8Array[], slice = 500): Promise<Check[]> {
+    const out: Check[] = new Array(coses.length);
+    let next = 0;
+    const run = (w: Worker) =>
+      new Promise<void>((resolve, reject) => {
+        const send = () => {
+          if (next >= coses.length) return resolve();
+          const id = next;
+          next += slice;
+          w.postMessage({ id, coses: coses.slice(id, id + slice) });
+        };
+        w.on("message", (m: { id: number; results: Check[] }) => {
+          for (let i = 0; i < m.results.length; i++) out[m.id + i] = m.results[i];
+          send();
+        });
+        w.once("error", reject);
+        send();
+      });
+    await Promise.all(this.workers.map(run));
+    for (const w of this.workers) w.removeAllListeners("message");
+    return out;
+  }
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+export interface Evaluation {
+  status: Map<string, { status: VoucherStatus; reason: string | null }>;
+  cases: FraudCase[];
+  gaps: number[]; // counters not seen below the highest one
+}
+
+/** The deterministic verdict on one device's vouchers (see the file header). */
+export function evaluateDevice(dev: DeviceRecord, vouchers: VoucherRecord[], acks: SyncAck[]): Evaluation {
+  const status: Evaluation["status"] = new Map();
+  const cases: FraudCase[] = [];
+  const fraud = (v: VoucherRecord, kind: FraudCase["kind"], detail: string) => {
+    if (!status.has(v.hash) || status.get(v.hash)!.status !== "fraud") status.set(v.hash, { status: "fraud", reason: kind });
+    cases.push({ kind, deviceId: dev.deviceId, counter: v.counter, voucherHash: v.hash, detail });
+  };
+  const byCounter = new Map<number, VoucherRecord[]>();
+  for (const v of vouchers) (byCounter.get(v.counter) ?? byCounter.set(v.counter, []).get(v.counter)!).push(v);
+  const counters = [...byCounter.keys()].sort((a, b) => a - b);
+  const ackCounters = acks.map((a) => a.upToCounter).sort((a, b) => a - b);
+  const gaps: number[] = [];
+  const max = counters.length ? counters[counters.length - 1] : 0;
+  for (let c = 1; c < max; c++) if (!byCounter.has(c)) gaps.push(c);
+
+  for (const c of counters) {
+    const group = byCounter.get(c)!;
+    if (group.length > 1) {
+      for (const v of group) fraud(v, "fork", `${group.length} different vouchers with counter ${c}: cloned device or rolled-back flash`);
+      continue;
+    }
+    const v = group[0];
+    if (dev.revoked && dev.revokedAt !== null && v.time >= dev.revokedAt) fraud(v, "revoked", `signed at ${v.time}, device revoked at ${dev.revokedAt}`);
+    if (v.amount > dev.limits.maxPayment) fraud(v, "over-limit", `amount ${v.amount} > per-payment maximum ${dev.limits.maxPayment}`);
+    // since-sync window: vouchers after the last acknowledged counter below c
+    const from = ackCounters.filter((a) => a < c).pop() ?? 0;
+    let count = 0;
+    let sum = 0;
+    for (const k of counters) {
+      if (k <= from || k > c) continue;
+      const g = byCounter.get(k)!;
+      count++;
+      sum += Math.max(...g.map((x) => x.amount));
+    }
+    if (count > dev.limits.maxCountSinceSync) fraud(v, "over-limit", `${count} payments since the last sync > ${dev.limits.maxCountSinceSync}`);
+    else if (sum > dev.limits.maxAmountSinceSync) fraud(v, "over-limit", `${sum} paid since the last sync > ${dev.limits.maxAmountSinceSync}`);
+    if (c === 1 || !byCounter.has(c - 1)) {
+      if (c === 1 && !/^0+$/.test(v.prev)) fraud(v, "chain-break", "first voucher does not start the chain");
+    } else if (!byCounter.get(c - 1)!.some((p) => p.chainHash === v.prev)) {
+      fraud(v, "chain-break", `prev does not match the voucher with counter ${c - 1}`);
+    }
+    if (!status.has(v.hash)) {
+      const linked = c === 1 || byCounter.has(c - 1);
+      status.set(v.hash, linked ? { status: "settled", reason: null } : { status: "pending", reason: `gap: counter ${c - 1} not seen yet` });
+    }
+  }
+  return { status, cases, gaps };
+}
+
+export interface ReconcileResult {
+  files: { name: string; kind: string; vouchers: number; alreadyImported: boolean }[];
+  newVouchers: number;
+  duplicates: number;
+  rejected: number;
+  receipts: number;
+  newFraudCases: FraudCase[];
+  pendingGaps: { deviceId: string; counters: number[] }[];
+}
+
+/** Imports `inputs` into the ledger in one transaction and re-evaluates the devices touched. */
+export async function reconcile(ledger: Ledger, inputs: InputFile[], opts: { workers?: number; keys?: Map<string, DeviceKey> } = {}): Promise<ReconcileResult> {
+  const keys = opts.keys ?? (await deviceKeys(ledger));
+  const fresh: InputFile[] = [];
+  const files: ReconcileResult["files"] = [];
+  for (const f of inputs) {
+    const already = await ledger.hasImport(f.hash);
+    files.push({ name: f.name, kind: f.kind, vouchers: f.coses.length, alreadyImported: already });
+    if (!already && !fresh.some((x) => x.hash === f.hash)) fresh.push(f);
+  }
+  // device logs carry receipts too: only vouchers go through the voucher checks
+  const items: { file: InputFile; cose: Uint8Array }[] = [];
+  let receipts = 0;
+  for (const f of fresh)
+    for (const c of f.coses) {
+      if (isReceipt(c)) receipts++;
+      else items.push({ file: f, cose: c });
+    }
+  const checks = await checkAll(items.map((i) => i.cose), keys, { workers: opts.workers });
+
+  return ledger.transaction(async () => {
+    const good: VoucherRecord[] = [];
+    const touched = new Set<string>();
+    const newCases: FraudCase[] = [];
+    let rejected = 0;
+    const subs = [];
+    for (let i = 0; i < items.length; i++) {
+      const r = checks[i];
+      const { file } = items[i];
+      subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
+      if (!r.ok) {
+        rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason: r.reason, cose: items[i].cose, source: file.name }]);
+        if (r.deviceId && keys.has(r.deviceId)) {
+          const c: FraudCase = { kind: "tampered", deviceId: r.deviceId, counter: null, voucherHash: r.hash, detail: r.reason };
+          if (await ledger.openFraudCase(c)) newCases.push(c);
+        }
+        continue;
+      }
+      const v = r.v;
+      good.push({
+        hash: r.hash, deviceId: r.deviceId, counter: v.counter, amount: v.amount, currency: v.currency, payee: hex(v.payeeId), kind: v.kind,
+        time: v.time, prev: hex(v.prev), chainHash: r.chainHash, balanceAfter: v.balanceAfter, cose: items[i].cose, status: "pending", reason: null,
+      });
+      touched.add(r.deviceId);
+      if (file.kind === "pos-export" && file.presenter !== `merchant:${hex(v.payeeId)}`) {
+        const c: FraudCase = { kind: "replay", deviceId: r.deviceId, counter: v.counter, voucherHash: r.hash, detail: `presented by ${file.presenter} in ${file.name}, made out to ${hex(v.payeeId)}` };
+        if (await ledger.openFraudCase(c)) newCases.push(c);
+      }
+    }
+    const inserted = await ledger.addVouchers(good);
+    await ledger.addSubmissions(subs);
+    const pendingGaps: ReconcileResult["pendingGaps"] = [];
+    for (const id of [...touched].sort()) {
+      const dev = (await ledger.device(id))!;
+      const all = await ledger.vouchersOf(id);
+      const ev = evaluateDevice(dev, all, await ledger.syncAcks(id));
+      for (const v of all) {
+        const s = ev.status.get(v.hash)!;
+        if (s.status !== v.status || s.reason !== v.reason) await ledger.setVoucherStatus(v.hash, s.status, s.reason);
+      }
+      for (const c of ev.cases) if (await ledger.openFraudCase(c)) newCases.push(c);
+      if (ev.gaps.length) pendingGaps.push({ deviceId: id, counters: ev.gaps });
+    }
+    for (const f of fresh) await ledger.addImport(f.hash, f.name, f.kind, { entries: f.coses.length });
+    const result: ReconcileResult = { files, newVouchers: inserted, duplicates: good.length - inserted, rejected, receipts, newFraudCases: newCases, pendingGaps };
+    if (fresh.length)
+      await ledger.audit("reconcile", {
+        files: fresh.map((f) => ({ name: f.name, sha256: f.hash })), newVouchers: inserted, rejected,
+        fraudCases: newCases.map((c) => `${c.kind} ${c.deviceId}#${c.counter ?? "-"}`),
+      });
+    return result;
+  });
+}
+
+/** Receipts start like vouchers (COSE_Sign1); the payload's type key tells them apart. */
+function isReceipt(cose: Uint8Array): boolean {
+  try {
+    const p = decodeSign1(cose).payload;
+    // payload map: first entry is key 0 (type) with a small uint value: a1..b7 header, 00, type
+    return p.length > 2 && p[1] === 0 && p[2] === DOC_TYPE_RECEIPT;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,226 @@
+// Reconciliation (issue 6 "reconcile FILES…"): synthetic signed vouchers from host-side
+// paper devices through real POS-export / device-log files into a SQLite ledger.
+// Honest traffic → 0 fraud; clone (fork), replay, over-limit, revoked, tampered, gap =
+// pending, out-of-order files, re-import changes nothing, corrupted export.
+import { beforeEach, describe, expect, it } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
+import { parseInput, reconcile, POS_EXPORT_FORMAT, DEVICE_LOG_FORMAT, type InputFile } from "../host-tools/src/reconcile.ts";
+import { PaperDevice } from "../host-tools/src/synthetic.ts";
+import { generateKeyPair, keyId, type SuiteName } from "../host-tools/src/sig.ts";
+import { hex, type Signer } from "../host-tools/src/docs.ts";
+import { WalletError, EXIT_DATA } from "../host-tools/src/errors.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "host-rec-"));
+let n = 0;
+const M1 = Buffer.from("0000000000000001", "hex");
+const M2 = Buffer.from("0000000000000002", "hex");
+const T = 1_750_000_000;
+
+function issuer(suite: SuiteName): Signer {
+  const key = generateKeyPair(suite);
+  return { suite, key, kid: keyId(key.pub) };
+}
+const P256 = issuer("p256");
+const SM2 = issuer("sm2");
+
+function posFile(merchant: Uint8Array, coses: Uint8Array[], terminal = "t1"): InputFile {
+  const name = `pos-${++n}.json`;
+  const text = JSON.stringify({ format: POS_EXPORT_FORMAT, version: 1, terminal, merchant: hex(merchant), exportedAt: "x", vouchers: coses.map((c) => ({ cose: hex(c), receivedAt: "x" })) });
+  return parseInput(name, text);
+}
+function logFile(d: PaperDevice, coses: Uint8Array[]): InputFile {
+  return parseInput(`log-${++n}.json`, JSON.stringify({ format: DEVICE_LOG_FORMAT, version: 1, deviceId: d.id, readAt: "x", entries: coses.map(hex) }));
+}
+
+async function ledgerWith(...devs: PaperDevice[]) {
+  const l = SqliteLedger.open(join(dir, `l${++n}.sqlite`));
+  await l.putIssuerKeys([P256, SM2].map((s) => ({ kid: hex(s.kid), suite: s.suite, pub: hex(s.key.pub), status: "active" })));
+  for (const d of devs) await l.putDevice(d.record());
+  return l;
+}
+
+const snapshot = async (l: SqliteLedger) => ({
+  vouchers: (await Promise.all((await l.devices()).map((d) => l.vouchersOf(d.deviceId)))).flat().map((v) => [v.hash, v.status, v.reason]).sort(),
+  cases: (await l.fraudCases()).map((c) => [c.kind, c.deviceId, c.counter, c.voucherHash]).sort(),
+  summary: await l.summary(),
+});
+
+describe("reconcile", () => {
+  let a: PaperDevice, b: PaperDevice, s: PaperDevice;
+  beforeEach(() => {
+    a = PaperDevice.create(P256);
+    b = PaperDevice.create(P256, { formFactor: "band" });
+    s = PaperDevice.create(SM2, { suite: "sm2", formFactor: "watch" });
+  });
+
+  it("honest traffic over two POS settles everything with 0 fraud cases", async () => {
+    const l = await ledgerWith(a, b, s);
+    const p1 = [a.pay(100, M1, T), b.pay(250, M1, T + 1), s.pay(300, M1, T + 2)];
+    const p2 = [a.pay(200, M2, T + 3), a.pay(300, M2, T + 4), s.pay(50, M2, T + 5)];
+    const r = await reconcile(l, [posFile(M1, p1), posFile(M2, p2)]);
+    expect(r.newVouchers).toBe(6);
+    expect(r.newFraudCases).toEqual([]);
+    expect(r.rejected).toBe(0);
+    const sum = await l.summary();
+    expect(sum.fraudCases).toBe(0);
+    expect(sum.merchants).toEqual([
+      { payee: hex(M1), vouchers: 3, settled: 650, pending: 0 },
+      { payee: hex(M2), vouchers: 3, settled: 550, pending: 0 },
+    ]);
+    expect((await l.verifyAudit()).ok).toBe(true);
+  });
+
+  it("re-importing the same files changes nothing", async () => {
+    const l = await ledgerWith(a);
+    const f = posFile(M1, [a.pay(100, M1, T), a.pay(100, M1, T + 1)]);
+    await reconcile(l, [f]);
+    const before = await snapshot(l);
+    const audits = (await l.auditEntries()).length;
+    const r = await reconcile(l, [f, f]);
+    expect(r.files.every((x) => x.alreadyImported)).toBe(true);
+    expect(r.newVouchers).toBe(0);
+    expect(await snapshot(l)).toEqual(before);
+    expect((await l.auditEntries()).length).toBe(audits);
+    // the same vouchers inside a different file (another terminal's export): still nothing new
+    const r2 = await reconcile(l, [posFile(M1, [...f.coses], "t2")]);
+    expect(r2.newVouchers).toBe(0);
+    expect(r2.duplicates).toBe(2);
+    expect((await snapshot(l)).vouchers).toEqual(before.vouchers);
+  });
+
+  it("a cloned device spending twice is a fork: both vouchers are fraud, neither settles", async () => {
+    const l = await ledgerWith(a);
+    const first = a.pay(100, M1, T);
+    const clone = a.clone();
+    const honest = a.pay(500, M1, T + 10);
+    const forged = clone.pay(700, M2, T + 11);
+    const r = await reconcile(l, [posFile(M1, [first, honest]), posFile(M2, [forged])]);
+    const forks = r.newFraudCases.filter((c) => c.kind === "fork");
+    expect(forks).toHaveLength(2);
+    expect(forks.every((c) => c.deviceId === a.id && c.counter === 2)).toBe(true);
+    const vs = await l.vouchersOf(a.id);
+    expect(vs.map((v) => [v.counter, v.status])).toEqual(expect.arrayContaining([[1, "settled"], [2, "fraud"], [2, "fraud"]]));
+    expect((await l.summary()).merchants.find((m) => m.payee === hex(M2))!.settled).toBe(0);
+  });
+
+  it("a voucher presented by a merchant it was not made out to is a replay and settles once, to its payee", async () => {
+    const l = await ledgerWith(a);
+    const v = a.pay(100, M1, T);
+    await reconcile(l, [posFile(M1, [v])]);
+    const r = await reconcile(l, [posFile(M2, [v])]);
+    expect(r.newFraudCases.map((c) => c.kind)).toEqual(["replay"]);
+    const sum = await l.summary();
+    expect(sum.merchants).toEqual([{ payee: hex(M1), vouchers: 1, settled: 100, pending: 0 }]);
+  });
+
+  it("over-limit vouchers (per payment and since sync) are fraud", async () => {
+    const small = { ...a.limits, maxPayment: 1000, maxCountSinceSync: 3 };
+    const d = PaperDevice.create(P256, { limits: small });
+    const l = await ledgerWith(d);
+    const vs = [d.pay(5000, M1, T), d.pay(10, M1, T + 1), d.pay(10, M1, T + 2), d.pay(10, M1, T + 3)];
+    const r = await reconcile(l, [posFile(M1, vs)]);
+    const kinds = r.newFraudCases.map((c) => [c.kind, c.counter]);
+    expect(kinds).toEqual(expect.arrayContaining([["over-limit", 1], ["over-limit", 4]]));
+    expect(kinds).toHaveLength(2);
+  });
+
+  it("vouchers signed after revocation are fraud; earlier ones settle", async () => {
+    const l = await ledgerWith(a);
+    await l.setRevoked(a.id, true, T + 100);
+    const r = await reconcile(l, [posFile(M1, [a.pay(100, M1, T), a.pay(100, M1, T + 200)])]);
+    expect(r.newFraudCases.map((c) => [c.kind, c.counter])).toEqual([["revoked", 2]]);
+    expect((await l.vouchersOf(a.id)).map((v) => v.status)).toEqual(["settled", "fraud"]);
+  });
+
+  it("tampered vouchers are rejected with a fraud case; unknown devices only rejected", async () => {
+    const l = await ledgerWith(a);
+    const good = a.pay(100, M1, T);
+    const bad = Uint8Array.from(good);
+    bad[bad.length - 5] ^= 0x40; // inside the signature
+    const stranger = PaperDevice.create(P256).pay(100, M1, T);
+    const notCbor = Uint8Array.from([0xd2, 0x84, 0x40]);
+    const r = await reconcile(l, [posFile(M1, [bad, stranger, notCbor])]);
+    expect(r.rejected).toBe(3);
+    expect(r.newFraudCases.map((c) => c.kind)).toEqual(["tampered"]);
+    expect((await l.rejected()).map((x) => x.reason)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/signature does not verify/), expect.stringMatching(/^unknown device/), expect.stringMatching(/^bad voucher/)]),
+    );
+  });
+
+  it("a voucher under an untrusted issuer's certificate is rejected", async () => {
+    const rogue = issuer("p256");
+    const d = PaperDevice.create(rogue);
+    const l = await ledgerWith(d);
+    const r = await reconcile(l, [posFile(M1, [d.pay(100, M1, T)])]);
+    expect(r.rejected).toBe(1);
+    expect((await l.rejected())[0].reason).toMatch(/not trusted/);
+  });
+
+  it("a gap is pending, not fraud, and settles when the missing voucher arrives", async () => {
+    const l = await ledgerWith(a);
+    const v1 = a.pay(100, M1, T);
+    const v2 = a.pay(100, M2, T + 1);
+    const v3 = a.pay(100, M1, T + 2);
+    const r = await reconcile(l, [posFile(M1, [v1, v3])]);
+    expect(r.newFraudCases).toEqual([]);
+    expect(r.pendingGaps).toEqual([{ deviceId: a.id, counters: [2] }]);
+    expect((await l.vouchersOf(a.id)).map((v) => v.status)).toEqual(["settled", "pending"]);
+    await reconcile(l, [posFile(M2, [v2])]);
+    expect((await l.vouchersOf(a.id)).map((v) => v.status)).toEqual(["settled", "settled", "settled"]);
+  });
+
+  it("out-of-order files end in the same state", async () => {
+    const c = a.clone();
+    const files = [
+      posFile(M1, [a.pay(100, M1, T), a.pay(200, M1, T + 1)]),
+      posFile(M2, [a.pay(300, M2, T + 2), c.pay(1, M2, T + 3)]),
+      logFile(b, [b.pay(10, M1, T), b.pay(20, M2, T + 1)]),
+      posFile(M1, [a.pay(400, M1, T + 4), s.pay(5, M1, T + 5)]),
+    ];
+    const l1 = await ledgerWith(a, b, s);
+    for (const f of files) await reconcile(l1, [f]);
+    const l2 = await ledgerWith(a, b, s);
+    for (const f of [...files].reverse()) await reconcile(l2, [f]);
+    const l3 = await ledgerWith(a, b, s);
+    await reconcile(l3, [files[2], files[0], files[3], files[1]]);
+    const s1 = await snapshot(l1);
+    expect(await snapshot(l2)).toEqual(s1);
+    expect(await snapshot(l3)).toEqual(s1);
+    expect(s1.cases.map((x) => x[0])).toEqual(["fork", "fork"]);
+  });
+
+  it("a corrupted export is one data error and the ledger is unchanged", () => {
+    const good = JSON.stringify({ format: POS_EXPORT_FORMAT, version: 1, terminal: "t", merchant: hex(M1), exportedAt: "x", vouchers: [] });
+    for (const [text, msg] of [
+      [good.slice(0, 30), /not valid JSON/],
+      [JSON.stringify({ format: "other" }), /not a offline-wallet-pos-export/],
+      [good.replace('"vouchers":[]', '"vouchers":[{"cose":"zz"}]'), /vouchers\[0\] is not hex/],
+    ] as const) {
+      let err: unknown;
+      try {
+        parseInput("bad.json", text);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(WalletError);
+      expect((err as WalletError).exitCode).toBe(EXIT_DATA);
+      expect((err as WalletError).message).toMatch(msg);
+    }
+  });
+
+  it("worker threads give the same verdicts as the main thread", async () => {
+    const l = await ledgerWith(a, b);
+    const vs = [...Array.from({ length: 30 }, (_, i) => a.pay(10, M1, T + i)), ...Array.from({ length: 30 }, (_, i) => b.pay(10, M1, T + i))];
+    vs[7] = Uint8Array.from(vs[7]);
+    vs[7][vs[7].length - 3] ^= 1;
+    const r = await reconcile(l, [posFile(M1, vs)], { workers: 2 });
+    expect(r.rejected).toBe(1);
+    expect(r.newVouchers).toBe(59);
+    const l2 = await ledgerWith(a, b);
+    await reconcile(l2, [posFile(M1, vs)], { workers: 0 });
+    expect(await snapshot(l2)).toEqual(await snapshot(l));
+  });
+});
