@@ -36,7 +36,8 @@ function canonical(v: CborValue): unknown {
   if (typeof v === "number") {
     // cbor-x writes integers outside the 64-bit-safe range, and non-integers, as floats
     if (!Number.isSafeInteger(v)) throw new RangeError(`bad cbor: ${v} is not a safe integer`);
-    return v;
+    // cbor-x writes a Number beyond 32 bits as a float; a BigInt gets the 8-byte integer head
+    return Math.abs(v) > 0xffffffff ? BigInt(v) : v;
   }
   if (typeof v === "string") return v;
   if (v instanceof Uint8Array) return v;
@@ -58,6 +59,7 @@ export function cborEncode(v: CborValue): Uint8Array {
 
 /** Deep copy of decoded byte strings: cbor-x hands out views into its input buffer. */
 function detach(v: unknown): unknown {
+  if (typeof v === "bigint") return Number(v); // checkModel let only safe integers through
   if (v instanceof Uint8Array) return new Uint8Array(v);
   if (Array.isArray(v)) return v.map(detach);
   if (v instanceof Map) return new Map([...v].map(([k, x]) => [k, detach(x)]));
@@ -80,24 +82,28 @@ export function cborDecodeStrict(bytes: Uint8Array, what: string): CborValue {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`bad ${what}: expected a Uint8Array`);
   let v: unknown;
   try {
-    v = decoder.decode(bytes);
+    // a private copy: cbor-x caches a `dataView` property on the buffer it reads
+    v = decoder.decode(bytes.slice());
   } catch (e) {
     throw new FormatError(`bad ${what}: cbor: ${(e as Error).message}`);
   }
   checkModel(v, what);
+  const d = detach(v) as CborValue;
   let again: Uint8Array;
   try {
-    again = cborEncode(v as CborValue);
+    again = cborEncode(d);
   } catch (e) {
     throw new FormatError(`bad ${what}: cbor: ${(e as Error).message}`);
   }
   if (!bytesEqual(again, bytes)) throw new FormatError(`bad ${what}: non-canonical encoding`);
-  return detach(v) as CborValue;
+  return d;
 }
 
 function checkModel(v: unknown, what: string): void {
   if (typeof v === "number") {
     if (!Number.isSafeInteger(v)) throw new FormatError(`bad ${what}: float or out-of-range integer`);
+  } else if (typeof v === "bigint") {
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new FormatError(`bad ${what}: integer beyond 2^53`);
   } else if (typeof v === "string" || v instanceof Uint8Array) {
     // allowed
   } else if (Array.isArray(v)) {
@@ -110,6 +116,6 @@ function checkModel(v: unknown, what: string): void {
   } else if (v instanceof Tag) {
     checkModel(v.value, what);
   } else {
-    throw new FormatError(`bad ${what}: unsupported cbor item (${typeof v === "bigint" ? "integer >= 2^53" : String(v)})`);
+    throw new FormatError(`bad ${what}: unsupported cbor item (${String(v)})`);
   }
 }
