@@ -14,6 +14,8 @@ export const TARGETS = [
   { entry: "firmware/assembly/crypto/test-sym.ts", target: "release", out: "build/crypto-sym-test.wasm" },
   // test-only echo firmware: the wearable-sim Device tests run against it (SPEC §2 imports)
   { entry: "wearable-sim/test-fixtures/echo-firmware.ts", target: "release", out: "build/echo-firmware.wasm" },
+  // test-only: the flash record store with raw exports (test/store-*, test/support/store-wasm.ts)
+  { entry: "firmware/assembly/store/test-store.ts", target: "release", out: "build/store-test.wasm", textFile: "build/store-test.wat" },
 ];
 
 function newestSource(dirs) {
