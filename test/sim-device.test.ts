@@ -1,17 +1,14 @@
 // wearable-sim Device host (issue 5 "Device host", SPEC §2 hardware interface), run
 // against the test-only echo firmware (wearable-sim/test-fixtures/echo-firmware.ts).
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect } from "vitest";
 import { mkdtempSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { spawnSync } from "node:child_process";
 import { ECHO_FIRMWARE as ECHO, ECHO_GEOMETRY as GEOM, echoApdu, be32, statusWord as sw, readU32 as u32 } from "../wearable-sim/test-fixtures/echo-client.ts";
 import { Device, DeviceOffError, RevisionMismatchError, loadFirmware, type FaultEvent, type PowerEvent } from "../wearable-sim/src/device.ts";
 import { PROFILES, parseAtr } from "../wearable-sim/src/profiles.ts";
 import { PROTOCOL_REVISION } from "../protocol/portable/revision.ts";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 function echoDevice(opts: Partial<ConstructorParameters<typeof Device>[0]> = {}): Device {
   const d = new Device({ firmware: ECHO, ...GEOM, ...opts });
@@ -25,10 +22,6 @@ const load = (d: Device) => {
   return { value: u32(r, 0), seq: u32(r, 4) };
 };
 
-beforeAll(() => {
-  const r = spawnSync(process.execPath, ["scripts/build-firmware.mjs"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build-firmware failed: ${r.stderr}`);
-});
 
 describe("profiles: ATR per ISO 7816-3", () => {
   it("every ATR parses, has a valid TCK and names the product in its historical bytes", () => {

@@ -1,10 +1,9 @@
 // wearable-sim Fleet and scenario scripts (issue 5 "Control": start, list, press, power
 // cut, reset, run SCENARIO.json with three devices), in process on the echo firmware.
-import { describe, it, expect, beforeAll } from "vitest";
+import { describe, it, expect } from "vitest";
 import { readFileSync, mkdtempSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Fleet, traceLine, type FleetEvent } from "../wearable-sim/src/fleet.ts";
 import { validateScenario } from "../wearable-sim/src/scenario.ts";
@@ -13,10 +12,6 @@ import { ECHO_FIRMWARE, ECHO_GEOMETRY, echoApdu, be32, readU32 } from "../wearab
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const newFleet = (extra: object = {}) => new Fleet({ firmware: ECHO_FIRMWARE, ...ECHO_GEOMETRY, ...extra });
 
-beforeAll(() => {
-  const r = spawnSync(process.execPath, ["scripts/build-firmware.mjs"], { cwd: ROOT, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`build-firmware failed: ${r.stderr}`);
-});
 
 describe("Fleet", () => {
   it("starts devices, names them, lists them; seeded serials are reproducible", async () => {
