@@ -133,3 +133,8 @@ export const APDU_MAX_DATA: u16 = 1024; // largest command data field after chai
 export const APDU_MAX_RESPONSE: u16 = 1024; // largest response data (served with 61xx / extended Le)
 // SET IDENTITY data (IDENTITY_DATA_LEN bytes): suite u8 | form factor u8 | currency u16 | token [16]
 export const IDENTITY_DATA_LEN: u8 = 20;
+// PAY data (PAY_DATA_LEN bytes): amount u32 | currency u16 | payee id [8] | challenge [16] | time u32
+export const PAY_DATA_LEN: u8 = 34;
+// hw `confirm` (SPEC §2) kinds: what the wearable asks its holder to approve
+export const CONFIRM_KIND_PAY: u32 = 1; // a payment of `amount` above the no-CVM limit
+export const CONFIRM_TIMEOUT_MS: u32 = 30000;
