@@ -195,6 +195,23 @@ describe("strict decoding", () => {
   });
 });
 
+describe("maximum sizes (SPEC §5.9)", () => {
+  it("every document at its largest fits DOC_MAX_COSE_LEN, sizes as documented", () => {
+    const M = 0xffffffff;
+    const b = (n: number): Uint8Array => new Uint8Array(n).fill(0xff);
+    const lim = { cap: M, maxPayment: M, noCvm: M, maxCountSinceSync: M, maxAmountSinceSync: M, syncInterval: M };
+    const sizes = [
+      F.encodeCert({ deviceId: b(8), token: b(16), suite: 255, publicKey: Uint8Array.of(4, ...b(64)), formFactor: K.FORM_WATCH, currency: 999, limits: lim, notBefore: M, notAfter: M, issuerKeyId: b(8) }),
+      F.encodeLoad({ deviceId: b(8), seq: M, amount: M, currency: 999, expiry: M, issuerKeyId: b(8) }),
+      F.encodeVoucher({ deviceId: b(8), counter: M, amount: M, currency: 999, payeeId: b(8), challenge: b(16), time: M, prev: b(32), balanceAfter: M, certRef: b(8), kind: K.VOUCHER_KIND_D2D }),
+      F.encodeReceipt({ deviceId: b(8), kind: K.RECEIPT_KIND_RECEIVE, ref: b(32), amount: M, currency: 999, balanceAfter: M, counter: M, time: M }),
+      F.encodeSyncAck({ deviceId: b(8), upToCounter: M, time: M, revocationVersion: M, blockList: Array(16).fill(b(8)), limits: lim, issuerKeyId: b(8) }),
+    ].map((p) => encodeSign1({ alg: COSE_ALG_SM2_SM3, kid: b(8), payload: p, signature: b(64) }).length);
+    expect(sizes).toEqual([257, 134, 205, 167, 314]);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(K.DOC_MAX_COSE_LEN);
+  });
+});
+
 // --- fast-check round trips: arbitrary documents generated from the field tables ---
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const bytes = (n: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: n, maxLength: n });

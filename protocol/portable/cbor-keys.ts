@@ -27,6 +27,9 @@ export const DOC_CHALLENGE_LEN: u32 = 16; // POS / payee nonce bound into the vo
 export const DOC_HASH_LEN: u32 = 32; // SHA-256 or SM3 (the device's suite) of COSE bytes
 export const DOC_CERT_REF_LEN: u32 = 8; // first 8 bytes of the hash of the certificate's COSE bytes
 export const DOC_BLOCK_LIST_MAX: u32 = 16; // device ids per sync acknowledgement
+// Largest COSE_Sign1 of any document with every field at its maximum (SPEC §5.9: sync ack 314,
+// certificate 257, voucher 205, receipt 167, load 134 bytes); firmware buffers can be sized by it.
+export const DOC_MAX_COSE_LEN: u32 = 320;
 
 // --- form factors (CERT_KEY_FORM_FACTOR) ---
 export const FORM_CARD: u8 = 1; // contactless card: no clock, no button
