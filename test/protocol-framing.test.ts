@@ -6,7 +6,7 @@ import * as H from "../protocol/portable/hid.ts";
 import * as S from "../protocol/portable/serial.ts";
 import { crc16 } from "../protocol/src/crc.ts";
 import { FramingError } from "../protocol/src/errors.ts";
-import { HidError, HidReassembler, hidFragment } from "../protocol/src/hid.ts";
+import { HidError, HidReassembler, encodeHidInitResponse, hidFragment, parseHidInitResponse } from "../protocol/src/hid.ts";
 import { SerialDecoder, cobsDecode, cobsEncode, serialEncode } from "../protocol/src/serial.ts";
 import vec from "./vectors/protocol/cobs-crc.json" with { type: "json" };
 
@@ -177,6 +177,14 @@ describe("HID framing (CTAPHID-style)", () => {
     expect(a.push(r[0])).toBeNull();
     expect(a.push(hidFragment(CID, H.HID_CMD_INIT, msg(8))[0])).toEqual({ cid: CID, cmd: H.HID_CMD_INIT, payload: msg(8) });
     expect(a.busyCid).toBeNull();
+  });
+  it("INIT answer layout", () => {
+    const nonce = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8);
+    const b = encodeHidInitResponse(nonce, 0xcafe0001, { major: 1, minor: 2, build: 3 });
+    expect(Buffer.from(b).toString("hex")).toBe("0102030405060708" + "cafe0001" + "02" + "010203" + "00");
+    expect(parseHidInitResponse(b)).toEqual({ nonce, cid: 0xcafe0001, version: H.HID_PROTOCOL_VERSION, major: 1, minor: 2, build: 3, capabilities: 0 });
+    expect(() => parseHidInitResponse(b.subarray(1))).toThrow(/^bad hid: INIT answer/);
+    expect(() => encodeHidInitResponse(nonce.subarray(1), 1)).toThrow(RangeError);
   });
   it("times out a message that is not completed", () => {
     let now = 1000;

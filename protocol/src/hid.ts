@@ -6,19 +6,24 @@
 import {
   HID_CID_BROADCAST,
   HID_CID_RESERVED,
+  HID_CAPABILITY_NONE,
   HID_CMD_INIT,
   HID_CONT_DATA,
   HID_CONT_HEADER,
   HID_ERR_CHANNEL_BUSY,
   HID_ERR_INVALID_CHANNEL,
+  HID_ERR_INVALID_PAR,
   HID_ERR_INVALID_LEN,
   HID_ERR_INVALID_SEQ,
   HID_ERR_MSG_TIMEOUT,
   HID_INIT_DATA,
   HID_INIT_HEADER,
+  HID_INIT_NONCE_LEN,
+  HID_INIT_RESP_LEN,
   HID_MAX_MESSAGE,
   HID_MAX_SEQ,
   HID_MSG_TIMEOUT_MS,
+  HID_PROTOCOL_VERSION,
   HID_REPORT_SIZE,
   HID_TYPE_INIT,
 } from "../portable/hid.ts";
@@ -154,4 +159,38 @@ export class HidReassembler {
     this.pending = null;
     return { cid, cmd: p.cmd, payload: p.buf };
   }
+}
+
+/** The INIT answer payload (SPEC §6): nonce(8) | cid(4) | version | major | minor | build | capabilities. */
+export interface HidInitResponse {
+  nonce: Uint8Array;
+  cid: number;
+  version: number;
+  major: number;
+  minor: number;
+  build: number;
+  capabilities: number;
+}
+
+export function encodeHidInitResponse(nonce: Uint8Array, cid: number, device: { major?: number; minor?: number; build?: number } = {}): Uint8Array {
+  if (nonce.length !== HID_INIT_NONCE_LEN) throw new RangeError(`bad hid: INIT nonce of ${nonce.length} bytes`);
+  const out = new Uint8Array(HID_INIT_RESP_LEN);
+  out.set(nonce);
+  new DataView(out.buffer).setUint32(HID_INIT_NONCE_LEN, cid >>> 0);
+  out.set([HID_PROTOCOL_VERSION, device.major ?? 0, device.minor ?? 0, device.build ?? 0, HID_CAPABILITY_NONE], HID_INIT_NONCE_LEN + 4);
+  return out;
+}
+
+export function parseHidInitResponse(b: Uint8Array): HidInitResponse {
+  if (b.length !== HID_INIT_RESP_LEN) throw new HidError(`INIT answer of ${b.length} bytes, expected ${HID_INIT_RESP_LEN}`, HID_ERR_INVALID_PAR, HID_CID_BROADCAST);
+  const o = HID_INIT_NONCE_LEN;
+  return {
+    nonce: b.slice(0, o),
+    cid: new DataView(b.buffer, b.byteOffset).getUint32(o),
+    version: b[o + 4],
+    major: b[o + 5],
+    minor: b[o + 6],
+    build: b[o + 7],
+    capabilities: b[o + 8],
+  };
 }
