@@ -12,6 +12,10 @@ export const TARGETS = [
   { entry: "firmware/assembly/index.ts", target: "release", out: "build/firmware.wasm" },
   // test-only: the symmetric crypto primitives and SCP03 with their raw exports (test/crypto-sym*, test/scp03*)
   { entry: "firmware/assembly/crypto/test-sym.ts", target: "release", out: "build/crypto-sym-test.wasm" },
+  // test-only: elliptic-curve crypto with raw exports (test/crypto-ec*, bench/crypto.ts)
+  { entry: "firmware/assembly/crypto/test-ec.ts", target: "release", out: "build/crypto-ec-test.wasm" },
+  // test-only: the same, instrumented to hash its field-operation schedule (test/crypto-ct*)
+  { entry: "firmware/assembly/crypto/test-ec.ts", target: "release", out: "build/crypto-ec-trace.wasm", flags: ["--use", "EC_TRACE=1"] },
   // test-only echo firmware: the wearable-sim Device tests run against it (SPEC §2 imports)
   { entry: "wearable-sim/test-fixtures/echo-firmware.ts", target: "release", out: "build/echo-firmware.wasm" },
   // test-only: the flash record store with raw exports (test/store-*, test/support/store-wasm.ts)

@@ -1,0 +1,130 @@
+// 256-bit modular arithmetic for the two curves (issue 3): the prime fields and the
+// group-order (scalar) fields of P-256 (FIPS 186-4 D.1.2.3) and SM2 (GB/T 32918.5).
+// Elements are 8 little-endian u32 limbs (32 bytes) in Montgomery form (x*2^256 mod m),
+// addressed by raw pointers into static memory. A "field block" (see field-consts.ts)
+// carries the modulus and its constants; the unrolled multipliers are in field-mont.ts.
+//
+// Constant time: every function here runs the same instructions and touches the same
+// addresses whatever the element values are, except fpow's exponent (always public:
+// m - 2) and the functions named *VT. Firmware code: never throws, never allocates.
+//
+// Instrumented build (--use EC_TRACE=1, build/crypto-ec-trace.wasm): every field
+// operation folds (op, r, a, b addresses) into a running hash, so a test can prove the
+// operation schedule of a scalar multiplication is independent of the secret scalar.
+import { montMulP256, montMulSm2, montMulGeneric, modAdd, modSub } from "./field-mont";
+import { FIELD_KIND_P256, FIELD_KIND_SM2 } from "./field-consts";
+
+// Field block layout (bytes), written by scripts/gen-field.mjs.
+export const FB_MOD: usize = 0;   // modulus m
+export const FB_ONE: usize = 32;  // 1 in Montgomery form (2^256 mod m)
+export const FB_R2: usize = 64;   // 2^512 mod m: toMont multiplier
+export const FB_EXP: usize = 96;  // m - 2: Fermat inversion exponent (m prime)
+export const FB_KIND: usize = 132; // which multiplier (FIELD_KIND_*)
+// Curve block layout (bytes): field blocks of p and n, then b, Gx, Gy (Montgomery).
+export const CB_P: usize = 0;
+export const CB_N: usize = 160;
+export const CB_B: usize = 320;
+export const CB_GX: usize = 352;
+export const CB_GY: usize = 384;
+
+// ---- instrumentation (compiled out unless EC_TRACE is defined) -------------------
+let traceHash: u64 = 0;
+let traceCount: u32 = 0;
+export const OP_MUL: u32 = 1;
+export const OP_ADD: u32 = 2;
+export const OP_SUB: u32 = 3;
+export const OP_CMOV: u32 = 4;
+export const OP_LOOKUP: u32 = 5;
+// @ts-ignore: decorator
+@inline export function trace(op: u32, r: usize, a: usize, b: usize): void {
+  // @ts-ignore: compile-time constant from `asc --use EC_TRACE=1`
+  if (isDefined(EC_TRACE)) {
+    // FNV-1a-style fold over the operation and its operand addresses
+    traceHash = (traceHash ^ (<u64>op | (<u64>r << 8) | (<u64>a << 26) | (<u64>b << 44))) * 0x100000001b3;
+    traceCount++;
+  }
+}
+export function traceReset(): void { traceHash = 0xcbf29ce484222325; traceCount = 0; }
+export function traceDigest(): u32 { return <u32>(traceHash ^ (traceHash >> 32)); }
+export function traceOps(): u32 { return traceCount; }
+
+// ---- field operations ------------------------------------------------------------
+const ONE_RAW = memory.data<u32>([1, 0, 0, 0, 0, 0, 0, 0], 16); // plain 1: fromMont multiplier
+export const ZERO = memory.data(32, 16);
+
+export function fmul(f: usize, r: usize, a: usize, b: usize): void {
+  trace(OP_MUL, r, a, b);
+  const kind = load<u32>(f + FB_KIND); // public: which curve
+  if (kind == FIELD_KIND_P256) montMulP256(r, a, b);
+  else if (kind == FIELD_KIND_SM2) montMulSm2(r, a, b);
+  else montMulGeneric(r, a, b, f);
+}
+// @ts-ignore: decorator
+@inline export function fsqr(f: usize, r: usize, a: usize): void { fmul(f, r, a, a); }
+export function fadd(f: usize, r: usize, a: usize, b: usize): void { trace(OP_ADD, r, a, b); modAdd(r, a, b, f); }
+export function fsub(f: usize, r: usize, a: usize, b: usize): void { trace(OP_SUB, r, a, b); modSub(r, a, b, f); }
+export function fneg(f: usize, r: usize, a: usize): void { fsub(f, r, ZERO, a); }
+export function toMont(f: usize, r: usize, a: usize): void { fmul(f, r, a, f + FB_R2); }
+export function fromMont(f: usize, r: usize, a: usize): void { fmul(f, r, a, ONE_RAW); }
+
+// @ts-ignore: decorator
+@inline export function copy32(r: usize, a: usize): void { memory.copy(r, a, 32); }
+
+// r = a^e (Montgomery in and out), e little-endian limbs, public. Fixed 4-bit windows.
+const POW_TAB = memory.data(16 * 32, 16);
+const POW_ACC = memory.data(32, 16);
+export function fpow(f: usize, r: usize, a: usize, e: usize): void {
+  copy32(POW_TAB, f + FB_ONE);
+  copy32(POW_TAB + 32, a);
+  for (let i: usize = 2; i < 16; i++) fmul(f, POW_TAB + i * 32, POW_TAB + (i - 1) * 32, a);
+  copy32(POW_ACC, f + FB_ONE);
+  for (let i = 63; i >= 0; i--) {
+    if (i != 63) for (let s = 0; s < 4; s++) fsqr(f, POW_ACC, POW_ACC);
+    const nib = (load<u32>(e + (<usize>i >> 3) * 4) >> ((<u32>i & 7) * 4)) & 15;
+    fmul(f, POW_ACC, POW_ACC, POW_TAB + <usize>nib * 32);
+  }
+  copy32(r, POW_ACC);
+}
+// r = a^-1 mod m (Fermat, m prime); 0 maps to 0.
+export function finv(f: usize, r: usize, a: usize): void { fpow(f, r, a, f + FB_EXP); }
+
+// ---- constant-time helpers ---------------------------------------------------------
+// all-ones (0xffffffff) if the 32-byte value is zero, else 0
+export function isZeroMask(a: usize): u32 {
+  let x: u32 = 0;
+  for (let i: usize = 0; i < 32; i += 4) x |= load<u32>(a + i);
+  return ((x | (0 - x)) >> 31) - 1;
+}
+// all-ones if a == b (32 bytes), else 0
+export function eqMask(a: usize, b: usize): u32 {
+  let x: u32 = 0;
+  for (let i: usize = 0; i < 32; i += 4) x |= load<u32>(a + i) ^ load<u32>(b + i);
+  return ((x | (0 - x)) >> 31) - 1;
+}
+// all-ones if small integers x == y, else 0
+// @ts-ignore: decorator
+@inline export function eqMaskU32(x: u32, y: u32): u32 {
+  const d = x ^ y;
+  return ((d | (0 - d)) >> 31) - 1;
+}
+// r = mask ? a : r over `bytes` (a multiple of 8)
+export function cmov(r: usize, a: usize, mask: u32, bytes: usize): void {
+  trace(OP_CMOV, r, a, bytes);
+  const m = <u64>mask | (<u64>mask << 32);
+  for (let i: usize = 0; i < bytes; i += 8) store<u64>(r + i, (load<u64>(r + i) & ~m) | (load<u64>(a + i) & m));
+}
+// 1 if a < b as 256-bit integers (limbs), else 0; constant time
+export function ltU256(a: usize, b: usize): u32 {
+  let c: u64 = 0;
+  for (let i: usize = 0; i < 32; i += 4) c = ((<u64>load<u32>(a + i) - <u64>load<u32>(b + i) - c) >> 32) & 1;
+  return <u32>c;
+}
+
+// ---- byte order --------------------------------------------------------------------
+// 32 big-endian bytes -> 8 little-endian limbs (and back); src and dst must not overlap
+export function beToLimbs(dst: usize, src: usize): void {
+  for (let i: usize = 0; i < 8; i++) store<u32>(dst + i * 4, bswap<u32>(load<u32>(src + 28 - i * 4)));
+}
+export function limbsToBe(dst: usize, src: usize): void {
+  for (let i: usize = 0; i < 8; i++) store<u32>(dst + 28 - i * 4, bswap<u32>(load<u32>(src + i * 4)));
+}

@@ -1,0 +1,191 @@
+// Suite-generic signatures, the API the wallet applet calls (issue 3):
+//   suite 1 (SUITE_SM2_SM3_SM4): SM2 signature, GB/T 32918.2-2016 §6 (sign) and §7 (verify),
+//     digest e = SM3(Z_A || M) with the default user id (sm2.ts);
+//   suite 2 (SUITE_P256_SHA256_AES128): ECDSA P-256 with SHA-256, FIPS 186-4 §6.4 / SEC 1 §4.1.
+// Raw pointers; scalars 32 bytes big-endian; public keys 04 || x || y; signatures r || s.
+// Random bytes come from the caller (the hw `random` import): crypto stays pure.
+// Signing and key generation are constant time in the private key and the nonce;
+// verification (public data) is variable time, returns false on any malformed input
+// and never traps. No function here throws or allocates.
+import { SUITE_SM2_SM3_SM4 } from "../../../protocol/portable/suite";
+import { CB_N, FB_MOD, fadd, fsub, beToLimbs, limbsToBe, isZeroMask } from "./field";
+import { JAC, AFF, mulBase, mulDoubleVT, isInfVT } from "./point";
+import {
+  curveOf, decodePointVT, encodePoint, affineX, inRangeMask, reduceOnceN, nmul, ninv, reduceBytes,
+} from "./ec";
+import { nonceInit, nonceNext, nonceClear } from "./drbg";
+import { sm2Digest } from "./sm2";
+import { hashOnce } from "./hash";
+
+// Keys and nonces live here only while a call runs; wiped before returning.
+const D = memory.data(32, 16);   // private key
+const K = memory.data(32, 16);   // nonce
+const DI = memory.data(32, 16);  // SM2: (1 + d)^-1
+const E = memory.data(32, 16);   // digest mod n
+const EB = memory.data(32, 16);  // the same, big-endian (RFC 6979 bits2octets)
+const R = memory.data(32, 16);
+const S = memory.data(32, 16);
+const T = memory.data(32, 16);
+const X = memory.data(32, 16);
+const BOUND = memory.data(32, 16);
+const J = memory.data(<i32>JAC, 16);
+const Q = memory.data(<i32>AFF, 16);
+
+function wipe(): void {
+  memory.fill(D, 0, 32);
+  memory.fill(K, 0, 32);
+  memory.fill(DI, 0, 32);
+  memory.fill(J, 0, JAC);
+  nonceClear();
+}
+
+// r += 1 over 8 limbs (r < n - 1 here, so no overflow); constant time
+function addOne(r: usize): void {
+  let c: u64 = 1;
+  for (let i: usize = 0; i < 32; i += 4) {
+    const x = <u64>load<u32>(r + i) + c;
+    store<u32>(r + i, <u32>x);
+    c = x >> 32;
+  }
+}
+
+// BOUND = n - sub (sub small; the low limb of n is large on both curves)
+function boundNMinus(C: usize, sub: u32): usize {
+  memory.copy(BOUND, C + CB_N + FB_MOD, 32);
+  store<u32>(BOUND, load<u32>(BOUND) - sub);
+  return BOUND;
+}
+// Valid private keys: [1, n-1] for ECDSA, [1, n-2] for SM2 (1 + d must be invertible).
+// @ts-ignore: decorator
+@inline function keyBound(suite: u8, C: usize): usize {
+  return boundNMinus(C, suite == SUITE_SM2_SM3_SM4 ? 1 : 0);
+}
+
+// The message digest the signature covers, reduced mod n, into E (limbs) and EB (bytes).
+function digest(suite: u8, C: usize, pub65: usize, msg: usize, msgLen: i32): void {
+  if (suite == SUITE_SM2_SM3_SM4) sm2Digest(pub65, msg, msgLen, EB);
+  else hashOnce(suite, msg, msgLen, EB);
+  beToLimbs(E, EB);
+  reduceOnceN(C, E);
+  limbsToBe(EB, E);
+}
+
+// priv32 -> pub65 (d*G); false if the key is out of range or the suite unknown
+export function ecPublicKey(suite: u8, priv32: usize, pub65: usize): bool {
+  const C = curveOf(suite);
+  if (C == 0) return false;
+  beToLimbs(D, priv32);
+  const ok = inRangeMask(D, keyBound(suite, C)) != 0;
+  if (ok) {
+    mulBase(C, J, D);
+    encodePoint(C, pub65, J);
+  }
+  wipe();
+  return ok;
+}
+
+// New key pair from >= 40 TRNG bytes: d = (seed mod (n-1 or n-2)) + 1, uniform in the key
+// range up to a bias below 2^-64 (FIPS 186-4 B.4.1, "extra random bits").
+export function ecKeygen(suite: u8, seed: usize, priv32: usize, pub65: usize): bool {
+  const C = curveOf(suite);
+  if (C == 0) return false;
+  // keys in [1, bound - 1]: reduce mod (bound - 1), then add 1
+  const m = boundNMinus(C, suite == SUITE_SM2_SM3_SM4 ? 2 : 1);
+  reduceBytes(D, seed, 40, m);
+  addOne(D);
+  limbsToBe(priv32, D);
+  return ecPublicKey(suite, priv32, pub65);
+}
+
+// Sign msg: hedged RFC 6979 nonce (rnd32 = 32 TRNG bytes; rnd32 = 0 gives exact RFC 6979).
+// pub65 is the signer's public key (SM2 hashes it into Z_A; ECDSA ignores it).
+export function ecSign(suite: u8, priv32: usize, pub65: usize, msg: usize, msgLen: i32, rnd32: usize, sig64: usize): bool {
+  return signWith(suite, priv32, pub65, msg, msgLen, rnd32, 0, sig64);
+}
+
+// k32 != 0: use that nonce (32 bytes big-endian, the standards' worked examples; test
+// builds only) and fail where a fresh nonce would be needed.
+export function signWith(suite: u8, priv32: usize, pub65: usize, msg: usize, msgLen: i32, rnd32: usize, k32: usize, sig64: usize): bool {
+  const C = curveOf(suite);
+  if (C == 0 || msgLen < 0) return false;
+  beToLimbs(D, priv32);
+  if (inRangeMask(D, keyBound(suite, C)) == 0) { wipe(); return false; }
+  const sm2 = suite == SUITE_SM2_SM3_SM4;
+  const fn = C + CB_N;
+  digest(suite, C, pub65, msg, msgLen);
+  nonceInit(suite, priv32, EB, rnd32);
+  if (sm2) {
+    // (1 + d)^-1; d <= n - 2 so 1 + d < n needs no reduction
+    memory.copy(T, D, 32);
+    addOne(T);
+    ninv(C, DI, T);
+  }
+  let ok = false;
+  while (true) {
+    if (k32 == 0) nonceNext(C, K);
+    else {
+      beToLimbs(K, k32);
+      if (inRangeMask(K, C + CB_N + FB_MOD) == 0) break;
+    }
+    mulBase(C, J, K);
+    affineX(C, X, J);
+    reduceOnceN(C, X);
+    let retry: bool;
+    if (sm2) {
+      fadd(fn, R, E, X);                  // r = (e + x1) mod n
+      fadd(fn, T, R, K);                  // r = 0 or r + k = n: retry (GB/T 32918.2 §6.1 A5)
+      retry = (isZeroMask(R) | isZeroMask(T)) != 0;
+      nmul(C, T, R, D);
+      fsub(fn, T, K, T);
+      nmul(C, S, DI, T);                  // s = (1 + d)^-1 (k - r d) mod n
+    } else {
+      memory.copy(R, X, 32);              // r = x1 mod n
+      retry = isZeroMask(R) != 0;
+      nmul(C, T, R, D);
+      fadd(fn, T, T, E);
+      ninv(C, X, K);
+      nmul(C, S, X, T);                   // s = k^-1 (e + r d) mod n
+    }
+    if (!retry && isZeroMask(S) == 0) { ok = true; break; }
+    if (k32 != 0) break;                  // a fixed nonce cannot be retried
+  }
+  if (ok) {
+    limbsToBe(sig64, R);
+    limbsToBe(sig64 + 32, S);
+  }
+  wipe();
+  return ok;
+}
+
+// Verify sig64 = r || s over msg with pub65. False on any malformed input.
+export function ecVerify(suite: u8, pub65: usize, msg: usize, msgLen: i32, sig64: usize): bool {
+  const C = curveOf(suite);
+  if (C == 0 || msgLen < 0) return false;
+  if (!decodePointVT(C, pub65, Q)) return false;
+  const n = C + CB_N + FB_MOD;
+  beToLimbs(R, sig64);
+  beToLimbs(S, sig64 + 32);
+  if (inRangeMask(R, n) == 0 || inRangeMask(S, n) == 0) return false;
+  digest(suite, C, pub65, msg, msgLen);
+  if (suite == SUITE_SM2_SM3_SM4) {
+    fadd(C + CB_N, T, R, S);              // t = (r + s) mod n, t != 0
+    if (isZeroMask(T) != 0) return false;
+    mulDoubleVT(C, J, S, T, Q);           // (x1, y1) = s G + t P
+  } else {
+    ninv(C, X, S);                        // w = s^-1
+    nmul(C, K, E, X);                     // u1 = e w
+    nmul(C, T, R, X);                     // u2 = r w
+    mulDoubleVT(C, J, K, T, Q);
+  }
+  if (isInfVT(J)) return false;
+  affineX(C, X, J);
+  reduceOnceN(C, X);
+  if (suite == SUITE_SM2_SM3_SM4) fadd(C + CB_N, X, X, E); // R = (e + x1) mod n
+  return memory.compare(X, R, 32) == 0;
+}
+
+// true if pub65 is 04 || x || y with x, y < p on the suite's curve
+export function ecPointValid(suite: u8, pub65: usize): bool {
+  const C = curveOf(suite);
+  return C != 0 && decodePointVT(C, pub65, Q);
+}

@@ -1,0 +1,181 @@
+// Generates the unrolled 256-bit Montgomery field code and the curve constant blocks
+// for the firmware's elliptic-curve crypto (issue 3):
+//   firmware/assembly/crypto/field-mont.ts    straight-line Montgomery multiply/square
+//                                             (CIOS, 8 x 32-bit limbs in u64 locals),
+//                                             specialized for the two primes, plus a
+//                                             generic one whose modulus is read from memory
+//   firmware/assembly/crypto/field-consts.ts  per-curve constant blocks (modulus, R, R^2,
+//                                             exponent m-2, n0', Montgomery b and G)
+// Why generated: AssemblyScript has no u128 and bounds-checked arrays are ~20x slower
+// than straight-line code over locals; writing 128 multiply-accumulate lines by hand is
+// where bugs hide. test/crypto-ec-gen.test.ts regenerates into a temp dir and asserts
+// the committed files are current.
+//
+// Usage: node scripts/gen-field.mjs [outDir]   (default firmware/assembly/crypto)
+import { writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const outDir = process.argv[2] ?? join(ROOT, "firmware/assembly/crypto");
+
+// Curve parameters. P-256: FIPS 186-4 D.1.2.3 / SEC 2 secp256r1.
+// SM2: GB/T 32918.5-2017 (GM/T 0003.5) recommended 256-bit curve. Both have a = -3.
+const CURVES = {
+  P256: {
+    p: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
+    n: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+    b: 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn,
+    gx: 0x6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296n,
+    gy: 0x4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5n,
+  },
+  SM2: {
+    p: 0xfffffffeffffffffffffffffffffffffffffffff00000000ffffffffffffffffn,
+    n: 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n,
+    b: 0x28e9fa9e9d9f5e344d5a9e4bcf6509a7f39789f515ab8f92ddbcbd414d940e93n,
+    gx: 0x32c4ae2c1f1981195f9904466a39c9948fe30bbff2660be1715a4589334c74c7n,
+    gy: 0xbc3736a2f4f6779c59bdcee36b692153d0a9877cc62a474002df32e52139f0a0n,
+  },
+};
+
+const M32 = 0xffffffffn;
+const R = 1n << 256n;
+const limbs = (x) => Array.from({ length: 8 }, (_, i) => Number((x >> BigInt(32 * i)) & M32));
+const hex = (v) => "0x" + v.toString(16).padStart(8, "0");
+const mod = (a, m) => ((a % m) + m) % m;
+function inv32(x) {
+  // -x^-1 mod 2^32 by Newton iteration (x odd)
+  let y = 1n;
+  for (let i = 0; i < 6; i++) y = (y * (2n - x * y)) & M32;
+  return Number((-y) & M32);
+}
+
+// Field block layout (bytes), shared with field.ts (FB_* constants there).
+const FIELD_BLOCK = 160; // modulus 0, one(R) 32, R^2 64, m-2 96, n0' 128, kind 132
+function fieldBlock(m, kind) {
+  const w = [...limbs(m), ...limbs(R % m), ...limbs((R * R) % m), ...limbs(m - 2n), inv32(m & M32), kind];
+  while (w.length < FIELD_BLOCK / 4) w.push(0);
+  return w;
+}
+// Curve block: field p at 0, field n at 160, then Montgomery b, Gx, Gy (CB_* in field.ts).
+function curveBlock(c, kindP) {
+  const toM = (x) => limbs(mod(x * R, c.p));
+  return [...fieldBlock(c.p, kindP), ...fieldBlock(c.n, 0), ...toM(c.b), ...toM(c.gx), ...toM(c.gy)];
+}
+
+// ---- code generation -------------------------------------------------------------
+// `mulBy(pj, m)` returns an expression for m * pj (m < 2^32, result < 2^64) that uses
+// the special limbs of the two primes (0, 1, 2^32-1, 2^32-2) to avoid multiplies.
+function mulBy(pj, m) {
+  if (pj === null) return null;
+  if (pj === 0) return "";
+  if (pj === 1) return ` + ${m}`;
+  if (pj === 0xffffffff) return ` + ((${m} << 32) - ${m})`;
+  if (pj === 0xfffffffe) return ` + ((${m} << 32) - (${m} << 1))`;
+  return ` + ${m} * ${hex(pj)}`;
+}
+
+// Body of a CIOS Montgomery multiplication r = a*b*R^-1 mod m (operands < m, result < m).
+// `pl` is the modulus limbs (numbers) or null for a modulus read from memory into p0..p7;
+// `n0` is n0' or null (read from memory).
+function ciosBody(pl, n0) {
+  const L = [];
+  for (let j = 0; j < 8; j++) L.push(`  const a${j} = <u64>load<u32>(a, ${4 * j});`);
+  for (let j = 0; j < 8; j++) L.push(`  const b${j} = <u64>load<u32>(b, ${4 * j});`);
+  if (!pl) {
+    for (let j = 0; j < 8; j++) L.push(`  const p${j} = <u64>load<u32>(mod, ${4 * j});`);
+    L.push(`  const n0 = <u64>load<u32>(mod, 128);`);
+  }
+  L.push(`  let t0: u64 = 0, t1: u64 = 0, t2: u64 = 0, t3: u64 = 0, t4: u64 = 0, t5: u64 = 0, t6: u64 = 0, t7: u64 = 0, t8: u64 = 0;`);
+  L.push(`  let c: u64, m: u64, x: u64;`);
+  const B = (i) => `b${i}`;
+  for (let i = 0; i < 8; i++) {
+    L.push(`  // limb ${i}: t += a * b${i}; t = (t + m*p) / 2^32`);
+    // t += a * b_i
+    L.push(`  x = t0 + a0 * ${B(i)}; t0 = x & 0xffffffff; c = x >> 32;`);
+    for (let j = 1; j < 8; j++) L.push(`  x = t${j} + a${j} * ${B(i)} + c; t${j} = x & 0xffffffff; c = x >> 32;`);
+    L.push(`  x = t8 + c; t8 = x & 0xffffffff; const h${i} = x >> 32;`);
+    // m = t0 * n0' mod 2^32
+    if (n0 === 1) L.push(`  m = t0;`);
+    else if (n0 !== null) L.push(`  m = (t0 * ${hex(n0)}) & 0xffffffff;`);
+    else L.push(`  m = (t0 * n0) & 0xffffffff;`);
+    // t += m * p, shift down one limb
+    const term = (j) => (pl ? mulBy(pl[j], "m") : ` + m * p${j}`);
+    L.push(`  c = (t0${term(0)}) >> 32;`);
+    for (let j = 1; j < 8; j++) L.push(`  x = t${j}${term(j)} + c; t${j - 1} = x & 0xffffffff; c = x >> 32;`);
+    L.push(`  x = t8 + c; t7 = x & 0xffffffff; t8 = h${i} + (x >> 32);`);
+  }
+  // Result t < 2m: subtract m once, keep the difference unless it borrowed and t8 == 0.
+  L.push(`  // constant-time final subtraction: keep t - m unless it borrows (and t < 2^256)`);
+  const P = (j) => (pl ? hex(pl[j]) : `p${j}`);
+  L.push(`  x = t0 - ${P(0)}; const d0 = x & 0xffffffff; c = (x >> 32) & 1;`);
+  for (let j = 1; j < 8; j++) L.push(`  x = t${j} - ${P(j)} - c; const d${j} = x & 0xffffffff; c = (x >> 32) & 1;`);
+  // keep t (mask all ones) iff borrow c == 1 and t8 == 0
+  L.push(`  const keep = <u32>(0 - (c & (t8 ^ 1)));`);
+  for (let j = 0; j < 8; j++) L.push(`  store<u32>(r, (<u32>d${j} & ~keep) | (<u32>t${j} & keep), ${4 * j});`);
+  return L.join("\n");
+}
+
+// r = a + b mod m (a, b < m): add, subtract m, keep the sum only if that borrowed and
+// the addition did not carry out of 256 bits. Constant time.
+function addBody() {
+  const L = [`  let x: u64, c: u64 = 0;`];
+  for (let j = 0; j < 8; j++) L.push(`  x = <u64>load<u32>(a, ${4 * j}) + <u64>load<u32>(b, ${4 * j}) + c; const s${j} = x & 0xffffffff; c = x >> 32;`);
+  L.push(`  const top = c; c = 0;`);
+  for (let j = 0; j < 8; j++) L.push(`  x = s${j} - <u64>load<u32>(mod, ${4 * j}) - c; const d${j} = <u32>x; c = (x >> 32) & 1;`);
+  L.push(`  const keep = <u32>(0 - (c & (top ^ 1)));`);
+  for (let j = 0; j < 8; j++) L.push(`  store<u32>(r, (d${j} & ~keep) | (<u32>s${j} & keep), ${4 * j});`);
+  return L.join("\n");
+}
+// r = a - b mod m (a, b < m): subtract, then add m masked by the borrow. Constant time.
+function subBody() {
+  const L = [`  let x: u64, c: u64 = 0;`];
+  for (let j = 0; j < 8; j++) L.push(`  x = <u64>load<u32>(a, ${4 * j}) - <u64>load<u32>(b, ${4 * j}) - c; const d${j} = x & 0xffffffff; c = (x >> 32) & 1;`);
+  L.push(`  const mask = 0 - c; c = 0;`);
+  for (let j = 0; j < 8; j++) L.push(`  x = d${j} + (<u64>load<u32>(mod, ${4 * j}) & mask) + c; store<u32>(r, <u32>x, ${4 * j}); c = x >> 32;`);
+  return L.join("\n");
+}
+
+function genMont() {
+  const out = [];
+  out.push(`// GENERATED by scripts/gen-field.mjs — do not edit; run \`node scripts/gen-field.mjs\`.`);
+  out.push(`// Unrolled 8 x 32-bit-limb Montgomery multiplication (CIOS, Koc-Acar-Kaliski 1996)`);
+  out.push(`// for the P-256 prime (FIPS 186-4 D.1.2.3), the SM2 prime (GB/T 32918.5) and, reading`);
+  out.push(`// the modulus from a field block, any odd 256-bit modulus (the group orders).`);
+  out.push(`// Constant time: no branches or memory indices depend on operand values.`);
+  out.push(`// Operands are little-endian u32 limbs at a, b; result at r (may alias a or b); all < m.`);
+  out.push(``);
+  const P256 = limbs(CURVES.P256.p), SM2 = limbs(CURVES.SM2.p);
+  out.push(`export function montMulP256(r: usize, a: usize, b: usize): void {\n${ciosBody(P256, inv32(CURVES.P256.p & M32))}\n}\n`);
+  out.push(`export function montMulSm2(r: usize, a: usize, b: usize): void {\n${ciosBody(SM2, inv32(CURVES.SM2.p & M32))}\n}\n`);
+  out.push(`// mod: a field block (modulus limbs at 0, n0' at 128), see field-consts.ts`);
+  out.push(`export function modAdd(r: usize, a: usize, b: usize, mod: usize): void {\n${addBody()}\n}\n`);
+  out.push(`export function modSub(r: usize, a: usize, b: usize, mod: usize): void {\n${subBody()}\n}\n`);
+  out.push(`export function montMulGeneric(r: usize, a: usize, b: usize, mod: usize): void {\n${ciosBody(null, null)}\n}\n`);
+  return out.join("\n");
+}
+
+function genConsts() {
+  const out = [];
+  out.push(`// GENERATED by scripts/gen-field.mjs — do not edit; run \`node scripts/gen-field.mjs\`.`);
+  out.push(`// Curve constant blocks, little-endian u32 limbs. Layout (bytes): field block of p at 0`);
+  out.push(`// and of n at ${FIELD_BLOCK} (each: modulus, R mod m, R^2 mod m, m-2, n0' = -m^-1 mod 2^32,`);
+  out.push(`// kind), then b, Gx, Gy in Montgomery form (x*R mod p) at ${2 * FIELD_BLOCK}, ${2 * FIELD_BLOCK + 32}, ${2 * FIELD_BLOCK + 64}.`);
+  out.push(`// P-256: FIPS 186-4 D.1.2.3. SM2: GB/T 32918.5-2017 recommended curve.`);
+  out.push(``);
+  out.push(`// field kind: which unrolled multiplier serves this modulus (0 = generic)`);
+  out.push(`export const FIELD_KIND_GENERIC: u32 = 0;`);
+  out.push(`export const FIELD_KIND_P256: u32 = 1;`);
+  out.push(`export const FIELD_KIND_SM2: u32 = 2;`);
+  const emit = (name, words) => {
+    const rows = [];
+    for (let i = 0; i < words.length; i += 8) rows.push("  " + words.slice(i, i + 8).map(hex).join(", ") + ",");
+    out.push(`export const ${name}: usize = memory.data<u32>([\n${rows.join("\n")}\n], 16);`);
+  };
+  emit("CURVE_P256", curveBlock(CURVES.P256, 1));
+  emit("CURVE_SM2", curveBlock(CURVES.SM2, 2));
+  return out.join("\n") + "\n";
+}
+
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, "field-mont.ts"), genMont());
+writeFileSync(join(outDir, "field-consts.ts"), genConsts());

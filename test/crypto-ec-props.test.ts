@@ -1,0 +1,111 @@
+// Property tests (fast-check) of the firmware's 256-bit field and point arithmetic
+// (issue 3): field results equal BigInt arithmetic mod p and mod n for both curves,
+// associativity, a * a^-1 = 1; on the curves [n]P = O, [a+b]G = [a]G + [b]G, the
+// constant-time comb equals the variable-time wNAF, P + P = [2]P, P + (-P) = O; and
+// P-256 points equal @noble/curves' (an independent implementation).
+import { describe, it, expect, beforeAll } from "vitest";
+import fc from "fast-check";
+import { p256 } from "@noble/curves/p256";
+import { EcWasm, SM2, P256, CURVE, hex, unhex, toBe32 } from "./crypto-ec-harness.ts";
+
+let w: EcWasm;
+beforeAll(() => { w = new EcWasm(); });
+
+const mod = (a: bigint, m: bigint) => ((a % m) + m) % m;
+// values below m, biased towards the edges where carries and reductions go wrong
+const below = (m: bigint) => fc.oneof(
+  fc.bigInt({ min: 0n, max: m - 1n }),
+  fc.constantFrom(0n, 1n, 2n, m - 1n, m - 2n, (1n << 32n) - 1n, 1n << 255n, m >> 1n, (1n << 224n) - 1n),
+);
+const nonzero = (m: bigint) => below(m).filter((x) => x !== 0n);
+const RUNS = { numRuns: 300 };
+
+for (const suite of [SM2, P256] as const) {
+  const name = suite === SM2 ? "SM2" : "P-256";
+  const { p, n } = CURVE[suite];
+  for (const [sel, m, fname] of [[0, p, "p"], [1, n, "n"]] as const) {
+    describe(`${name} field mod ${fname}`, () => {
+      it("mul, add, sub equal BigInt arithmetic", () => {
+        fc.assert(fc.property(below(m), below(m), (a, b) => {
+          expect(w.field("mul", suite, sel, a, b)).toBe(mod(a * b, m));
+          expect(w.field("add", suite, sel, a, b)).toBe(mod(a + b, m));
+          expect(w.field("sub", suite, sel, a, b)).toBe(mod(a - b, m));
+        }), RUNS);
+      });
+      it("multiplication is associative", () => {
+        fc.assert(fc.property(below(m), below(m), below(m), (a, b, c) => {
+          const ab = w.field("mul", suite, sel, a, b), bc = w.field("mul", suite, sel, b, c);
+          expect(w.field("mul", suite, sel, ab, c)).toBe(w.field("mul", suite, sel, a, bc));
+        }), RUNS);
+      });
+      it("a * a^-1 = 1", () => {
+        fc.assert(fc.property(nonzero(m), (a) => {
+          expect(w.field("mul", suite, sel, a, w.inv(suite, sel, a))).toBe(1n);
+        }), { numRuns: 100 });
+      });
+    });
+  }
+
+  describe(`${name} points`, () => {
+    const scalar = nonzero(n);
+    const G = () => w.mulBase(suite, 1n);
+    it("[n]P = O and [n-1]P = -P", () => {
+      fc.assert(fc.property(scalar, (a) => {
+        const P = w.mulBase(suite, a);
+        expect(w.mulVt(suite, 0n, n, P)).toBeNull();
+        const negP = w.mulVt(suite, 0n, n - 1n, P)!;
+        expect(hex(negP.subarray(0, 33))).toBe(hex(P.subarray(0, 33)));
+        expect(w.add(suite, P, negP)).toBeNull();
+      }), { numRuns: 30 });
+    });
+    it("[a+b]G = [a]G + [b]G (comb), and P + P = [2]P", () => {
+      fc.assert(fc.property(scalar, scalar, (a, b) => {
+        const s = mod(a + b, n);
+        fc.pre(s !== 0n && a !== b && mod(a - b, n) !== 0n);
+        const A = w.mulBase(suite, a), B = w.mulBase(suite, b);
+        expect(hex(w.add(suite, A, B)!)).toBe(hex(w.mulBase(suite, s)));
+        const twoA = mod(2n * a, n);
+        expect(hex(w.add(suite, A, A)!)).toBe(hex(w.mulBase(suite, twoA)));
+      }), { numRuns: 100 });
+    });
+    it("the constant-time comb equals the variable-time wNAF, [u1]G + [u2]P is linear", () => {
+      fc.assert(fc.property(scalar, scalar, scalar, (k, u1, u2) => {
+        const K = w.mulBase(suite, k);
+        expect(hex(w.mulVt(suite, k, 0n, G())!)).toBe(hex(K));
+        expect(hex(w.mulVt(suite, 0n, k, G())!)).toBe(hex(K));
+        // u1 G + u2 (k G) = (u1 + u2 k) G
+        const s = mod(u1 + u2 * k, n);
+        fc.pre(s !== 0n);
+        expect(hex(w.mulVt(suite, u1, u2, K)!)).toBe(hex(w.mulBase(suite, s)));
+      }), { numRuns: 60 });
+    });
+    it("rejects off-curve, out-of-range and badly encoded public keys", () => {
+      fc.assert(fc.property(scalar, fc.integer({ min: 1, max: 64 }), (k, at) => {
+        const P = w.mulBase(suite, k);
+        expect(w.pointValid(suite, P)).toBe(true);
+        const bad = Uint8Array.from(P); bad[at] ^= 1;
+        expect(w.pointValid(suite, bad)).toBe(false);
+      }), { numRuns: 100 });
+      const P = G();
+      for (const prefix of [0x00, 0x02, 0x03, 0x05]) expect(w.pointValid(suite, Uint8Array.from([prefix, ...P.subarray(1)]))).toBe(false);
+      // x + p, y: same residue but not canonical
+      const x = BigInt("0x" + hex(P.subarray(1, 33)));
+      if (x + p < 1n << 256n) expect(w.pointValid(suite, Uint8Array.from([4, ...toBe32(x + p), ...P.subarray(33)]))).toBe(false);
+      expect(w.pointValid(suite, new Uint8Array(65).fill(0).fill(4, 0, 1))).toBe(false);
+    });
+  });
+}
+
+describe("P-256 against @noble/curves", () => {
+  it("[k]G and public keys equal noble's", () => {
+    fc.assert(fc.property(nonzero(CURVE[P256].n), (k) => {
+      expect(hex(w.mulBase(P256, k))).toBe(hex(p256.ProjectivePoint.BASE.multiply(k).toRawBytes(false)));
+    }), { numRuns: 200 });
+  });
+  it("the curve constants of the generator match noble's", () => {
+    expect(CURVE[P256].p).toBe(p256.CURVE.Fp.ORDER);
+    expect(CURVE[P256].n).toBe(p256.CURVE.n);
+    expect(hex(w.mulBase(P256, 1n))).toBe(hex(p256.ProjectivePoint.BASE.toRawBytes(false)));
+    expect(unhex(hex(w.mulBase(P256, 1n))).length).toBe(65);
+  });
+});
