@@ -36,6 +36,8 @@ const WARMUP = 5;
 
 async function measure(nodelay: boolean, n: number, portBase: number): Promise<Result> {
   const pcscd = await startPcscd({ dir: rigDir("bench"), nodelay, portBase });
+  // libpcsclite reads this once per process; both runs share the bench's socket path
+  Object.assign(process.env, pcscd.env);
   const card = new VpcdCard({ atr: () => Uint8Array.of(0x3b, 0x80, 0x80, 0x01, 0x01), apdu: () => Uint8Array.of(0x90, 0x00) }, { basePort: portBase });
   const pcsc = new PcscSession();
   try {

@@ -18,7 +18,6 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statS
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { listReaders } from "../support/pcsc.ts";
 
 export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -255,6 +254,33 @@ function readerConf(portBase: number): string {
   ].join("\n");
 }
 
+// Lists the vpcd readers a client of `socket` sees, in a child process: libpcsclite reads
+// PCSCLITE_CSOCK_NAME once per process, so probing here would pin this process to one
+// pcscd (the bench starts two, one after the other).
+const PROBE = `
+const want = Number(process.argv[1]), prefix = process.argv[2];
+const p = require("pcsclite")();
+const done = (names) => { console.log(JSON.stringify(names)); for (const r of Object.values(p.readers)) r.close(); p.close(); process.exit(0); };
+const names = () => Object.keys(p.readers).filter((n) => n.startsWith(prefix));
+p.on("error", () => {});
+p.on("reader", (r) => { r.on("error", () => {}); if (names().length >= want) done(names()); });
+setTimeout(() => done(names()), 1000);
+`;
+
+function visibleReaders(socket: string): string[] {
+  const r = spawnSync(process.execPath, ["-e", PROBE, String(VPCD_SLOTS), VPCD_READER_PREFIX], {
+    cwd: ROOT,
+    env: { ...process.env, PCSCLITE_CSOCK_NAME: socket },
+    encoding: "utf8",
+    timeout: 5000,
+  });
+  try {
+    return r.status === 0 ? (JSON.parse(r.stdout) as string[]) : [];
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Starts pcscd with the vpcd reader (and the Nagle fix unless `nodelay: false`), waits
  * until its readers are visible through libpcsclite, and returns a handle whose stop()
@@ -323,11 +349,9 @@ export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
     await stop();
     throw rigError(`pcscd did not start (${exited ? "exited" : "timeout"}): ${tail()} — see ${log}`);
   }
-  // libpcsclite caches the socket name on first use: every client process must see it first
-  process.env.PCSCLITE_CSOCK_NAME = socket;
   let readers: string[] = [];
-  await waitUntil(async () => {
-    readers = (await listReaders(1000).catch(() => [])).filter((r) => r.startsWith(VPCD_READER_PREFIX));
+  await waitUntil(() => {
+    readers = visibleReaders(socket);
     return readers.length >= VPCD_SLOTS;
   }, START_TIMEOUT_MS);
   if (readers.length < VPCD_SLOTS) {

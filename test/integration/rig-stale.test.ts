@@ -1,0 +1,67 @@
+// The rig's own lifecycle (issue 2, "Test rig"; test/rig/rig.ts): a pcscd left behind by a
+// crashed run is stopped and replaced, a pcscd of a rig that still runs is never touched,
+// busy vpcd ports are refused with one line. Runs a second private pcscd beside the
+// global setup's one, in its own directory and on its own ports (vpcd port + 10).
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { rigDir, startPcscd, type Pcscd } from "../rig/rig.ts";
+
+const rig = inject("rig");
+const PORT = rig.vpcdPort + 10;
+const started: Pcscd[] = [];
+const cleanups: (() => void)[] = [];
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) c();
+  for (const p of started.splice(0)) await p.stop();
+});
+
+async function start(dir: string, portBase = PORT): Promise<Pcscd> {
+  const p = await startPcscd({ dir, portBase });
+  started.push(p);
+  return p;
+}
+
+const isRunning = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+};
+
+describe.skipIf(!rig.private)("rig: pcscd lifecycle", () => {
+  it("stops a pcscd left by a crashed run (its owner is gone) and starts a fresh one", async () => {
+    const dir = rigDir("stale-test");
+    const old = await start(dir);
+    // pretend the process that started it crashed: its owner pid no longer exists
+    const dead = spawnSync("true").pid;
+    writeFileSync(join(dir, "rig.json"), JSON.stringify({ pcscd: old.pid, owner: dead }));
+    const fresh = await start(dir);
+    expect(fresh.pid).not.toBe(old.pid);
+    expect(isRunning(old.pid)).toBe(false);
+    expect(isRunning(fresh.pid)).toBe(true);
+    expect(fresh.readers).toEqual(["Virtual PCD 00 00", "Virtual PCD 00 01"]);
+    await fresh.stop();
+    expect(isRunning(fresh.pid)).toBe(false);
+  });
+
+  it("refuses, and leaves alone, a pcscd whose owner still runs", async () => {
+    const dir = rigDir("stale-test");
+    const other = await start(dir);
+    const owner = spawn("sleep", ["60"], { stdio: "ignore" });
+    cleanups.push(() => owner.kill());
+    writeFileSync(join(dir, "rig.json"), JSON.stringify({ pcscd: other.pid, owner: owner.pid }));
+    await expect(startPcscd({ dir, portBase: PORT })).rejects.toThrow(/^rig: busy: pcscd \d+ of a running rig/);
+    expect(isRunning(other.pid)).toBe(true);
+  });
+
+  it("refuses busy vpcd ports with one line", async () => {
+    await start(rigDir("stale-test"));
+    const err = await startPcscd({ dir: rigDir("stale-test-2"), portBase: PORT }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toBe(`rig: TCP port ${PORT} is busy (another pcscd with vpcd, a running test rig or bench?)`);
+  });
+});
