@@ -251,6 +251,29 @@ const ARB: Record<string, fc.Arbitrary<object>> = {
 };
 
 describe("fast-check properties", () => {
+  it("arbitrary or mutated bytes fail only with FormatError", () => {
+    const cose = hex(docsVec.sign1[0].hexPrefix.join("") + docsVec.documents[2].hex.join("") + docsVec.sign1[0].hexSuffix.join(""));
+    const inputs = fc.oneof(
+      fc.uint8Array({ maxLength: 80 }),
+      fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 }), fc.nat({ max: 3 })).map(([at, x, cut]) => {
+        const m = cose.slice(0, cose.length - cut);
+        m[at % m.length] ^= x;
+        return m;
+      }),
+    );
+    fc.assert(
+      fc.property(inputs, (b) => {
+        for (const f of [() => decodeSign1(b), () => F.decodeSigned(b, F.VOUCHER_SCHEMA), () => F.decodeVoucher(b), () => cborDecodeStrict(b, "x")]) {
+          try {
+            f();
+          } catch (e) {
+            expect(e).toBeInstanceOf(FormatError);
+          }
+        }
+      }),
+      { numRuns: 1500 },
+    );
+  });
   for (const [doc, arb] of Object.entries(ARB)) {
     it(`${doc}: decode(encode(x)) = x, and inside COSE_Sign1`, () => {
       fc.assert(
