@@ -65,6 +65,7 @@ describe("RFC 8949 Appendix A (deterministic subset)", () => {
   });
   it("sorts integer keys by their encoding (RFC 8949 §4.2.1: 10 < 100 < -1)", () => {
     expect(toHex(cborEncode(new Map<number, CborValue>([[-1, 0], [100, 0], [10, 0]])))).toBe("a30a00186400" + "2000");
+    expect(toHex(cborEncode(new Map<number, CborValue>([[-2, 0], [24, 0], [-1, 0], [0, 0]])))).toBe("a4" + "0000" + "181800" + "2000" + "2100");
   });
 });
 

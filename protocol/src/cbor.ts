@@ -25,11 +25,14 @@ const OPTIONS = {
 const encoder = new Encoder(OPTIONS);
 const decoder = new Decoder(OPTIONS);
 
-/** Sort key for an integer map key: its encoded bytes, compared bytewise (RFC 8949 §4.2.1). */
+/**
+ * Order of integer map keys by their encoded bytes (RFC 8949 §4.2.1) without encoding them:
+ * major type 0 (n >= 0) sorts before major type 1 (n < 0); within a major type a shortest
+ * head grows with the argument, so uints ascend and negative ints descend (-1, -2, ...).
+ */
 function keyOrder(a: number, b: number): number {
-  const ea = encoder.encode(a);
-  const eb = encoder.encode(b);
-  return Buffer.compare(ea, eb);
+  if (a >= 0 !== b >= 0) return a >= 0 ? -1 : 1;
+  return a >= 0 ? a - b : b - a;
 }
 
 function canonical(v: CborValue): unknown {
