@@ -49,8 +49,13 @@ function onPath(cmd: string): boolean {
 // ---------------------------------------------------------------------------
 // System packages
 
+export interface PackageCheck {
+  pkg: string;
+  present: () => boolean;
+}
+
 /** What each Debian package provides, as checked on disk (no dpkg needed). */
-const PACKAGE_CHECKS: { pkg: string; present: () => boolean }[] = [
+export const PACKAGE_CHECKS: PackageCheck[] = [
   { pkg: "pcscd", present: () => onPath("pcscd") || existsSync("/usr/sbin/pcscd") },
   { pkg: "vsmartcard-vpcd", present: () => existsSync(VPCD_DRIVER) },
   { pkg: "libpcsclite-dev", present: () => existsSync("/usr/include/PCSC/winscard.h") },
@@ -60,28 +65,37 @@ const PACKAGE_CHECKS: { pkg: string; present: () => boolean }[] = [
   { pkg: "libc6-dev", present: () => existsSync("/usr/include/stdio.h") },
 ];
 
-/** The packages `.ci/run` and this rig need, in the order the brief names them. */
-export const RIG_PACKAGES = ["pcscd", "vsmartcard-vpcd", "libpcsclite-dev", "socat"];
+export interface EnsurePackagesOptions {
+  log?: (s: string) => void;
+  checks?: PackageCheck[];
+  /** Default: root on Debian. */
+  canInstall?: boolean;
+  /** Runs the install command; returns success. Default: apt-get update (failure tolerated) + the command. */
+  install?: (cmd: string) => boolean;
+}
+
+function aptInstall(cmd: string): boolean {
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  // the package lists may be stale or absent on a fresh machine: refresh, tolerate failure
+  spawnSync("apt-get", ["update"], { stdio: "ignore", env });
+  return spawnSync("sh", ["-c", cmd], { stdio: ["ignore", "ignore", "inherit"], env }).status === 0;
+}
 
 /**
  * Installs missing system packages when root on Debian, else throws ONE line naming
  * the command to run.
  */
-export function ensureSystemPackages(log: (s: string) => void = () => {}): void {
-  let missing = PACKAGE_CHECKS.filter((c) => !c.present()).map((c) => c.pkg);
+export function ensureSystemPackages(opts: EnsurePackagesOptions = {}): void {
+  const checks = opts.checks ?? PACKAGE_CHECKS;
+  const missingNow = () => checks.filter((c) => !c.present()).map((c) => c.pkg);
+  const missing = missingNow();
   if (missing.length === 0) return;
   const cmd = `apt-get install -y --no-install-recommends ${missing.join(" ")}`;
-  const isRoot = process.getuid?.() === 0;
-  if (!isRoot || !existsSync("/etc/debian_version")) {
-    throw rigError(`missing system packages; run: sudo ${cmd}`);
-  }
-  log(`rig: installing ${missing.join(" ")}`);
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  // the package lists may be stale or absent on a fresh machine: refresh, tolerate failure
-  spawnSync("apt-get", ["update"], { stdio: "ignore", env });
-  const r = spawnSync("sh", ["-c", cmd], { stdio: ["ignore", "ignore", "inherit"], env });
-  missing = PACKAGE_CHECKS.filter((c) => !c.present()).map((c) => c.pkg);
-  if (r.status !== 0 || missing.length) throw rigError(`apt-get failed; run: ${cmd}`);
+  const canInstall = opts.canInstall ?? (process.getuid?.() === 0 && existsSync("/etc/debian_version"));
+  if (!canInstall) throw rigError(`missing system packages; run: sudo ${cmd}`);
+  opts.log?.(`rig: installing ${missing.join(" ")}`);
+  const ok = (opts.install ?? aptInstall)(cmd);
+  if (!ok || missingNow().length) throw rigError(`apt-get failed; run: ${cmd}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -363,7 +377,7 @@ export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
 
 /** Everything the rig needs before pcscd can start (idempotent, cheap when done). */
 export function prepareRig(log: (s: string) => void = () => {}): void {
-  ensureSystemPackages(log);
+  ensureSystemPackages({ log });
   ensureBinding("pcsclite", log);
   ensureBinding("@serialport/bindings-cpp", log);
   buildShim();
