@@ -4,6 +4,7 @@
 import { readFileSync, existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { randomFillSync } from "node:crypto";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const WASM = `${ROOT}build/crypto-sym-test.wasm`;
@@ -22,6 +23,8 @@ export interface SymWasm {
   get(ptr: number, len: number): Uint8Array;
   /** forget all scratch allocations */
   reset(): void;
+  /** replace the TRNG behind the `hw.random` import (SPEC §2); null = node:crypto random bytes */
+  setRandom(fill: ((out: Uint8Array) => void) | null): void;
 }
 
 export function loadSymWasmSync(): SymWasm {
@@ -30,7 +33,15 @@ export function loadSymWasmSync(): SymWasm {
     if (r.status !== 0) throw new Error("crypto-sym-wasm: firmware build failed");
   }
   const mod = new WebAssembly.Module(readFileSync(WASM));
-  const inst = new WebAssembly.Instance(mod, {});
+  let fill: ((out: Uint8Array) => void) | null = null;
+  // only `random` of the hardware interface is used (scp03.ts card challenge)
+  const hw = {
+    random(dst: number, len: number) {
+      const out = new Uint8Array(x.memory.buffer, dst >>> 0, len >>> 0);
+      if (fill) fill(out); else randomFillSync(out);
+    },
+  };
+  const inst = new WebAssembly.Instance(mod, { hw });
   const x = inst.exports as unknown as SymExports;
   const base = x.scratch() >>> 0;
   const size = x.scratchSize();
@@ -54,6 +65,7 @@ export function loadSymWasmSync(): SymWasm {
     alloc,
     get: (ptr, len) => mem().slice(ptr, ptr + len),
     reset() { top = base; },
+    setRandom(f) { fill = f; },
   };
 }
 

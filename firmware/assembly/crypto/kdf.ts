@@ -6,12 +6,7 @@
 // The same construction runs over SM4-CMAC for suite 1. Never throws.
 import { CMAC_CTX_SIZE, cmacInit, cmacUpdate, cmacFinal } from "./cmac";
 
-// SCP03 derivation constants (Amendment D §6.2.2 table 6-1)
-export const DC_CARD_CRYPTOGRAM: u8 = 0x00;
-export const DC_HOST_CRYPTOGRAM: u8 = 0x01;
-export const DC_S_ENC: u8 = 0x04;
-export const DC_S_MAC: u8 = 0x06;
-export const DC_S_RMAC: u8 = 0x07;
+// SCP03 derivation constants: protocol/portable/scp03.ts (SCP03_DC_*)
 
 const CTX = memory.data(CMAC_CTX_SIZE, 8);
 const HDR = memory.data(16, 8);

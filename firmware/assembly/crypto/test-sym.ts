@@ -15,3 +15,7 @@ export { AES_RK_SIZE, aesExpandKey, aesEncryptBlock, aesDecryptBlock } from "./a
 export { cbcEncrypt, cbcDecrypt } from "./cbc";
 export { CMAC_CTX_SIZE, cmacInit, cmacUpdate, cmacFinal, cmac } from "./cmac";
 export { scp03Kdf } from "./kdf";
+export {
+  scpReset, scpInitializeUpdate, scpExternalAuthenticate, scpIsOpen, scpLevel, scpUnwrap, scpWrap,
+  scpDecryptKeyData, scpKeyCheckValue,
+} from "../scp03";
