@@ -1,7 +1,8 @@
 // protocol/portable/nvm.ts record-id table (SPEC §8): every NVM_<FAMILY>_FIRST/_LAST pair is a
-// valid range inside 1..NVM_ID_LIMIT-1, no two families overlap, every single NVM_ID_* record
-// id lies in exactly one family, and the geometry holds the applet's worst case.
+// valid range inside 1..NVM_ID_LIMIT-1, no two families overlap, every single record id (a
+// u16 const) lies in exactly one family, and the geometry holds the applet's worst case.
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import * as nvm from "../protocol/portable/nvm.ts";
 
 const table = nvm as unknown as Record<string, number>;
@@ -28,10 +29,17 @@ describe("NVM record id table", () => {
       for (const b of families) if (a !== b) expect(a.last < b.first || b.last < a.first, `${a.name} overlaps ${b.name}`).toBe(true);
   });
 
-  it("single record ids (NVM_ID_*) each fall in exactly one family and are distinct", () => {
-    const ids = Object.entries(table).filter(([k]) => k.startsWith("NVM_ID_") && k !== "NVM_ID_LIMIT");
+  it("single record ids (every other u16 const) each fall in exactly one family and are distinct", () => {
+    // nvm.ts convention: a `u16` constant is a record id unless it is a family bound,
+    // NVM_ID_LIMIT or NVM_LOG_CAPACITY. Read from the source: types are gone at run time.
+    const src = readFileSync(new URL("../protocol/portable/nvm.ts", import.meta.url), "utf8");
+    const names = [...src.matchAll(/export const (NVM_\w+): u16 =/g)]
+      .map((m) => m[1])
+      .filter((k) => !/_(FIRST|LAST)$/.test(k) && k !== "NVM_ID_LIMIT" && k !== "NVM_LOG_CAPACITY");
     const seen = new Map<number, string>();
-    for (const [k, v] of ids) {
+    for (const k of names) {
+      const v = table[k];
+      expect(v, k).toBeTypeOf("number");
       expect(seen.has(v), `${k} reuses ${seen.get(v)}`).toBe(false);
       seen.set(v, k);
       expect(families.filter((f) => v >= f.first && v <= f.last).length, k).toBe(1);

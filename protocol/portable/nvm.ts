@@ -4,7 +4,9 @@
 //
 // Record ids are an append-only table, grouped in disjoint families NVM_<FAMILY>_FIRST..
 // _LAST (a test proves the ranges are disjoint and inside 1..NVM_ID_LIMIT-1). Never renumber
-// or reuse an id: retire it by a comment. Each id says what its absence means.
+// or reuse an id: retire it by a comment. Each id says what its absence means. Every `u16`
+// constant here other than the family bounds, NVM_ID_LIMIT and NVM_LOG_CAPACITY is a record id
+// (test/store-nvm-ids.test.ts checks each against the families).
 
 // ---- Geometry (SPEC §2 flash_page_size / flash_page_count; the simulator's default) ----
 export const NVM_PAGE_SIZE: u32 = 2048; // bytes per erase page
