@@ -15,7 +15,7 @@ import {
 import { txBegin, txPut } from "../store/store";
 import { ctEqual } from "./mem";
 import { pinVerified, setPinVerified, succeed } from "./session";
-import { PIN_REC, PUK_REC, SECRET_LEN, commit, hasPin, hasPuk } from "./state";
+import { PIN_REC, PUK_REC, SECRET_LEN, commit, hasPin, hasPuk, stateLoad } from "./state";
 
 const BLOCK: i32 = <i32>PIN_BLOCK_LEN;
 
@@ -120,5 +120,6 @@ export function cmdSetSecret(isPuk: bool, data: usize, n: i32): u16 {
   if (isPuk) putSecret(PUK_REC, NVM_PUK, data, PUK_TRIES);
   else putSecret(PIN_REC, NVM_PIN, data, PIN_TRIES);
   if (!commit()) return SW_MEMORY_FAILURE;
+  stateLoad(); // hasPin / hasPuk follow flash
   return succeed();
 }
