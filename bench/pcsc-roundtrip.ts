@@ -6,7 +6,7 @@
 // Refuses (one line, exit 1) when the vpcd ports or the rig's directory are busy, for
 // example while the integration tests run.
 import { performance } from "node:perf_hooks";
-import { prepareRig, rigDir, startPcscd, VPCD_DEFAULT_PORT, VPCD_READER_PREFIX } from "../test/rig/rig.ts";
+import { prepareRig, rigDir, startPcscd, VPCD_DEFAULT_PORT, vpcdReaderName } from "../test/rig/rig.ts";
 import { PcscSession } from "../test/support/pcsc.ts";
 import { VpcdCard } from "../wearable-sim/src/transports/vpcd.ts";
 
@@ -41,7 +41,7 @@ async function measure(nodelay: boolean, n: number, portBase: number): Promise<R
   const card = new VpcdCard({ atr: () => Uint8Array.of(0x3b, 0x80, 0x80, 0x01, 0x01), apdu: () => Uint8Array.of(0x90, 0x00) }, { basePort: portBase });
   const pcsc = new PcscSession();
   try {
-    const reader = await pcsc.waitReader(`${VPCD_READER_PREFIX} 00 00`);
+    const reader = await pcsc.waitReader(vpcdReaderName(0));
     await card.connect(0);
     await pcsc.waitPresent(reader);
     await pcsc.connect(reader);

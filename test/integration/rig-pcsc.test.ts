@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { VpcdCard, type VpcdCardHandler } from "../../wearable-sim/src/transports/vpcd.ts";
+import { vpcdReaderName } from "../rig/rig.ts";
 import { PcscSession } from "../support/pcsc.ts";
 
 const AID = Uint8Array.of(0xa0, 0x00, 0x00, 0x09, 0x99, 0x01, 0x01);
@@ -46,8 +47,8 @@ describe("rig: trivial vpcd card through real pcscd to pcsclite", () => {
 
   beforeAll(async () => {
     pcsc = new PcscSession();
-    reader0 = await pcsc.waitReader("Virtual PCD 00 00");
-    reader1 = await pcsc.waitReader("Virtual PCD 00 01");
+    reader0 = await pcsc.waitReader(vpcdReaderName(0));
+    reader1 = await pcsc.waitReader(vpcdReaderName(1));
   });
   afterAll(() => pcsc?.close());
 

@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { rigDir, startPcscd, type Pcscd } from "../rig/rig.ts";
+import { rigDir, startPcscd, vpcdReaderName, type Pcscd } from "../rig/rig.ts";
 
 const rig = inject("rig");
 const PORT = rig.vpcdPort + 10;
@@ -43,7 +43,7 @@ describe.skipIf(!rig.private)("rig: pcscd lifecycle", () => {
     expect(fresh.pid).not.toBe(old.pid);
     expect(isRunning(old.pid)).toBe(false);
     expect(isRunning(fresh.pid)).toBe(true);
-    expect(fresh.readers).toEqual(["Virtual PCD 00 00", "Virtual PCD 00 01"]);
+    expect(fresh.readers).toEqual([vpcdReaderName(0), vpcdReaderName(1)]);
     await fresh.stop();
     expect(isRunning(fresh.pid)).toBe(false);
   });

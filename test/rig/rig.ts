@@ -27,6 +27,9 @@ export const VPCD_DEFAULT_PORT = 35963;
 export const VPCD_SLOTS = 2;
 /** FRIENDLYNAME in the rig's reader.conf; pcscd appends " 00 00", " 00 01". */
 export const VPCD_READER_PREFIX = "Virtual PCD";
+/** The PC/SC reader name of vpcd slot n in the rig (pcscd names slots "<name> %02X %02X"). */
+export const vpcdReaderName = (slot: number): string =>
+  `${VPCD_READER_PREFIX} 00 ${slot.toString(16).toUpperCase().padStart(2, "0")}`;
 /** How long pcscd may take to come up (it is usually ready in < 50 ms). */
 const START_TIMEOUT_MS = 15_000;
 /** pcscd needs about a second after SIGTERM before ports and socket are free. */
