@@ -214,7 +214,8 @@ export class Device extends EventEmitter {
   /** Fresh instance (RAM lost) + reset(): the firmware rebuilds its state from flash. */
   powerOn(): void {
     if (this._state === "on") return;
-    this.flash.powerOn();
+    // a fired cut left the flash dead; a cut armed for this boot stays armed
+    if (this.flash.isOff) this.flash.disarm();
     const instance = new WebAssembly.Instance(this.module, this.imports());
     const ex = instance.exports as unknown as Exports;
     const rev = ex.protocol_revision() >>> 0;
