@@ -11,14 +11,8 @@ import type { SuiteName } from "../sig.ts";
 export type FormFactor = "card" | "band" | "watch";
 export type DeviceState = "personalizing" | "active" | "locked" | "terminated";
 
-export interface Limits {
-  cap: number;
-  maxPayment: number;
-  noCvm: number;
-  maxCountSinceSync: number;
-  maxAmountSinceSync: number;
-  syncInterval: number;
-}
+export type { Limits } from "../../../protocol/src/formats.ts";
+import type { Limits } from "../../../protocol/src/formats.ts";
 
 export interface DeviceRecord {
   deviceId: string;

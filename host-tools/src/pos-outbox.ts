@@ -1,0 +1,91 @@
+// The POS outbox (issue 6 "pos charge", "pos export"): the terminal's own SQLite file.
+// A voucher is stored (and committed) BEFORE the terminal says "approved", so a crash
+// after a tap never loses money; `export` writes every stored voucher as a POS export
+// file (reconcile.ts PosExport), so exporting twice is harmless: reconciliation knows
+// each voucher by its hash. The terminal's configuration (merchant id, currency,
+// trusted issuer keys, revocation list) lives in the same file.
+import Database from "better-sqlite3";
+import { dataError, notFound } from "./errors.ts";
+import { hex, unhex, type TrustedKey } from "./docs.ts";
+import type { PosConfig, PosPayment } from "./flows.ts";
+import { POS_EXPORT_FORMAT, type PosExport } from "./reconcile.ts";
+import { existsSync } from "node:fs";
+
+const SCHEMA = [
+  `CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE outbox (hash TEXT PRIMARY KEY, device_id TEXT NOT NULL, counter INTEGER NOT NULL, amount INTEGER NOT NULL,
+     currency INTEGER NOT NULL, time INTEGER NOT NULL, voucher BLOB NOT NULL, cert BLOB NOT NULL, received_at TEXT NOT NULL,
+     exported_at TEXT);`,
+];
+
+export interface PosSettings {
+  merchant: string; // hex 8 bytes
+  terminal: string;
+  currency: number;
+  trusted: TrustedKey[];
+  revoked: string[];
+  revocationVersion: number;
+}
+
+export class PosOutbox {
+  private db: Database.Database;
+  private constructor(readonly path: string) {
+    this.db = new Database(path);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = FULL"); // "approved" means on disk
+    let v = this.db.pragma("user_version", { simple: true }) as number;
+    for (; v < SCHEMA.length; v++) {
+      const step = v;
+      this.db.transaction(() => {
+        this.db.exec(SCHEMA[step]);
+        this.db.pragma(`user_version = ${step + 1}`);
+      })();
+    }
+  }
+
+  static open(path: string, mustExist = false): PosOutbox {
+    if (mustExist && !existsSync(path)) throw notFound(`pos: outbox ${path} not found (run \`wallet pos init\` first)`);
+    return new PosOutbox(path);
+  }
+
+  configure(s: PosSettings): void {
+    if (!/^[0-9a-f]{16}$/.test(s.merchant)) throw dataError(`pos: merchant id must be 16 hex digits, got "${s.merchant}"`);
+    const st = this.db.prepare("INSERT INTO config (key, value) VALUES ('settings', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+    st.run(JSON.stringify(s));
+  }
+
+  settings(): PosSettings {
+    const r = this.db.prepare("SELECT value FROM config WHERE key = 'settings'").get() as { value: string } | undefined;
+    if (!r) throw notFound(`pos: ${this.path} has no configuration (run \`wallet pos init\`)`);
+    return JSON.parse(r.value);
+  }
+
+  config(): PosConfig {
+    const s = this.settings();
+    return { merchant: unhex(s.merchant), currency: s.currency, trusted: s.trusted, revoked: new Set(s.revoked) };
+  }
+
+  /** Stores a verified payment; committed when this returns. */
+  store(p: PosPayment): void {
+    this.db
+      .prepare("INSERT OR IGNORE INTO outbox (hash, device_id, counter, amount, currency, time, voucher, cert, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(p.voucherHash, p.deviceId, p.counter, p.amount, p.currency, p.time, Buffer.from(p.voucher), Buffer.from(p.cert), new Date().toISOString());
+  }
+
+  count(): { vouchers: number; unexported: number; amount: number } {
+    return this.db.prepare("SELECT COUNT(*) AS vouchers, COALESCE(SUM(exported_at IS NULL), 0) AS unexported, COALESCE(SUM(amount), 0) AS amount FROM outbox").get() as never;
+  }
+
+  /** Every stored voucher as a POS export; marks them exported (a re-export repeats them). */
+  export(): PosExport {
+    const s = this.settings();
+    const rows = this.db.prepare("SELECT voucher, received_at FROM outbox ORDER BY received_at, hash").all() as { voucher: Buffer; received_at: string }[];
+    const at = new Date().toISOString();
+    this.db.prepare("UPDATE outbox SET exported_at = ? WHERE exported_at IS NULL").run(at);
+    return { format: POS_EXPORT_FORMAT, version: 1, terminal: s.terminal, merchant: s.merchant, exportedAt: at, vouchers: rows.map((r) => ({ cose: hex(r.voucher), receivedAt: r.received_at })) };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
