@@ -117,21 +117,26 @@ const opArb = fc.record({
   del: fc.boolean(),
 });
 const txArb = fc.array(opArb, { minLength: 1, maxLength: 5 });
+type GenTx = { id: number; len: number; del: boolean }[];
+
+/** Runs `step` for each generated transaction on a fresh 6-page store with its model. */
+function runSequence(txs: GenTx[], seed: number, step: (ctx: { s: StoreWasm; model: StoreModel; rng: () => number }, ops: TxOp[], n: number) => void) {
+  const rng = seededRng(seed);
+  const s = new StoreWasm(newFlash(6, 2048, rng));
+  expect(s.mount()).toBe(NVM_OK);
+  const ctx = { s, model: new StoreModel(s.capacity()), rng };
+  txs.forEach((tx, n) => step(ctx, tx.map((o) => ({ id: o.id, value: o.del ? undefined : bytes(o.len, n + o.id) })), n));
+  return ctx;
+}
 
 describe("tearing: every op of random transaction sequences", () => {
   it("random sequences on 6 pages, each transaction torn at every op in 3 modes", () => {
     const before = tearPoints;
     fc.assert(
       fc.property(fc.array(txArb, { minLength: 3, maxLength: 25 }), fc.integer({ min: 1, max: 2 ** 31 }), (txs, seed) => {
-        const rng = seededRng(seed);
-        const flash = newFlash(6, 2048, rng);
-        const s = new StoreWasm(flash);
-        expect(s.mount()).toBe(NVM_OK);
-        const model = new StoreModel(s.capacity());
-        txs.forEach((tx, n) => {
-          const ops: TxOp[] = tx.map((o) => ({ id: o.id, value: o.del ? undefined : bytes(o.len, n + o.id) }));
+        runSequence(txs, seed, ({ s, model, rng }, ops, n) => {
           if (model.clone().commit(ops) !== NVM_OK) return; // refusals write nothing (store-model.test)
-          tearEveryOp(flash, model, ops, rng, `tx ${n}`);
+          tearEveryOp(s.flash, model, ops, rng, `tx ${n}`);
           expect(s.commit(ops)).toBe(NVM_OK);
           model.commit(ops);
         });
@@ -143,18 +148,12 @@ describe("tearing: every op of random transaction sequences", () => {
 });
 
 describe("tearing: random cuts in random transaction sequences", () => {
-
   it("several cuts per run, store keeps matching the model", () => {
     let points = 0;
     fc.assert(
       fc.property(fc.array(txArb, { minLength: 5, maxLength: 40 }), fc.integer({ min: 1, max: 2 ** 31 }), (txs, seed) => {
-        const rng = seededRng(seed);
-        const flash = newFlash(6, 2048, rng);
-        const s = new StoreWasm(flash);
-        expect(s.mount()).toBe(NVM_OK);
-        const model = new StoreModel(s.capacity());
-        txs.forEach((tx, n) => {
-          const ops: TxOp[] = tx.map((o) => ({ id: o.id, value: o.del ? undefined : bytes(o.len, n + o.id) }));
+        const { s, model } = runSequence(txs, seed, ({ s, model, rng }, ops, n) => {
+          const flash = s.flash;
           const next = model.clone();
           const want = next.commit(ops);
           const cut = rng() < 0.4;
