@@ -23,24 +23,24 @@ const hexOf = (b: Uint8Array) => Buffer.from(b).toString("hex");
 export function keyPair(suite: SuiteId): KeyPair {
   if (suite === SUITE_SM2_SM3_SM4) {
     const k = smCrypto.sm2.generateKeyPairHex();
-    return { priv: Buffer.from(k.privateKey.padStart(64, "0"), "hex"), pub: Buffer.from(k.publicKey, "hex") };
+    return { priv: new Uint8Array(Buffer.from(k.privateKey.padStart(64, "0"), "hex")), pub: new Uint8Array(Buffer.from(k.publicKey, "hex")) };
   }
   const jwk = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" });
-  const pub = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, "base64url"), Buffer.from(jwk.y!, "base64url")]);
-  return { priv: Buffer.from(jwk.d!, "base64url"), pub };
+  const pub = new Uint8Array(Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, "base64url"), Buffer.from(jwk.y!, "base64url")]));
+  return { priv: new Uint8Array(Buffer.from(jwk.d!, "base64url")), pub };
 }
 
 /** Raw r||s signature over msg (SM2: SM3 with Z_A of the default id; P-256: SHA-256). */
 export function signRaw(suite: SuiteId, k: KeyPair, msg: Uint8Array): Uint8Array {
   if (suite === SUITE_SM2_SM3_SM4) {
     const sig = smCrypto.sm2.doSignature(Array.from(msg), hexOf(k.priv), { hash: true, publicKey: hexOf(k.pub), der: false });
-    return Buffer.from(sig, "hex");
+    return new Uint8Array(Buffer.from(sig, "hex"));
   }
   const key = createPrivateKey({
     key: { kty: "EC", crv: "P-256", d: b64u(k.priv), x: b64u(k.pub.subarray(1, 33)), y: b64u(k.pub.subarray(33)) },
     format: "jwk",
   });
-  return sign("sha256", msg, { key, dsaEncoding: "ieee-p1363" });
+  return new Uint8Array(sign("sha256", msg, { key, dsaEncoding: "ieee-p1363" }));
 }
 
 /** Independent verification of a raw r||s signature. */
@@ -63,7 +63,7 @@ export function verifyCose(suite: SuiteId, pub: Uint8Array, cose: Uint8Array): b
 
 /** The suite's hash (SM3 / SHA-256). */
 export function suiteHash(suite: SuiteId, data: Uint8Array): Uint8Array {
-  return createHash(suite === SUITE_SM2_SM3_SM4 ? "sm3" : "sha256").update(data).digest();
+  return new Uint8Array(createHash(suite === SUITE_SM2_SM3_SM4 ? "sm3" : "sha256").update(data).digest());
 }
 
 export const DEFAULT_LIMITS: Limits = {
