@@ -18,6 +18,8 @@ import { SW_NO_ERROR } from "../protocol/portable/sw.ts";
 import { PROTOCOL_REVISION } from "../protocol/portable/revision.ts";
 import { GET_STATUS, SELECT_WALLET, parseSelect, parseStatus } from "../wearable-sim/test-fixtures/wallet-apdus.ts";
 import { createPtyPair } from "./support/pty.ts";
+import { Fleet } from "../wearable-sim/src/fleet.ts";
+import { readFileSync } from "node:fs";
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -136,5 +138,16 @@ describe("real firmware over the transports", () => {
           port.write(Buffer.from(serialEncode(SERIAL_TYPE_APDU_REQUEST, a)));
         }),
     );
+  });
+});
+
+describe("real firmware scenario", () => {
+  it("wearable-sim/scenarios/wallet-select-status.json: three devices run to completion", async () => {
+    const sc = JSON.parse(readFileSync(new URL("../wearable-sim/scenarios/wallet-select-status.json", import.meta.url), "utf8"));
+    const fleet = new Fleet({ seed: "fw-scenario" });
+    const r = await fleet.run(sc);
+    await fleet.stop();
+    expect(r.failures).toEqual([]);
+    expect(new Set(r.events.filter((e) => e.type === "apdu").map((e) => e.serial)).size).toBe(3);
   });
 });

@@ -11,6 +11,7 @@ import { PcscSession } from "../support/pcsc.ts";
 import { GET_STATUS, SELECT_WALLET, parseSelect, parseStatus } from "../../wearable-sim/test-fixtures/wallet-apdus.ts";
 import { ECHO_FIRMWARE, ECHO_GEOMETRY, echoApdu, be32, readU32 } from "../../wearable-sim/test-fixtures/echo-client.ts";
 import { SW_NO_ERROR } from "../../protocol/portable/sw.ts";
+import { readFileSync } from "node:fs";
 
 describe("wearable-sim through real pcscd + vpcd", () => {
   const rig = inject("rig");
@@ -103,5 +104,24 @@ describe("wearable-sim through real pcscd + vpcd", () => {
     expect(readU32(await pcsc.transmit(reader0, echoApdu(0x07)))).toBe(11);
     await fleet.remove("e");
     await pcsc.waitAbsent(reader0);
+  });
+
+  it("scenario tap-at-pos.json: two devices tapped on the reader in turn; pcsclite sees each", async () => {
+    const sc = JSON.parse(readFileSync(new URL("../../wearable-sim/scenarios/tap-at-pos.json", import.meta.url), "utf8"));
+    const fleet = newFleet({ seed: "pcsc-scenario" });
+    const seen: string[] = [];
+    const watcher = (async () => {
+      for (const profile of ["card", "watch"] as const) {
+        const atr = await pcsc.waitPresent(reader0, 10_000);
+        seen.push(Buffer.from(atr).equals(Buffer.from(PROFILES[profile].atr)) ? profile : "?");
+        await pcsc.connect(reader0);
+        expect(parseSelect(await pcsc.transmit(reader0, SELECT_WALLET)).sw).toBe(SW_NO_ERROR);
+        await pcsc.waitAbsent(reader0, 10_000);
+      }
+    })();
+    const r = await fleet.run(sc);
+    await watcher;
+    expect(r.failures).toEqual([]);
+    expect(seen).toEqual(["card", "watch"]);
   });
 });
