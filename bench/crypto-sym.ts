@@ -58,6 +58,11 @@ export async function symBench(): Promise<Row[]> {
   const arr = Array.from(data), keyHex = key.toString("hex"), ivHex = iv.toString("hex");
   add("SM4-CBC 4 KiB", "sm-crypto", () => sm.sm4.encrypt(arr, keyHex, { mode: "cbc", iv: ivHex, padding: "none", output: "array" }));
   add("SM4-CBC 4 KiB", "node:crypto", () => createCipheriv("sm4-cbc", key, iv).setAutoPadding(false).update(data));
+  // decryption (blocks are independent; the firmware still does one at a time, for size)
+  const ct = Array.from(createCipheriv("sm4-cbc", key, iv).setAutoPadding(false).update(data));
+  const ctp = w.put(Uint8Array.from(ct));
+  add("SM4-CBC decrypt 4 KiB", "wasm", () => x.cbcDecrypt(SUITE_SM2_SM3_SM4, kp, ivp, ctp, N, dst));
+  add("SM4-CBC decrypt 4 KiB", "sm-crypto", () => sm.sm4.decrypt(ct, keyHex, { mode: "cbc", iv: ivHex, padding: "none", output: "array" }));
   add("AES-128-CBC 4 KiB", "wasm", () => x.cbcEncrypt(SUITE_P256_SHA256_AES128, kp, ivp, src, N, dst));
   add("AES-128-CBC 4 KiB", "node:crypto", () => createCipheriv("aes-128-cbc", key, iv).setAutoPadding(false).update(data));
   return rows;
