@@ -72,6 +72,18 @@ describe("Fleet", () => {
   });
 });
 
+describe("Fleet scale", () => {
+  it("1,000 powered cards in one process share one module and stay under 1 GiB", async () => {
+    const f = newFleet({ seed: "scale" });
+    const devices = await f.start({ profile: "card", count: 1000 });
+    for (const d of devices) d.powerOn();
+    expect(new Set(devices.map((d) => d.module)).size).toBe(1);
+    expect(devices.every((d) => d.isOn)).toBe(true);
+    expect(process.memoryUsage().rss).toBeLessThan(1024 ** 3);
+    await f.stop();
+  });
+});
+
 describe("scenario", () => {
   it("the three-device example runs to completion and its events check out", async () => {
     const sc = JSON.parse(readFileSync(join(ROOT, "wearable-sim/scenarios/three-devices-echo.json"), "utf8"));
