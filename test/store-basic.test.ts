@@ -108,4 +108,20 @@ describe("corruption is detected", () => {
     expect(s.powerOn()).toBe(NVM_ERR_CORRUPT);
     expect(s.get(1)).toBeUndefined(); // an unmounted store serves nothing
   });
+
+  it("an entry that rots after mount is caught when read; the store then refuses reads and writes", () => {
+    const s = filled();
+    expect(s.get(3)).toEqual(val(40, 3));
+    const ptr = s.raw.buf();
+    // record 3 is the 5th entry of page 0: each tx is two records + COMMIT (12 + 52, 12 + 8, 12)
+    const off = NVM_PAGE_HEADER_SIZE + 2 * (52 + 20 + 12) + 8 + 5;
+    s.flash.flipBit(off, 1);
+    const corrupt = s.raw.STORE_GET_CORRUPT.value as number;
+    expect(corrupt).toBe(-2);
+    expect(s.raw.storeGet(3, ptr, 64)).toBe(corrupt);
+    expect(s.raw.storeGet(4, ptr, 64)).toBe(corrupt);
+    expect(s.raw.storeStatus()).toBe(NVM_ERR_CORRUPT);
+    expect(s.commit([{ id: 9, value: val(1) }])).toBe(NVM_ERR_CORRUPT);
+    expect(s.powerOn()).toBe(NVM_ERR_CORRUPT);
+  });
 });

@@ -26,6 +26,7 @@ interface Exports {
   buf(): number;
   bufSize(): number;
   STORE_MAX_VALUE: WebAssembly.Global;
+  STORE_GET_CORRUPT: WebAssembly.Global;
 }
 
 /** One transaction op: a put (value) or a delete (value undefined). */

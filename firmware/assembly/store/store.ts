@@ -324,15 +324,32 @@ export function storeStatus(): i32 {
 
 // ---- reads ----
 
-/** Copies up to `max` bytes of record `id` to `dst`; returns its full length, or -1 if absent. */
+/** storeGet: the store is not usable (not mounted, mount failed, or an entry rotted since). */
+export const STORE_GET_CORRUPT: i32 = -2;
+
+/**
+ * Copies up to `max` bytes of record `id` to `dst`; returns its full length, -1 if absent, or
+ * STORE_GET_CORRUPT. An entry that fails its CRC when read unmounts the store: later reads
+ * return STORE_GET_CORRUPT and txCommit returns NVM_ERR_CORRUPT (storeStatus() says so too).
+ */
 export function storeGet(id: u16, dst: usize, max: i32): i32 {
-  if (!mounted || id == 0 || id >= NVM_ID_LIMIT) return -1;
+  if (!mounted) return STORE_GET_CORRUPT;
+  if (id == 0 || id >= NVM_ID_LIMIT) return -1;
   const off = idxOff(id);
   if (off == NONE) return -1;
-  const len = <i32>idxLen(id);
-  const n = len < max ? len : max;
-  if (n > 0) flash_read(off + EHDR, dst, <u32>n);
-  return len;
+  const len = idxLen(id);
+  const size = entrySize(len);
+  // re-check the entry as read now: bits may rot after mount
+  flash_read(off, SCRATCH, size);
+  const body = size - NVM_ENTRY_TRAILER_SIZE;
+  if (load<u32>(SCRATCH) != (<u32>id | (len << 16)) || crc32(SCRATCH, <i32>body) != load<u32>(SCRATCH + body)) {
+    mounted = false;
+    mountStatus = NVM_ERR_CORRUPT;
+    return STORE_GET_CORRUPT;
+  }
+  const n = <i32>len < max ? <i32>len : max;
+  if (n > 0) memory.copy(dst, SCRATCH + EHDR, <usize>n);
+  return <i32>len;
 }
 
 /** Bytes of record values (with entry overhead) that can still be committed. */
@@ -550,7 +567,7 @@ function txFits(): bool {
 
 /** Writes the transaction atomically. 0, or NVM_ERR_* with nothing changed. */
 export function txCommit(): i32 {
-  if (!mounted) return NVM_ERR_NOT_MOUNTED;
+  if (!mounted) return mountStatus; // NVM_ERR_NOT_MOUNTED, or why the store is refused
   if (!txOpen) return NVM_ERR_NO_TX;
   txOpen = false;
   if (txErr != 0) return txErr;

@@ -2,7 +2,7 @@
 // one static I/O buffer, loaded by test/support/store-wasm.ts over a NorFlash. AssemblyScript.
 export {
   storeMount, storeStatus, storeGet, storeFreeBytes, storeCapacity, storeLiveBytes,
-  storeHeadSeq, storeTailSeq, txBegin, txPut, txDelete, txCommit, STORE_MAX_VALUE,
+  storeHeadSeq, storeTailSeq, txBegin, txPut, txDelete, txCommit, STORE_MAX_VALUE, STORE_GET_CORRUPT,
 } from "./store";
 
 const BUF_SIZE: i32 = 4096;
