@@ -95,7 +95,9 @@ describe("wearable-sim through real pcscd + vpcd", () => {
     await pcsc.connect(reader0);
     expect(Buffer.from(await pcsc.transmit(reader0, echoApdu(0x06, 0, be32(11)))).toString("hex")).toBe("9000");
     fleet.powerCut("e", 2, "random");
-    await expect(pcsc.transmit(reader0, echoApdu(0x06, 0, be32(22)))).rejects.toBeTruthy();
+    // the card leaves the reader mid-APDU: pcscd reports an error or an empty response, never an answer
+    const torn = await pcsc.transmit(reader0, echoApdu(0x06, 0, be32(22))).catch(() => undefined);
+    expect(torn === undefined || torn.length < 2).toBe(true);
     await pcsc.waitAbsent(reader0);
     expect(d.state).toBe("off");
     await fleet.tap("e", reader0);
