@@ -7,7 +7,9 @@ import fc from "fast-check";
 import { NorFlash, PowerCut, seededRng, type TearMode } from "../wearable-sim/src/flash.ts";
 import { StoreWasm, newFlash, type TxOp } from "./support/store-wasm.ts";
 import { StoreModel, sameRecords } from "./support/store-model.ts";
-import { NVM_OK } from "../protocol/portable/nvm.ts";
+import {
+  NVM_CONFIG_FIRST, NVM_LOG_CAPACITY, NVM_LOG_ENTRY_MAX, NVM_LOG_FIRST, NVM_OK, NVM_WALLET_FIRST,
+} from "../protocol/portable/nvm.ts";
 
 const MODES: TearMode[] = ["none", "full", "random"];
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed * 13) & 0xff);
@@ -108,6 +110,36 @@ describe("tearing: every op of every transaction", () => {
     }
     expect(compactions).toBeGreaterThan(20);
     console.log(`store tearing (every op): ${tearPoints - before} tear points, ${compactions} transactions with compaction`);
+  });
+});
+
+describe("tearing: default geometry with the applet's full log", () => {
+  it("32 pages, 64 log entries of NVM_LOG_ENTRY_MAX bytes, payments torn at every op through compactions", () => {
+    const rng = seededRng(5);
+    const flash = newFlash(undefined, undefined, rng);
+    const s = new StoreWasm(flash);
+    expect(s.mount()).toBe(NVM_OK);
+    const model = new StoreModel(s.capacity());
+    const run = (ops: TxOp[]) => {
+      expect(model.commit(ops)).toBe(NVM_OK);
+      expect(s.commit(ops)).toBe(NVM_OK);
+    };
+    for (let i = 0; i < 15; i++) run([{ id: NVM_CONFIG_FIRST + i, value: bytes(30 + i * 10, i) }]);
+    for (let i = 0; i < NVM_LOG_CAPACITY; i++) run([{ id: NVM_LOG_FIRST + i, value: bytes(NVM_LOG_ENTRY_MAX, i) }]);
+    const payment = (i: number): TxOp[] => [
+      { id: NVM_WALLET_FIRST, value: bytes(120, i) },
+      { id: NVM_LOG_FIRST + (i % NVM_LOG_CAPACITY), value: bytes(NVM_LOG_ENTRY_MAX, i + 3) },
+    ];
+    let i = 0;
+    while (s.raw.storeHeadSeq() === 1) run(payment(i++)); // until the first compaction
+    const before = tearPoints;
+    const head = s.raw.storeHeadSeq();
+    for (const end = i + 24; i < end; i++) {
+      tearEveryOp(flash, model, payment(i), rng, `payment ${i}`);
+      run(payment(i));
+    }
+    expect(s.raw.storeHeadSeq() - head).toBeGreaterThanOrEqual(3); // compactions were torn too
+    console.log(`store tearing (default geometry, full log): ${tearPoints - before} tear points`);
   });
 });
 
