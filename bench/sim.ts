@@ -1,7 +1,7 @@
 // wearable-sim speed (issue 5 "Speed"), `npm run bench:sim [-- --json] [--n 300] [--cards 1000] [--no-pcsc]`.
 // 1. PC/SC floor vs simulator: a bare VpcdCard answering 9000 at once and a simulated card
 //    (real firmware.wasm) answering GET STATUS, both in the same private pcscd (the rig's,
-//    with its TCP_NODELAY fix), measured in alternating rounds so both see the same machine
+//    with its TCP_NODELAY fix), measured alternately APDU by APDU so both see the same machine
 //    state. Target: simulated ≤ 1.5x bare (median). The firmware's own in-process GET STATUS
 //    time is printed beside them.
 // 2. Scale: 1,000 simulated cards in this process: start time and memory per device, idle
@@ -18,7 +18,6 @@ import { Fleet } from "../wearable-sim/src/fleet.ts";
 import { GET_STATUS, SELECT_WALLET } from "../wearable-sim/test-fixtures/wallet-apdus.ts";
 
 const GiB = 1024 ** 3;
-const ROUNDS = 10;
 const WARMUP = 10;
 
 function arg(name: string, dflt: number): number {
@@ -121,10 +120,16 @@ async function pcsc(n: number): Promise<PcscResult> {
     }
     const tb: number[] = [];
     const ts: number[] = [];
-    const per = Math.ceil(n / ROUNDS);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (let i = 0; i < per; i++) tb.push(await once(r0, SELECT_WALLET));
-      for (let i = 0; i < per; i++) ts.push(await once(r1, GET_STATUS));
+    // strictly alternating, with the order flipped every other pair, so neither path
+    // systematically runs right after the other's wake-ups
+    for (let i = 0; i < n; i++) {
+      if (i % 2) {
+        tb.push(await once(r0, SELECT_WALLET));
+        ts.push(await once(r1, GET_STATUS));
+      } else {
+        ts.push(await once(r1, GET_STATUS));
+        tb.push(await once(r0, SELECT_WALLET));
+      }
     }
     await session.disconnect(r0);
     await session.disconnect(r1);
