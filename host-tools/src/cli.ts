@@ -6,7 +6,9 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { join, resolve } from "node:path";
 import { mkdirSync } from "node:fs";
-import { EXIT_INTERNAL, EXIT_USAGE, WalletError, usageError } from "./errors.ts";
+import { EXIT_DATA, EXIT_DEVICE, EXIT_INTERNAL, EXIT_USAGE, WalletError, usageError } from "./errors.ts";
+import { ApduError } from "../../protocol/src/sw.ts";
+import { FormatError } from "../../protocol/src/errors.ts";
 
 export type Options = ParseArgsConfig["options"] & object;
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -95,18 +97,35 @@ export function ensureHome(ctx: Ctx): void {
   mkdirSync(ctx.home, { recursive: true, mode: 0o700 });
 }
 
+/** Indexes of argv that are words (not options nor the values of string options). */
+function wordIndexes(argv: string[]): number[] {
+  const takesValue = new Set<string>();
+  for (const o of [GLOBAL_OPTIONS, ...registry.map((c) => c.options ?? {})])
+    for (const [k, v] of Object.entries(o)) if (v.type === "string") (takesValue.add(`--${k}`), v.short && takesValue.add(`-${v.short}`));
+  const out: number[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") break;
+    if (a.startsWith("-")) {
+      if (takesValue.has(a)) i++;
+      continue;
+    }
+    out.push(i);
+  }
+  return out;
+}
+
 /** Finds the longest registered name matching the leading words of argv. */
 function findCommand(argv: string[]): { cmd?: Command; rest: string[]; prefix: string } {
-  const words = argv.filter((a) => !a.startsWith("-"));
+  const idx = wordIndexes(argv);
+  const words = idx.map((i) => argv[i]);
   let best: Command | undefined;
   for (const c of registry) {
     const parts = c.name.split(" ");
     if (parts.every((p, i) => words[i] === p) && (!best || parts.length > best.name.split(" ").length)) best = c;
   }
   if (!best) return { rest: argv, prefix: words[0] ?? "" };
-  const drop = new Set<number>();
-  let need = best.name.split(" ").length;
-  for (let i = 0; i < argv.length && need > 0; i++) if (!argv[i].startsWith("-")) (drop.add(i), need--);
+  const drop = new Set(idx.slice(0, best.name.split(" ").length));
   return { cmd: best, rest: argv.filter((_, i) => !drop.has(i)), prefix: best.name };
 }
 
@@ -145,7 +164,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stdout.write(json ? JSON.stringify({ ok: true, ...(out.data as object) }, jsonReplacer) + "\n" : out.text + (out.text.endsWith("\n") || !out.text ? "" : "\n"));
     return 0;
   } catch (e) {
-    const we = e instanceof WalletError ? e : undefined;
+    // status words and malformed documents are expected failures too: one line, their code
+    const we =
+      e instanceof WalletError ? e
+      : e instanceof ApduError ? new WalletError(`${e.message} (see \`wallet devices show\` or retry the tap)`, EXIT_DEVICE)
+      : e instanceof FormatError ? new WalletError(e.message, EXIT_DATA)
+      : undefined;
     const code = we?.exitCode ?? EXIT_INTERNAL;
     const msg = we ? we.message : `internal error: ${(e as Error)?.stack ?? e}`;
     process.stderr.write(`wallet: ${msg}\n`);
@@ -170,6 +194,7 @@ async function loadCommands(): Promise<void> {
   // each module calls register(); importing them here keeps cli.ts free of command code
   await import("./commands/issuer.ts");
   await import("./commands/ledger-cmds.ts");
+  await import("./commands/device-cmds.ts");
 }
 
 // run directly: `npx tsx host-tools/src/cli.ts ...`

@@ -2,6 +2,8 @@
 // APDU bytes a reader would carry, without a transport. This module is the ONLY place
 // host-tools touches the simulator (issue 6 "Channels").
 import { Device, type DeviceOptions } from "../../../wearable-sim/src/device.ts";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { deviceError } from "../errors.ts";
 import type { Channel } from "./channel.ts";
 
@@ -16,6 +18,7 @@ export class SimChannel implements Channel {
 
   /** A device with a file-backed flash image (kept between CLI runs), powered on. */
   static open(opts: DeviceOptions): SimChannel {
+    if (opts.imagePath) mkdirSync(dirname(opts.imagePath), { recursive: true });
     const d = new Device(opts);
     d.powerOn();
     return new SimChannel(d);

@@ -31,6 +31,8 @@ export async function openKeystore(ctx: Ctx): Promise<Keystore> {
 export interface TrustFile {
   format: "offline-wallet-issuer-public";
   keys: { suite: SuiteName; kid: string; pub: string; status: string }[];
+  revoked: string[];
+  revocationVersion: number;
 }
 
 register(
@@ -77,9 +79,13 @@ register(
     options: { out: { type: "string" } },
     async run(ctx, _a, o) {
       const ks = await openKeystore(ctx); // unlocking authenticates the public part
+      // POS terminals get the revocation list with the keys (`wallet pos init --trust`)
+      const { revoked, revocationVersion } = await withLedger(ctx, async (l) => ({ revoked: await l.revokedIds(), revocationVersion: await l.revocationVersion() }));
       const trust: TrustFile = {
         format: "offline-wallet-issuer-public",
         keys: ks.keys().filter((k) => k.status !== "retired").map(({ suite, kid, pub, status }) => ({ suite, kid, pub, status })),
+        revoked,
+        revocationVersion,
       };
       const text = JSON.stringify(trust, null, 2) + "\n";
       if (o.out) writeFileSync(o.out as string, text);
