@@ -232,7 +232,7 @@ describe("tearing, personalization steps", () => {
     const deviceId = h.select().data.slice(A.SELECT_OFF_DEVICE_ID, A.SELECT_OFF_DEVICE_ID + 8);
     const keys = diversifyKeys(issuer.master, deviceId, suite);
     const token = new Uint8Array(16).fill(3);
-    let pub = new Uint8Array(0);
+    let pub: Uint8Array = new Uint8Array(0);
     const certOf = () => issuer.cert({
       deviceId, token, suite, publicKey: pub, formFactor: FORM_CARD, currency: 978, limits: DEFAULT_LIMITS, notBefore: 0, notAfter: T0 * 2,
     });
