@@ -1,0 +1,106 @@
+// Reference model of the wallet applet's value logic (SPEC §3.3, DESIGN.md §4): balance,
+// counter, since-sync limits, latest time, load sequence, log fill, PIN tries and the
+// session's PIN-verified flag. Property tests run random command sequences on the real
+// firmware and on this model and compare status words and state after every step.
+// The checks are in the firmware's order, so the first failing one names the SW.
+import * as L from "../../protocol/portable/limits.ts";
+import { NVM_LOG_CAPACITY } from "../../protocol/portable/nvm.ts";
+import { PIN_TRIES } from "../../protocol/portable/apdu.ts";
+import type { Limits } from "../../protocol/src/formats.ts";
+
+export interface ModelState {
+  balance: number;
+  counter: number;
+  sinceCount: number;
+  sinceAmount: number;
+  loadSeq: number;
+  latest: number;
+  logCount: number;
+  syncAnchor: number;
+  lastAck: number;
+  pinTries: number;
+  pinVerified: boolean;
+}
+
+export type ModelOp =
+  | { t: "load"; amount: number; seq: number; time: number; expiry: number }
+  | { t: "pay"; amount: number; time: number }
+  | { t: "verify"; correct: boolean }
+  | { t: "sync"; time: number }
+  | { t: "powerCycle" };
+
+export interface Outcome {
+  sw: number;
+  reason?: number;
+}
+
+export class WalletModel {
+  s: ModelState;
+  constructor(readonly limits: Limits, time: number) {
+    this.s = {
+      balance: 0, counter: 0, sinceCount: 0, sinceAmount: 0, loadSeq: 0, latest: time, logCount: 0,
+      syncAnchor: time, lastAck: 0, pinTries: PIN_TRIES, pinVerified: false,
+    };
+  }
+
+  step(op: ModelOp): Outcome {
+    const s = this.s;
+    const lim = this.limits;
+    switch (op.t) {
+      case "load": {
+        if (op.seq <= s.loadSeq) return { sw: 0x6985, reason: L.REASON_REPLAY };
+        const t = Math.max(s.latest, op.time);
+        if (op.expiry < t) return { sw: 0x6985, reason: L.REASON_EXPIRED };
+        if (s.logCount >= NVM_LOG_CAPACITY) return { sw: 0x6a84, reason: L.REASON_LOG_FULL };
+        if (s.balance + op.amount > lim.cap) return { sw: 0x6985, reason: L.REASON_CAP };
+        s.balance += op.amount;
+        s.loadSeq = op.seq;
+        s.latest = t;
+        s.logCount++;
+        return { sw: 0x9000, reason: L.REASON_NONE };
+      }
+      case "pay": {
+        const t = Math.max(s.latest, op.time);
+        if (op.amount === 0) return { sw: 0x6a80, reason: L.REASON_FORMAT };
+        if (s.logCount >= NVM_LOG_CAPACITY) return { sw: 0x6a84, reason: L.REASON_LOG_FULL };
+        if (op.amount > lim.maxPayment) return { sw: 0x6985, reason: L.REASON_MAX_PAYMENT };
+        if (op.amount > s.balance) return { sw: 0x6985, reason: L.REASON_BALANCE };
+        if (s.sinceCount >= lim.maxCountSinceSync) return { sw: 0x6985, reason: L.REASON_COUNT_SINCE_SYNC };
+        if (s.sinceAmount + op.amount > lim.maxAmountSinceSync) return { sw: 0x6985, reason: L.REASON_AMOUNT_SINCE_SYNC };
+        if (lim.syncInterval !== 0 && t > s.syncAnchor + lim.syncInterval) return { sw: 0x6985, reason: L.REASON_SYNC_OVERDUE };
+        if (op.amount > lim.noCvm && !s.pinVerified) return { sw: 0x6982, reason: L.REASON_HOLDER };
+        s.balance -= op.amount;
+        s.counter++;
+        s.sinceCount++;
+        s.sinceAmount += op.amount;
+        s.latest = t;
+        s.logCount++;
+        s.pinVerified = false;
+        return { sw: 0x9000, reason: L.REASON_NONE };
+      }
+      case "verify": {
+        s.pinVerified = false;
+        if (s.pinTries === 0) return { sw: 0x6983 };
+        s.pinTries--;
+        if (!op.correct) return { sw: 0x63c0 | s.pinTries };
+        s.pinTries = PIN_TRIES;
+        s.pinVerified = true;
+        return { sw: 0x9000, reason: L.REASON_NONE };
+      }
+      case "sync": {
+        // the acknowledgement covers everything up to the current counter
+        if (op.time <= s.lastAck) return { sw: 0x6985, reason: L.REASON_REPLAY };
+        s.logCount = 0;
+        s.sinceCount = 0;
+        s.sinceAmount = 0;
+        s.syncAnchor = op.time;
+        s.lastAck = op.time;
+        s.latest = Math.max(s.latest, op.time);
+        return { sw: 0x9000, reason: L.REASON_NONE };
+      }
+      case "powerCycle":
+        s.pinVerified = false;
+        return { sw: 0x9000 };
+    }
+  }
+}
