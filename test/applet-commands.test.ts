@@ -489,3 +489,31 @@ describe("secure channel and administration", () => {
     expect(h.cmd(A.INS_PUT_KEY, 0, A.P2_PUT_KEY_MULTIPLE, new Uint8Array(70)).sw).toBe(0x6a80); // bad key blocks
   });
 });
+
+describe("corrupt stored state", () => {
+  it("a device whose flash fails its integrity check refuses value commands and says why", async () => {
+    const w = await activeWallet(P256);
+    load(w, 5_000);
+    pay(w, 100);
+    const flash = w.h.dev.flash;
+    // flip one bit in every programmed word of the first page's entries area: the store's
+    // CRCs must notice, and the applet must not guess
+    let flipped = 0;
+    for (let off = 64; off < flash.pageSize && flipped < 8; off += 97) {
+      if (flash.bytes[off] !== 0xff && flash.bytes[off] !== 0) {
+        flash.bytes[off] &= flash.bytes[off] - 1; // clear the lowest set bit (NOR-possible)
+        flipped++;
+      }
+    }
+    expect(flipped).toBeGreaterThan(0);
+    w.h.powerCycle();
+    expect(w.h.select().sw).toBe(OK);
+    const s = w.h.status();
+    expect(s.storeState).not.toBe(0);
+    expect(s.flags & A.STATUS_FLAG_CORRUPT).toBeTruthy();
+    expect(pay(w, 10).sw).toBe(0x6581);
+    expect(w.h.status().lastReason).toBe(L.REASON_CORRUPT);
+    expect(load(w, 10).sw).toBe(0x6581);
+    expect(w.h.dev.aborts).toBe(0);
+  });
+});
