@@ -87,3 +87,20 @@ describe("keystore", () => {
     expect(() => Keystore.create(join(dir, "g.json"), "short")).toThrow(/at least 8/);
   });
 });
+
+describe("host verifiers", () => {
+  it("the firmware's SM2 verifier agrees with sm-crypto on good and bad signatures", async () => {
+    const { generateKeyPair, signRaw, verifySm2Reference } = await import("../host-tools/src/sig.ts");
+    const { wasmVerifier } = await import("../host-tools/src/wasm-verifier.ts");
+    const w = wasmVerifier();
+    expect(w).not.toBeNull();
+    const kp = generateKeyPair("sm2");
+    for (let i = 0; i < 10; i++) {
+      const msg = new TextEncoder().encode(`voucher ${i}`);
+      const sig = signRaw("sm2", kp, msg);
+      if (i % 2) sig[i] ^= 0x10;
+      expect(w!.verify("sm2", kp.pub, msg, sig)).toBe(verifySm2Reference(kp.pub, msg, sig));
+      expect(w!.verify("sm2", kp.pub, msg, sig)).toBe(i % 2 === 0);
+    }
+  });
+});

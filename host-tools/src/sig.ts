@@ -6,6 +6,7 @@
 // Key objects are cached per public key: reconciliation verifies many vouchers per device.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import smCrypto from "sm-crypto";
+import { wasmVerifier } from "./wasm-verifier.ts";
 
 export type SuiteName = "sm2" | "p256";
 export const SUITE_NAMES: readonly SuiteName[] = ["sm2", "p256"];
@@ -81,16 +82,32 @@ export function signRaw(suite: SuiteName, key: KeyPair, msg: Uint8Array): Uint8A
   return sign("sha256", msg, { key: p256Private(key.priv, key.pub), dsaEncoding: "ieee-p1363" });
 }
 
-/** Verifies a raw r‖s signature; false (never throws) on any malformed input. */
+/**
+ * Verifies a raw r‖s signature; false (never throws) on any malformed input. The fastest
+ * correct verifier per suite: P-256 through OpenSSL (node:crypto); SM2 through the
+ * firmware's own verifier (wasm-verifier.ts) when the firmware is built, else sm-crypto.
+ */
 export function verifyRaw(suite: SuiteName, pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
   if (sig.length !== 64 || pub.length !== 65) return false;
   if (suite === "sm2") {
-    try {
-      return smCrypto.sm2.doVerifySignature(msg, hex(sig), hex(pub), { hash: true, der: false });
-    } catch {
-      return false;
-    }
+    const w = wasmVerifier();
+    if (w && msg.length <= w.maxMessage) return w.verify("sm2", pub, msg, sig);
+    return verifySm2Reference(pub, msg, sig);
   }
+  return verifyP256OpenSsl(pub, msg, sig);
+}
+
+/** SM2 through sm-crypto (the independent reference; slow). */
+export function verifySm2Reference(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  try {
+    return smCrypto.sm2.doVerifySignature(msg, hex(sig), hex(pub), { hash: true, der: false });
+  } catch {
+    return false;
+  }
+}
+
+/** P-256 through node:crypto (OpenSSL). */
+export function verifyP256OpenSsl(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
   const k = p256Public(pub);
   if (!k) return false;
   try {
