@@ -1,6 +1,6 @@
 // Model-based property test (issue 4 "Tests"): fast-check command sequences — LOAD (fresh
-// and replayed), PAY (any amount and POS time), VERIFY (right / wrong PIN), SYNC and power
-// cycles — run on the real firmware and on test/support/wallet-model.ts; after every step
+// and replayed), PAY (any amount and POS time), VERIFY (right / wrong PIN), SYNC, LOCK /
+// UNLOCK in the secure channel and power cycles — run on the real firmware and on test/support/wallet-model.ts; after every step
 // the status word, the refusal reason and the device's GET STATUS must match the model.
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
@@ -9,7 +9,7 @@ import { SUITE_P256_SHA256_AES128, SUITE_SM2_SM3_SM4 } from "../protocol/portabl
 import type { NorFlash } from "../wearable-sim/src/flash.ts";
 import { AppletHarness, cat, pinBlock, u32be } from "./support/applet-device.ts";
 import { DEFAULT_LIMITS, TestIssuer, type SuiteId } from "./support/applet-issuer.ts";
-import { T0, personalize, type Personalized } from "./support/applet-perso.ts";
+import { T0, openChannel, personalize, type Personalized } from "./support/applet-perso.ts";
 import { payData, POS_ID, challengeOf } from "./support/applet-wallet.ts";
 import { WalletModel, type ModelOp } from "./support/wallet-model.ts";
 
@@ -22,6 +22,8 @@ const opArb: fc.Arbitrary<ModelOp> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ t: fc.constant("verify" as const), correct: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("sync" as const), time: fc.integer({ min: 0, max: 4_000 }) }) },
   { weight: 1, arbitrary: fc.constant({ t: "powerCycle" as const }) },
+  { weight: 1, arbitrary: fc.constant({ t: "lock" as const }) },
+  { weight: 1, arbitrary: fc.constant({ t: "unlock" as const }) },
 );
 
 describe.each([["P-256", SUITE_P256_SHA256_AES128, 60], ["SM2", SUITE_SM2_SM3_SM4, 15]] as [string, SuiteId, number][])(
@@ -37,9 +39,9 @@ describe.each([["P-256", SUITE_P256_SHA256_AES128, 60], ["SM2", SUITE_SM2_SM3_SM
       image = h.dev.flash;
     });
 
-    it("status words and state follow the model after every command", () => {
-      fc.assert(
-        fc.property(fc.array(opArb, { minLength: 5, maxLength: 40 }), (ops) => {
+    it("status words and state follow the model after every command", async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 40 }), async (ops) => {
           const h = new AppletHarness({ seed: `model-${suite}`, flash: image.clone() });
           h.select();
           const m = new WalletModel({ ...DEFAULT_LIMITS, ...LIMITS }, T0);
@@ -69,6 +71,14 @@ describe.each([["P-256", SUITE_P256_SHA256_AES128, 60], ["SM2", SUITE_SM2_SM3_SM
                 h.select();
                 sw = 0x9000;
                 break;
+              case "lock":
+              case "unlock":
+                // administration: in the secure channel with the device's diversified keys
+                await openChannel(h, p.keys, suite);
+                sw = h.cmd(op.t === "lock" ? A.INS_LOCK : A.INS_UNLOCK).sw;
+                h.select(); // closes the channel (and the PIN session, as a new tap would)
+                m.step({ t: "powerCycle" });
+                break;
             }
             const mo = m.step(op.t === "load" ? { ...op, seq, time: T0 + op.time, expiry: T0 + op.expiry } :
               op.t === "pay" || op.t === "sync" ? { ...op, time: T0 + op.time } : op);
@@ -79,11 +89,12 @@ describe.each([["P-256", SUITE_P256_SHA256_AES128, 60], ["SM2", SUITE_SM2_SM3_SM
             expect({
               balance: s.balance, counter: s.counter, loadSeq: s.loadSeq, latest: s.latestTime, log: s.logCount,
               remaining: s.remainingPayments, remainingAmount: s.remainingAmount, pinTries: s.pinTries,
-              verified: (s.flags & A.STATUS_FLAG_PIN_VERIFIED) !== 0, deadline: s.syncDeadline,
+              verified: (s.flags & A.STATUS_FLAG_PIN_VERIFIED) !== 0, deadline: s.syncDeadline, lifecycle: s.lifecycle,
             }, what).toEqual({
               balance: m.s.balance, counter: m.s.counter, loadSeq: m.s.loadSeq, latest: m.s.latest, log: m.s.logCount,
               remaining: LIMITS.maxCountSinceSync - m.s.sinceCount, remainingAmount: LIMITS.maxAmountSinceSync - m.s.sinceAmount,
               pinTries: m.s.pinTries, verified: m.s.pinVerified, deadline: m.s.syncAnchor + LIMITS.syncInterval,
+              lifecycle: m.s.lifecycle,
             });
             // the cap is never exceeded, whatever the sequence
             expect(s.balance).toBeLessThanOrEqual(LIMITS.cap);

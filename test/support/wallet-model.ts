@@ -1,11 +1,12 @@
 // Reference model of the wallet applet's value logic (SPEC §3.3, DESIGN.md §4): balance,
-// counter, since-sync limits, latest time, load sequence, log fill, PIN tries and the
-// session's PIN-verified flag. Property tests run random command sequences on the real
+// counter, since-sync limits, latest time, load sequence, log fill, PIN tries, the
+// session's PIN-verified flag and the ACTIVE / LOCKED lifecycle. Property tests run random command sequences on the real
 // firmware and on this model and compare status words and state after every step.
 // The checks are in the firmware's order, so the first failing one names the SW.
 import * as L from "../../protocol/portable/limits.ts";
 import { NVM_LOG_CAPACITY } from "../../protocol/portable/nvm.ts";
 import { PIN_TRIES } from "../../protocol/portable/apdu.ts";
+import { LC_ACTIVE, LC_LOCKED } from "../../protocol/portable/lifecycle.ts";
 import type { Limits } from "../../protocol/src/formats.ts";
 
 export interface ModelState {
@@ -20,6 +21,7 @@ export interface ModelState {
   lastAck: number;
   pinTries: number;
   pinVerified: boolean;
+  lifecycle: number;
 }
 
 export type ModelOp =
@@ -27,7 +29,9 @@ export type ModelOp =
   | { t: "pay"; amount: number; time: number }
   | { t: "verify"; correct: boolean }
   | { t: "sync"; time: number }
-  | { t: "powerCycle" };
+  | { t: "powerCycle" }
+  | { t: "lock" }
+  | { t: "unlock" };
 
 export interface Outcome {
   sw: number;
@@ -39,14 +43,24 @@ export class WalletModel {
   constructor(readonly limits: Limits, time: number) {
     this.s = {
       balance: 0, counter: 0, sinceCount: 0, sinceAmount: 0, loadSeq: 0, latest: time, logCount: 0,
-      syncAnchor: time, lastAck: 0, pinTries: PIN_TRIES, pinVerified: false,
+      syncAnchor: time, lastAck: 0, pinTries: PIN_TRIES, pinVerified: false, lifecycle: LC_ACTIVE,
     };
   }
 
   step(op: ModelOp): Outcome {
     const s = this.s;
     const lim = this.limits;
+    // the lifecycle table (lifecycle.ts): value commands and PIN need ACTIVE; SYNC also LOCKED
+    const needsActive = op.t === "load" || op.t === "pay" || op.t === "verify" || op.t === "lock";
+    if (needsActive && s.lifecycle !== LC_ACTIVE) return { sw: 0x6985 };
+    if (op.t === "unlock" && s.lifecycle !== LC_LOCKED) return { sw: 0x6985 };
     switch (op.t) {
+      case "lock":
+        s.lifecycle = LC_LOCKED;
+        return { sw: 0x9000, reason: L.REASON_NONE };
+      case "unlock":
+        s.lifecycle = LC_ACTIVE;
+        return { sw: 0x9000, reason: L.REASON_NONE };
       case "load": {
         if (op.seq <= s.loadSeq) return { sw: 0x6985, reason: L.REASON_REPLAY };
         const t = Math.max(s.latest, op.time);
