@@ -517,3 +517,47 @@ describe("corrupt stored state", () => {
     expect(w.h.dev.aborts).toBe(0);
   });
 });
+
+describe("secure channel details", () => {
+  it("an SM2 device's later sessions run SCP03 over SM4 with its diversified keys", async () => {
+    const w = await activeWallet(SUITE_SM2_SM3_SM4);
+    await expect(openChannel(w.h, w.p.keys, P256)).rejects.toThrow(); // AES no longer
+    await openChannel(w.h, w.p.keys, SUITE_SM2_SM3_SM4);
+    expect(w.h.cmd(A.INS_GET_STATUS).sw).toBe(OK); // protected response (R-MAC, R-ENC) checks out
+    expect(w.h.cmd(A.INS_LOCK).sw).toBe(OK);
+    w.h.select();
+    expect(w.h.status().lifecycle).toBe(LC_LOCKED);
+  });
+
+  it("the default keys stop working after PUT KEY; wrong key version is 6A88", async () => {
+    const w = await activeWallet(P256);
+    const { GP_DEFAULT_KEYS } = await import("../protocol/src/scp03.ts");
+    await expect(openChannel(w.h, GP_DEFAULT_KEYS, P256)).rejects.toThrow();
+    expect(w.h.raw(Uint8Array.of(0x80, A.INS_INITIALIZE_UPDATE, 0x33, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0)).sw).toBe(0x6a88);
+    await openChannel(w.h, w.p.keys, P256);
+    expect(w.h.cmd(A.INS_PUT_KEY, 0x33, A.P2_PUT_KEY_MULTIPLE, new Uint8Array(70)).sw).toBe(0x6a88);
+    expect(w.h.cmd(A.INS_PUT_KEY, 0, 0x01, new Uint8Array(70)).sw).toBe(0x6a86);
+    expect(w.h.cmd(A.INS_PUT_KEY, 0, A.P2_PUT_KEY_MULTIPLE, new Uint8Array(10)).sw).toBe(0x6700);
+  });
+
+  it("SYNC under an unknown issuer key is 6A88, with a bad signature 6984", async () => {
+    const w = await activeWallet(P256);
+    const stranger = new TestIssuer(P256);
+    const ack = (iss: TestIssuer) => iss.syncAck({ deviceId: w.p.deviceId, upToCounter: 0, time: T0 + 5, revocationVersion: 1, blockList: [] });
+    expect(w.h.cmd(A.INS_SYNC, 0, 0, ack(stranger)).sw).toBe(0x6a88);
+    expect(w.h.cmd(A.INS_SYNC, 0, 0, ack(new TestIssuer(P256, w.issuer.kid))).sw).toBe(0x6984);
+    expect(w.h.cmd(A.INS_SYNC, 0, 0, ack(w.issuer)).sw).toBe(OK);
+  });
+
+  it("a second trusted issuer key (rotation) is accepted once written to slot 1", async () => {
+    const w = await activeWallet(P256);
+    const next = new TestIssuer(P256);
+    const doc = next.load({ deviceId: w.p.deviceId, seq: 1, amount: 100, currency: 978, expiry: T0 + 999 });
+    expect(w.h.cmd(A.INS_LOAD, 0, 0, cat(u32be(T0), doc)).sw).toBe(0x6a88);
+    await openChannel(w.h, w.p.keys, P256);
+    expect(w.h.cmd(A.INS_PUT_ISSUER_KEY, 1, 0, cat(Uint8Array.of(next.kid.length), next.kid, next.key.pub)).sw).toBe(OK);
+    w.h.select();
+    expect(w.h.cmd(A.INS_LOAD, 0, 0, cat(u32be(T0), doc)).sw).toBe(OK);
+    expect(load(w, 100, { seq: 2 }).sw).toBe(OK); // the first key still works
+  });
+});
