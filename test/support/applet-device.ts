@@ -7,6 +7,7 @@ import { Device, type DeviceOptions } from "../../wearable-sim/src/device.ts";
 import { encodeCommand } from "../../protocol/src/apdu.ts";
 import * as A from "../../protocol/portable/apdu.ts";
 import { SW_BYTES_REMAINING_00 } from "../../protocol/portable/sw.ts";
+import type { CardStatus } from "../../host-tools/src/card.ts";
 
 export interface Resp {
   data: Uint8Array;
@@ -19,29 +20,8 @@ export interface SecureWrapper {
   unwrap(response: Uint8Array): Uint8Array;
 }
 
-export interface Status {
-  lifecycle: number;
-  suite: number;
-  formFactor: number;
-  flags: number;
-  pinTries: number;
-  pukTries: number;
-  deviceId: Uint8Array;
-  balance: number;
-  cap: number;
-  counter: number;
-  remainingPayments: number;
-  remainingAmount: number;
-  latestTime: number;
-  syncDeadline: number;
-  logCount: number;
-  logCapacity: number;
-  loadSeq: number;
-  revocationVersion: number;
-  currency: number;
-  lastReason: number;
-  storeState: number;
-}
+/** GET STATUS fields (SPEC §3.3): the host tools' type, so the two never drift. */
+export type Status = CardStatus;
 
 export const u32be = (v: number): Uint8Array => {
   const b = new Uint8Array(4);
@@ -59,7 +39,8 @@ export const cat = (...parts: Uint8Array[]): Uint8Array => {
   return out;
 };
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
-/** ISO PIN block of the applet (SPEC §3.3 VERIFY): ASCII digits right-padded with FF. */
+/** ISO PIN block of the applet (SPEC §3.3 VERIFY): ASCII digits right-padded with FF.
+ * Unlike the host tools' pinBlock it accepts malformed PINs, for the negative tests. */
 export const pinBlock = (pin: string): Uint8Array => {
   const b = new Uint8Array(A.PIN_BLOCK_LEN).fill(0xff);
   for (let i = 0; i < pin.length; i++) b[i] = pin.charCodeAt(i);
