@@ -224,13 +224,13 @@ describe("tearing, PIN and device-to-device", () => {
   });
 });
 
-describe("tearing, personalization steps", () => {
+describe.each([["P-256", SUITE_P256_SHA256_AES128], ["SM2", SUITE_SM2_SM3_SM4]] as [string, SuiteId][])("tearing, personalization steps, %s", (_n, suite) => {
   it("every step from PUT KEY to FINALIZE is atomic", async () => {
-    const suite = SUITE_P256_SHA256_AES128;
     const issuer = new TestIssuer(suite);
     const h = new AppletHarness({ seed: SEED });
     const deviceId = h.select().data.slice(A.SELECT_OFF_DEVICE_ID, A.SELECT_OFF_DEVICE_ID + 8);
-    const keys = diversifyKeys(issuer.master, deviceId, suite);
+    const AES = SUITE_P256_SHA256_AES128; // the channel cipher until SET IDENTITY names the suite (SPEC §9)
+    const keys = diversifyKeys(issuer.master, deviceId, AES);
     const token = new Uint8Array(16).fill(3);
     let pub: Uint8Array = new Uint8Array(0);
     const certOf = () => issuer.cert({
@@ -238,7 +238,7 @@ describe("tearing, personalization steps", () => {
     });
     type Cmd = [string, () => [number, number, number, Uint8Array]];
     const steps: Cmd[] = [
-      ["PUT KEY", () => [A.INS_PUT_KEY, 0, A.P2_PUT_KEY_MULTIPLE, putKeyData(1, keys, GP_DEFAULT_KEYS.dek, suite)]],
+      ["PUT KEY", () => [A.INS_PUT_KEY, 0, A.P2_PUT_KEY_MULTIPLE, putKeyData(1, keys, GP_DEFAULT_KEYS.dek, AES)]],
       ["SET IDENTITY", () => [A.INS_SET_IDENTITY, 0, 0, identityData(suite, FORM_CARD, 978, token)]],
       ["SET LIMITS", () => [A.INS_SET_LIMITS, 0, 0, limitsBytes(DEFAULT_LIMITS)]],
       ["GENERATE KEY", () => [A.INS_GENERATE_KEY, 0, 0, new Uint8Array(0)]],
@@ -251,15 +251,16 @@ describe("tearing, personalization steps", () => {
     let covered = 0;
     for (const [name, build] of steps) {
       const sessionKeys = name === "PUT KEY" ? GP_DEFAULT_KEYS : keys;
+      const cipher = name === "PUT KEY" || name === "SET IDENTITY" ? AES : suite;
       const [ins, p1, p2, data] = build();
       const points = await tearEverywhere(h.dev.flash, {
-        prepare: async (x) => { await openChannel(x, sessionKeys, suite); },
+        prepare: async (x) => { await openChannel(x, sessionKeys, cipher); },
         op: (x) => x.cmd(ins, p1, p2, data),
       });
       expect(points, name).toBeGreaterThan(0);
       covered += points;
       // advance the live device by the same step
-      await openChannel(h, sessionKeys, suite);
+      await openChannel(h, sessionKeys, cipher);
       const r = h.cmd(ins, p1, p2, data);
       expect(r.sw, name).toBe(0x9000);
       if (name === "GENERATE KEY") pub = r.data;
