@@ -12,6 +12,8 @@ export interface Channel {
   readonly name: string;
   transmit(apdu: Uint8Array): Promise<Uint8Array>;
   close(): Promise<void>;
+  /** readers with removable cards: resolves once the card has left (batches wait for it) */
+  waitRemoved?(ms: number): Promise<void>;
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
@@ -35,6 +37,9 @@ export class TracingChannel implements Channel {
   }
   close(): Promise<void> {
     return this.inner.close();
+  }
+  get waitRemoved(): ((ms: number) => Promise<void>) | undefined {
+    return this.inner.waitRemoved?.bind(this.inner);
   }
 }
 

@@ -82,6 +82,14 @@ export class PcscChannel implements Channel {
     }
   }
 
+  private removal: (() => void)[] = [];
+
+  /** Resolves once the card is out of the reader. */
+  waitRemoved(ms: number): Promise<void> {
+    if (!this.present) return Promise.resolve();
+    return withTimeout(new Promise<void>((res) => this.removal.push(res)), ms, `pcsc: ${this.r.name}: card not removed`);
+  }
+
   private waitCard(ms: number): Promise<void> {
     const r = this.r;
     return withTimeout(
@@ -90,7 +98,10 @@ export class PcscChannel implements Channel {
           const was = this.present;
           this.present = (s.state & r.SCARD_STATE_PRESENT) !== 0;
           if (this.present) resolve();
-          if (was && !this.present) this.lost = "card removed";
+          if (was && !this.present) {
+            this.lost = "card removed";
+            for (const f of this.removal.splice(0)) f();
+          }
         });
         r.on("end", () => (this.lost = "reader disconnected"));
       }),

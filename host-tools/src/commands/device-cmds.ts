@@ -149,7 +149,18 @@ register(
             continue;
           }
           try {
-            const r = await withChannel(await channelFor(ctx, o, !!batch, i, req), (ch) => personalize(ch, ks, ledger, req));
+            const ch = await channelFor(ctx, o, !!batch, i, req);
+            let r: PersonalizeResult;
+            try {
+              r = await personalize(ch, ks, ledger, req);
+            } finally {
+              // one reader, many cards: the next row starts with the next card, done or failed
+              if (batch && ch.waitRemoved) {
+                if (!ctx.json) ctx.log(`personalize: row ${i + 1} finished, remove the card`);
+                await ch.waitRemoved(10 * 60_000).catch(() => undefined);
+              }
+              await ch.close().catch(() => undefined);
+            }
             if (!r.alreadyDone) writeMailer(mailer, mailerLine(r, req));
             state.rows[key] = { deviceId: r.deviceId, status: "done" };
             if (statePath) writeFileSync(statePath, JSON.stringify(state, null, 1));
