@@ -1,28 +1,16 @@
 // The `wallet` CLI (issue 6 "Errors", "--json and --help everywhere"): every user mistake
 // is one line on stderr and its exit code; --json errors are one JSON document; every
 // command answers --help. Runs main() in-process with stdout/stderr captured.
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { main } from "../host-tools/src/cli.ts";
+import { runCaptured } from "../host-tools/src/run-captured.ts";
 
 const home = mkdtempSync(join(tmpdir(), "host-cli-"));
 const env = { ...process.env, WALLET_PASSPHRASE: "cli test passphrase", WALLET_HOME: home };
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(argv, env);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const run = (...argv: string[]) => runCaptured(argv, env);
 
 function oneLine(err: string): string {
   const lines = err.trimEnd().split("\n");
@@ -35,7 +23,6 @@ describe("wallet CLI", () => {
   beforeAll(async () => {
     expect((await run("issuer", "init")).code).toBe(0);
   });
-  afterAll(() => undefined);
 
   it("--help on the top level and on every command", async () => {
     const top = await run("--help");
@@ -58,13 +45,7 @@ describe("wallet CLI", () => {
   });
 
   it("wrong passphrase exits 5", async () => {
-    let out = "";
-    let err = "";
-    const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
-    const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((err += String(s)), true));
-    const code = await main(["issuer", "rotate", "--json"], { ...env, WALLET_PASSPHRASE: "not the one at all" });
-    o.mockRestore();
-    e.mockRestore();
+    const { code, out, err } = await runCaptured(["issuer", "rotate", "--json"], { ...env, WALLET_PASSPHRASE: "not the one at all" });
     expect(code).toBe(5);
     expect(oneLine(err)).toMatch(/^wallet: keystore: wrong passphrase/);
     expect(JSON.parse(out)).toMatchObject({ ok: false, exitCode: 5 });

@@ -14,8 +14,7 @@ import { parseInput, reconcile, POS_EXPORT_FORMAT } from "../host-tools/src/reco
 import { CURRENCY_CNY, DEFAULT_LIMITS } from "../host-tools/src/synthetic.ts";
 import { WalletError, EXIT_REFUSED } from "../host-tools/src/errors.ts";
 import { hex } from "../host-tools/src/docs.ts";
-import { main } from "../host-tools/src/cli.ts";
-import { vi } from "vitest";
+import { runCaptured } from "../host-tools/src/run-captured.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "host-flows-"));
 const ks = Keystore.create(join(dir, "ks.json"), "flows passphrase");
@@ -143,17 +142,7 @@ describe("personalize batch (CLI, --sim DIR)", () => {
   it("reports a failing device and goes on; a re-run skips finished rows; PIN mailer is 0600", async () => {
     const home = mkdtempSync(join(tmpdir(), "host-batch-"));
     const env = { ...process.env, WALLET_PASSPHRASE: "batch passphrase", WALLET_HOME: home };
-    const quiet = async (...argv: string[]) => {
-      let out = "";
-      const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
-      const e = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-      try {
-        return { code: await main(argv, env), out };
-      } finally {
-        o.mockRestore();
-        e.mockRestore();
-      }
-    };
+    const quiet = (...argv: string[]) => runCaptured(argv, env);
     expect((await quiet("issuer", "init")).code).toBe(0);
     const csv = join(home, "batch.csv");
     writeFileSync(csv, "account,suite,form,pin\n1001,p256,card,1111\n1002,sm2,band,\n1003,p256,watch,3333\n");

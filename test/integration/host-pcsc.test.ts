@@ -2,12 +2,12 @@
 // of 20 simulated cards presented one after the other in the vpcd reader of the rig's
 // pcscd, loads one and takes a POS payment through the same reader; a card pulled out
 // mid-session is one clear device error; the serial channel over a socat pty.
-import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Fleet } from "../../wearable-sim/src/fleet.ts";
-import { main } from "../../host-tools/src/cli.ts";
+import { runCaptured } from "../../host-tools/src/run-captured.ts";
 import { PcscChannel } from "../../host-tools/src/channels/pcsc.ts";
 import { SerialChannel } from "../../host-tools/src/channels/serial.ts";
 import { WalletCard } from "../../host-tools/src/card.ts";
@@ -19,18 +19,7 @@ const CARDS = 20;
 const home = mkdtempSync(join(tmpdir(), "host-pcsc-"));
 const env = { ...process.env, WALLET_PASSPHRASE: "integration passphrase", WALLET_HOME: home };
 
-async function wallet(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
-  const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((err += String(s)), true));
-  try {
-    return { code: await main(argv, env), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const wallet = (...argv: string[]) => runCaptured(argv, env);
 
 /** Resolves when the device has answered FINALIZE with 9000 (personalization complete). */
 const finalized = (d: Device) =>
