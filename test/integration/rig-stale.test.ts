@@ -1,12 +1,13 @@
 // The rig's own lifecycle (issue 2, "Test rig"; test/rig/rig.ts): a pcscd left behind by a
 // crashed run is stopped and replaced, a pcscd of a rig that still runs is never touched,
-// busy vpcd ports are refused with one line. Runs a second private pcscd beside the
+// busy vpcd ports are refused with one line, or skipped when a port search is allowed. Runs a second private pcscd beside the
 // global setup's one, in its own directory and on its own ports (vpcd port + 10).
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { rigDir, startPcscd, vpcdReaderName, type Pcscd } from "../rig/rig.ts";
+import { portFree, rigDir, startPcscd, vpcdReaderName, type Pcscd } from "../rig/rig.ts";
 
 const rig = inject("rig");
 const PORT = rig.vpcdPort + 10;
@@ -63,5 +64,18 @@ describe.skipIf(!rig.private)("rig: pcscd lifecycle", () => {
     const err = await startPcscd({ dir: rigDir("stale-test-2"), portBase: PORT }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     expect((err as Error).message).toBe(`rig: TCP port ${PORT} is busy (another pcscd with vpcd, a running test rig or bench?)`);
+  });
+
+  it("moves to the next free port pair when asked to search (as the test rig does)", async () => {
+    // something else holds slot 1's port of the first pair
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(PORT + 1, "0.0.0.0", r));
+    cleanups.push(() => blocker.close());
+    const p = await startPcscd({ dir: rigDir("stale-test"), portBase: PORT, portSearch: 3 });
+    started.push(p);
+    expect(p.portBase).toBe(PORT + 2);
+    expect(p.env.WALLET_VPCD_PORT).toBe(String(PORT + 2));
+    expect(p.readers).toEqual([vpcdReaderName(0), vpcdReaderName(1)]);
+    expect(await portFree(PORT + 2)).toBe(false); // vpcd listens there now
   });
 });

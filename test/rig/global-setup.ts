@@ -24,15 +24,21 @@ declare module "vitest" {
   }
 }
 
+/** How many further vpcd port pairs the rig may try above the default one. */
+const PORT_SEARCH = 20;
+
 let pcscd: Pcscd | undefined;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const t0 = Date.now();
   prepareRig((s) => console.error(s));
-  pcscd = await startPcscd({ dir: rigDir("tests"), portBase: Number(process.env.WALLET_RIG_VPCD_PORT) || VPCD_DEFAULT_PORT });
+  // an explicit WALLET_RIG_VPCD_PORT is taken strictly; by default the rig moves up to the
+  // next free port pair when 35963 is held (a bench, another checkout's rig, a system pcscd)
+  const fixed = Number(process.env.WALLET_RIG_VPCD_PORT);
+  pcscd = await startPcscd({ dir: rigDir("tests"), portBase: fixed || VPCD_DEFAULT_PORT, portSearch: fixed ? 0 : PORT_SEARCH });
   Object.assign(process.env, pcscd.env);
   project.provide("rig", { socket: pcscd.socket, vpcdPort: pcscd.portBase, readers: pcscd.readers, private: pcscd.private, log: pcscd.log });
-  console.error(`rig: pcscd ${pcscd.pid} ready (${pcscd.private ? "private" : "shared /run/pcscd"}, readers: ${pcscd.readers.join(", ")}) in ${Date.now() - t0} ms`);
+  console.error(`rig: pcscd ${pcscd.pid} ready (${pcscd.private ? "private" : "shared /run/pcscd"}, readers: ${pcscd.readers.join(", ")}, vpcd port ${pcscd.portBase}) in ${Date.now() - t0} ms`);
   const stop = async () => {
     const p = pcscd;
     pcscd = undefined;

@@ -154,6 +154,11 @@ export interface PcscdOptions {
   nodelay?: boolean;
   /** Extra pcscd flags, e.g. ["-d"] or ["-a"] for APDU logs in the log file. */
   flags?: string[];
+  /**
+   * When portBase is busy, try this many further port pairs above it (the test rig does:
+   * its clients learn the ports from the environment). 0 (default): refuse, as a bench must.
+   */
+  portSearch?: number;
 }
 
 export interface Pcscd {
@@ -255,6 +260,23 @@ async function clearStale(dir: string): Promise<boolean> {
   return killed;
 }
 
+/**
+ * The first base port, from `first` upwards in steps of VPCD_SLOTS, whose slot ports are
+ * all free: a system pcscd with vpcd, another checkout's rig or a bench may hold some.
+ */
+async function choosePorts(first: number, search: number, grace: number): Promise<number> {
+  for (let i = 0; i <= search; i++) {
+    const base = first + i * VPCD_SLOTS;
+    let free = true;
+    for (let s = 0; s < VPCD_SLOTS && free; s++) {
+      // only the first pair may be waited for: it is the one a pcscd we just killed held
+      free = await waitUntil(() => portFree(base + s), i === 0 ? grace : 0);
+    }
+    if (free) return base;
+  }
+  throw rigError(`TCP port ${first} is busy (another pcscd with vpcd, a running test rig or bench?)`);
+}
+
 function canUnshare(): boolean {
   return process.getuid?.() === 0 && spawnSync("unshare", ["--mount", "--propagation", "private", "true"], { stdio: "ignore" }).status === 0;
 }
@@ -304,7 +326,6 @@ function visibleReaders(socket: string): string[] {
  * ends it by PID and waits until its ports are free again.
  */
 export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
-  const portBase = opts.portBase ?? VPCD_DEFAULT_PORT;
   const nodelay = opts.nodelay ?? true;
   const dir = opts.dir;
   const runDir = join(dir, "run");
@@ -314,13 +335,7 @@ export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
   // a pcscd we just killed needs about a second to let go of its ports
   const grace = (await clearStale(dir)) ? STOP_TIMEOUT_MS : 0;
 
-  // the ports must be ours: a system pcscd with vpcd, another rig, or a bench holds them
-  for (let s = 0; s < VPCD_SLOTS; s++) {
-    const port = portBase + s;
-    if (!(await waitUntil(() => portFree(port), grace))) {
-      throw rigError(`TCP port ${port} is busy (another pcscd with vpcd, a running test rig or bench?)`);
-    }
-  }
+  const portBase = await choosePorts(opts.portBase ?? VPCD_DEFAULT_PORT, opts.portSearch ?? 0, grace);
   const priv = canUnshare();
   const socket = priv ? join(runDir, "pcscd.comm") : "/run/pcscd/pcscd.comm";
   if (!priv) {
