@@ -116,22 +116,25 @@ function ciosBody(pl, n0) {
 }
 
 // r = a + b mod m (a, b < m): add, subtract m, keep the sum only if that borrowed and
-// the addition did not carry out of 256 bits. Constant time.
-function addBody() {
+// the addition did not carry out of 256 bits. Constant time. `pl`: constant modulus limbs
+// (subtracting a zero limb is then free), or null to read the modulus from `mod`.
+function addBody(pl) {
+  const P = (j) => (pl ? (pl[j] === 0 ? "" : ` - ${hex(pl[j])}`) : ` - <u64>load<u32>(mod, ${4 * j})`);
   const L = [`  let x: u64, c: u64 = 0;`];
   for (let j = 0; j < 8; j++) L.push(`  x = <u64>load<u32>(a, ${4 * j}) + <u64>load<u32>(b, ${4 * j}) + c; const s${j} = x & 0xffffffff; c = x >> 32;`);
   L.push(`  const top = c; c = 0;`);
-  for (let j = 0; j < 8; j++) L.push(`  x = s${j} - <u64>load<u32>(mod, ${4 * j}) - c; const d${j} = <u32>x; c = (x >> 32) & 1;`);
+  for (let j = 0; j < 8; j++) L.push(`  x = s${j}${P(j)} - c; const d${j} = <u32>x; c = (x >> 32) & 1;`);
   L.push(`  const keep = <u32>(0 - (c & (top ^ 1)));`);
   for (let j = 0; j < 8; j++) L.push(`  store<u32>(r, (d${j} & ~keep) | (<u32>s${j} & keep), ${4 * j});`);
   return L.join("\n");
 }
 // r = a - b mod m (a, b < m): subtract, then add m masked by the borrow. Constant time.
-function subBody() {
+function subBody(pl) {
+  const P = (j) => (pl ? (pl[j] === 0 ? "" : pl[j] === 0xffffffff ? " + mask" : ` + (${hex(pl[j])} & mask)`) : ` + (<u64>load<u32>(mod, ${4 * j}) & mask)`);
   const L = [`  let x: u64, c: u64 = 0;`];
   for (let j = 0; j < 8; j++) L.push(`  x = <u64>load<u32>(a, ${4 * j}) - <u64>load<u32>(b, ${4 * j}) - c; const d${j} = x & 0xffffffff; c = (x >> 32) & 1;`);
-  L.push(`  const mask = 0 - c; c = 0;`);
-  for (let j = 0; j < 8; j++) L.push(`  x = d${j} + (<u64>load<u32>(mod, ${4 * j}) & mask) + c; store<u32>(r, <u32>x, ${4 * j}); c = x >> 32;`);
+  L.push(`  const mask: u64 = (0 - c) & 0xffffffff; c = 0;`);
+  for (let j = 0; j < 8; j++) L.push(`  x = d${j}${P(j)} + c; store<u32>(r, <u32>x, ${4 * j}); c = x >> 32;`);
   return L.join("\n");
 }
 
@@ -148,8 +151,12 @@ function genMont() {
   out.push(`export function montMulP256(r: usize, a: usize, b: usize): void {\n${ciosBody(P256, inv32(CURVES.P256.p & M32))}\n}\n`);
   out.push(`export function montMulSm2(r: usize, a: usize, b: usize): void {\n${ciosBody(SM2, inv32(CURVES.SM2.p & M32))}\n}\n`);
   out.push(`// mod: a field block (modulus limbs at 0, n0' at 128), see field-consts.ts`);
-  out.push(`export function modAdd(r: usize, a: usize, b: usize, mod: usize): void {\n${addBody()}\n}\n`);
-  out.push(`export function modSub(r: usize, a: usize, b: usize, mod: usize): void {\n${subBody()}\n}\n`);
+  out.push(`export function modAdd(r: usize, a: usize, b: usize, mod: usize): void {\n${addBody(null)}\n}\n`);
+  out.push(`export function modSub(r: usize, a: usize, b: usize, mod: usize): void {\n${subBody(null)}\n}\n`);
+  for (const [name, pl] of [["P256", P256], ["Sm2", SM2]]) {
+    out.push(`export function modAdd${name}(r: usize, a: usize, b: usize): void {\n${addBody(pl)}\n}\n`);
+    out.push(`export function modSub${name}(r: usize, a: usize, b: usize): void {\n${subBody(pl)}\n}\n`);
+  }
   out.push(`export function montMulGeneric(r: usize, a: usize, b: usize, mod: usize): void {\n${ciosBody(null, null)}\n}\n`);
   return out.join("\n");
 }

@@ -444,7 +444,7 @@ export function modSub(r: usize, a: usize, b: usize, mod: usize): void {
   x = <u64>load<u32>(a, 20) - <u64>load<u32>(b, 20) - c; const d5 = x & 0xffffffff; c = (x >> 32) & 1;
   x = <u64>load<u32>(a, 24) - <u64>load<u32>(b, 24) - c; const d6 = x & 0xffffffff; c = (x >> 32) & 1;
   x = <u64>load<u32>(a, 28) - <u64>load<u32>(b, 28) - c; const d7 = x & 0xffffffff; c = (x >> 32) & 1;
-  const mask = 0 - c; c = 0;
+  const mask: u64 = (0 - c) & 0xffffffff; c = 0;
   x = d0 + (<u64>load<u32>(mod, 0) & mask) + c; store<u32>(r, <u32>x, 0); c = x >> 32;
   x = d1 + (<u64>load<u32>(mod, 4) & mask) + c; store<u32>(r, <u32>x, 4); c = x >> 32;
   x = d2 + (<u64>load<u32>(mod, 8) & mask) + c; store<u32>(r, <u32>x, 8); c = x >> 32;
@@ -453,6 +453,108 @@ export function modSub(r: usize, a: usize, b: usize, mod: usize): void {
   x = d5 + (<u64>load<u32>(mod, 20) & mask) + c; store<u32>(r, <u32>x, 20); c = x >> 32;
   x = d6 + (<u64>load<u32>(mod, 24) & mask) + c; store<u32>(r, <u32>x, 24); c = x >> 32;
   x = d7 + (<u64>load<u32>(mod, 28) & mask) + c; store<u32>(r, <u32>x, 28); c = x >> 32;
+}
+
+export function modAddP256(r: usize, a: usize, b: usize): void {
+  let x: u64, c: u64 = 0;
+  x = <u64>load<u32>(a, 0) + <u64>load<u32>(b, 0) + c; const s0 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 4) + <u64>load<u32>(b, 4) + c; const s1 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 8) + <u64>load<u32>(b, 8) + c; const s2 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 12) + <u64>load<u32>(b, 12) + c; const s3 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 16) + <u64>load<u32>(b, 16) + c; const s4 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 20) + <u64>load<u32>(b, 20) + c; const s5 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 24) + <u64>load<u32>(b, 24) + c; const s6 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 28) + <u64>load<u32>(b, 28) + c; const s7 = x & 0xffffffff; c = x >> 32;
+  const top = c; c = 0;
+  x = s0 - 0xffffffff - c; const d0 = <u32>x; c = (x >> 32) & 1;
+  x = s1 - 0xffffffff - c; const d1 = <u32>x; c = (x >> 32) & 1;
+  x = s2 - 0xffffffff - c; const d2 = <u32>x; c = (x >> 32) & 1;
+  x = s3 - c; const d3 = <u32>x; c = (x >> 32) & 1;
+  x = s4 - c; const d4 = <u32>x; c = (x >> 32) & 1;
+  x = s5 - c; const d5 = <u32>x; c = (x >> 32) & 1;
+  x = s6 - 0x00000001 - c; const d6 = <u32>x; c = (x >> 32) & 1;
+  x = s7 - 0xffffffff - c; const d7 = <u32>x; c = (x >> 32) & 1;
+  const keep = <u32>(0 - (c & (top ^ 1)));
+  store<u32>(r, (d0 & ~keep) | (<u32>s0 & keep), 0);
+  store<u32>(r, (d1 & ~keep) | (<u32>s1 & keep), 4);
+  store<u32>(r, (d2 & ~keep) | (<u32>s2 & keep), 8);
+  store<u32>(r, (d3 & ~keep) | (<u32>s3 & keep), 12);
+  store<u32>(r, (d4 & ~keep) | (<u32>s4 & keep), 16);
+  store<u32>(r, (d5 & ~keep) | (<u32>s5 & keep), 20);
+  store<u32>(r, (d6 & ~keep) | (<u32>s6 & keep), 24);
+  store<u32>(r, (d7 & ~keep) | (<u32>s7 & keep), 28);
+}
+
+export function modSubP256(r: usize, a: usize, b: usize): void {
+  let x: u64, c: u64 = 0;
+  x = <u64>load<u32>(a, 0) - <u64>load<u32>(b, 0) - c; const d0 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 4) - <u64>load<u32>(b, 4) - c; const d1 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 8) - <u64>load<u32>(b, 8) - c; const d2 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 12) - <u64>load<u32>(b, 12) - c; const d3 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 16) - <u64>load<u32>(b, 16) - c; const d4 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 20) - <u64>load<u32>(b, 20) - c; const d5 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 24) - <u64>load<u32>(b, 24) - c; const d6 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 28) - <u64>load<u32>(b, 28) - c; const d7 = x & 0xffffffff; c = (x >> 32) & 1;
+  const mask: u64 = (0 - c) & 0xffffffff; c = 0;
+  x = d0 + mask + c; store<u32>(r, <u32>x, 0); c = x >> 32;
+  x = d1 + mask + c; store<u32>(r, <u32>x, 4); c = x >> 32;
+  x = d2 + mask + c; store<u32>(r, <u32>x, 8); c = x >> 32;
+  x = d3 + c; store<u32>(r, <u32>x, 12); c = x >> 32;
+  x = d4 + c; store<u32>(r, <u32>x, 16); c = x >> 32;
+  x = d5 + c; store<u32>(r, <u32>x, 20); c = x >> 32;
+  x = d6 + (0x00000001 & mask) + c; store<u32>(r, <u32>x, 24); c = x >> 32;
+  x = d7 + mask + c; store<u32>(r, <u32>x, 28); c = x >> 32;
+}
+
+export function modAddSm2(r: usize, a: usize, b: usize): void {
+  let x: u64, c: u64 = 0;
+  x = <u64>load<u32>(a, 0) + <u64>load<u32>(b, 0) + c; const s0 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 4) + <u64>load<u32>(b, 4) + c; const s1 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 8) + <u64>load<u32>(b, 8) + c; const s2 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 12) + <u64>load<u32>(b, 12) + c; const s3 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 16) + <u64>load<u32>(b, 16) + c; const s4 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 20) + <u64>load<u32>(b, 20) + c; const s5 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 24) + <u64>load<u32>(b, 24) + c; const s6 = x & 0xffffffff; c = x >> 32;
+  x = <u64>load<u32>(a, 28) + <u64>load<u32>(b, 28) + c; const s7 = x & 0xffffffff; c = x >> 32;
+  const top = c; c = 0;
+  x = s0 - 0xffffffff - c; const d0 = <u32>x; c = (x >> 32) & 1;
+  x = s1 - 0xffffffff - c; const d1 = <u32>x; c = (x >> 32) & 1;
+  x = s2 - c; const d2 = <u32>x; c = (x >> 32) & 1;
+  x = s3 - 0xffffffff - c; const d3 = <u32>x; c = (x >> 32) & 1;
+  x = s4 - 0xffffffff - c; const d4 = <u32>x; c = (x >> 32) & 1;
+  x = s5 - 0xffffffff - c; const d5 = <u32>x; c = (x >> 32) & 1;
+  x = s6 - 0xffffffff - c; const d6 = <u32>x; c = (x >> 32) & 1;
+  x = s7 - 0xfffffffe - c; const d7 = <u32>x; c = (x >> 32) & 1;
+  const keep = <u32>(0 - (c & (top ^ 1)));
+  store<u32>(r, (d0 & ~keep) | (<u32>s0 & keep), 0);
+  store<u32>(r, (d1 & ~keep) | (<u32>s1 & keep), 4);
+  store<u32>(r, (d2 & ~keep) | (<u32>s2 & keep), 8);
+  store<u32>(r, (d3 & ~keep) | (<u32>s3 & keep), 12);
+  store<u32>(r, (d4 & ~keep) | (<u32>s4 & keep), 16);
+  store<u32>(r, (d5 & ~keep) | (<u32>s5 & keep), 20);
+  store<u32>(r, (d6 & ~keep) | (<u32>s6 & keep), 24);
+  store<u32>(r, (d7 & ~keep) | (<u32>s7 & keep), 28);
+}
+
+export function modSubSm2(r: usize, a: usize, b: usize): void {
+  let x: u64, c: u64 = 0;
+  x = <u64>load<u32>(a, 0) - <u64>load<u32>(b, 0) - c; const d0 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 4) - <u64>load<u32>(b, 4) - c; const d1 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 8) - <u64>load<u32>(b, 8) - c; const d2 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 12) - <u64>load<u32>(b, 12) - c; const d3 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 16) - <u64>load<u32>(b, 16) - c; const d4 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 20) - <u64>load<u32>(b, 20) - c; const d5 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 24) - <u64>load<u32>(b, 24) - c; const d6 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = <u64>load<u32>(a, 28) - <u64>load<u32>(b, 28) - c; const d7 = x & 0xffffffff; c = (x >> 32) & 1;
+  const mask: u64 = (0 - c) & 0xffffffff; c = 0;
+  x = d0 + mask + c; store<u32>(r, <u32>x, 0); c = x >> 32;
+  x = d1 + mask + c; store<u32>(r, <u32>x, 4); c = x >> 32;
+  x = d2 + c; store<u32>(r, <u32>x, 8); c = x >> 32;
+  x = d3 + mask + c; store<u32>(r, <u32>x, 12); c = x >> 32;
+  x = d4 + mask + c; store<u32>(r, <u32>x, 16); c = x >> 32;
+  x = d5 + mask + c; store<u32>(r, <u32>x, 20); c = x >> 32;
+  x = d6 + mask + c; store<u32>(r, <u32>x, 24); c = x >> 32;
+  x = d7 + (0xfffffffe & mask) + c; store<u32>(r, <u32>x, 28); c = x >> 32;
 }
 
 export function montMulGeneric(r: usize, a: usize, b: usize, mod: usize): void {

@@ -11,7 +11,9 @@
 // Instrumented build (--use EC_TRACE=1, build/crypto-ec-trace.wasm): every field
 // operation folds (op, r, a, b addresses) into a running hash, so a test can prove the
 // operation schedule of a scalar multiplication is independent of the secret scalar.
-import { montMulP256, montMulSm2, montMulGeneric, modAdd, modSub } from "./field-mont";
+import {
+  montMulP256, montMulSm2, montMulGeneric, modAdd, modSub, modAddP256, modSubP256, modAddSm2, modSubSm2,
+} from "./field-mont";
 import { FIELD_KIND_P256, FIELD_KIND_SM2 } from "./field-consts";
 
 // Field block layout (bytes), written by scripts/gen-field.mjs.
@@ -61,8 +63,20 @@ export function fmul(f: usize, r: usize, a: usize, b: usize): void {
 }
 // @ts-ignore: decorator
 @inline export function fsqr(f: usize, r: usize, a: usize): void { fmul(f, r, a, a); }
-export function fadd(f: usize, r: usize, a: usize, b: usize): void { trace(OP_ADD, r, a, b); modAdd(r, a, b, f); }
-export function fsub(f: usize, r: usize, a: usize, b: usize): void { trace(OP_SUB, r, a, b); modSub(r, a, b, f); }
+export function fadd(f: usize, r: usize, a: usize, b: usize): void {
+  trace(OP_ADD, r, a, b);
+  const kind = load<u32>(f + FB_KIND);
+  if (kind == FIELD_KIND_P256) modAddP256(r, a, b);
+  else if (kind == FIELD_KIND_SM2) modAddSm2(r, a, b);
+  else modAdd(r, a, b, f);
+}
+export function fsub(f: usize, r: usize, a: usize, b: usize): void {
+  trace(OP_SUB, r, a, b);
+  const kind = load<u32>(f + FB_KIND);
+  if (kind == FIELD_KIND_P256) modSubP256(r, a, b);
+  else if (kind == FIELD_KIND_SM2) modSubSm2(r, a, b);
+  else modSub(r, a, b, f);
+}
 export function fneg(f: usize, r: usize, a: usize): void { fsub(f, r, ZERO, a); }
 export function toMont(f: usize, r: usize, a: usize): void { fmul(f, r, a, f + FB_R2); }
 export function fromMont(f: usize, r: usize, a: usize): void { fmul(f, r, a, ONE_RAW); }

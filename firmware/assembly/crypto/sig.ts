@@ -8,7 +8,7 @@
 // verification (public data) is variable time, returns false on any malformed input
 // and never traps. No function here throws or allocates.
 import { SUITE_SM2_SM3_SM4 } from "../../../protocol/portable/suite";
-import { CB_N, FB_MOD, fadd, fsub, beToLimbs, limbsToBe, isZeroMask } from "./field";
+import { CB_P, CB_N, FB_MOD, fadd, fsub, fsqr, fmul, toMont, ltU256, beToLimbs, limbsToBe, isZeroMask } from "./field";
 import { JAC, AFF, mulBase, mulDoubleVT, isInfVT } from "./point";
 import {
   curveOf, decodePointVT, encodePoint, affineX, inRangeMask, reduceOnceN, nmul, ninv, reduceBytes,
@@ -178,10 +178,32 @@ export function ecVerify(suite: u8, pub65: usize, msg: usize, msgLen: i32, sig64
     mulDoubleVT(C, J, K, T, Q);
   }
   if (isInfVT(J)) return false;
-  affineX(C, X, J);
-  reduceOnceN(C, X);
-  if (suite == SUITE_SM2_SM3_SM4) fadd(C + CB_N, X, X, E); // R = (e + x1) mod n
-  return memory.compare(X, R, 32) == 0;
+  // Accept iff x1 mod n = r (ECDSA) or (e + x1) mod n = r (SM2), without the inversion
+  // that x1 = X/Z^2 would cost: x1 < p < 2n, so x1 is c or c + n for c = r (ECDSA) or
+  // c = (r - e) mod n (SM2); test X = c Z^2 for each candidate below p.
+  if (suite == SUITE_SM2_SM3_SM4) fsub(C + CB_N, X, R, E);
+  else memory.copy(X, R, 32);
+  return projectiveXIs(C, J, X) || (addNBelowP(C, X) && projectiveXIs(C, J, X));
+}
+
+// X of the Jacobian point j equals c Z^2 (c plain limbs, c < p)
+function projectiveXIs(C: usize, j: usize, c: usize): bool {
+  const f = C + CB_P;
+  fsqr(f, T, j + 64);
+  toMont(f, D, c);
+  fmul(f, D, D, T);
+  return memory.compare(D, j, 32) == 0;
+}
+// c += n; false if the sum is not below p (then it is no x-coordinate)
+function addNBelowP(C: usize, c: usize): bool {
+  const n = C + CB_N + FB_MOD;
+  let carry: u64 = 0;
+  for (let i: usize = 0; i < 32; i += 4) {
+    const x = <u64>load<u32>(c + i) + <u64>load<u32>(n + i) + carry;
+    store<u32>(c + i, <u32>x);
+    carry = x >> 32;
+  }
+  return carry == 0 && ltU256(c, C + CB_P + FB_MOD) != 0;
 }
 
 // true if pub65 is 04 || x || y with x, y < p on the suite's curve
