@@ -1,0 +1,69 @@
+// The verifier exported by the production firmware.wasm (firmware/assembly/crypto/verifier.ts,
+// buffer layout protocol/portable/crypto-verifier.ts): signatures made by independent
+// implementations (sm-crypto for SM2, OpenSSL for P-256) verify, altered ones and
+// malformed input return 0, nothing traps, and the hardware imports are never touched.
+import { describe, it, expect, beforeAll } from "vitest";
+import { readFileSync } from "node:fs";
+import { generateKeyPairSync, sign as nodeSign, randomBytes } from "node:crypto";
+import smCryptoLib from "sm-crypto";
+import {
+  VERIFIER_PUB_OFFSET, VERIFIER_SIG_OFFSET, VERIFIER_MSG_OFFSET, VERIFIER_BUFFER_SIZE,
+} from "../protocol/portable/crypto-verifier.ts";
+import { unhex } from "./crypto-ec-harness.ts";
+
+interface Verifier { memory: WebAssembly.Memory; crypto_buffer(): number; sm2_verify(n: number): number; p256_verify(n: number): number }
+let x: Verifier;
+beforeAll(() => {
+  const mod = new WebAssembly.Module(readFileSync(new URL("../build/firmware.wasm", import.meta.url)));
+  // every import throws: verification must not touch flash, TRNG, clock or button
+  const imports: WebAssembly.Imports = {};
+  for (const imp of WebAssembly.Module.imports(mod)) {
+    (imports[imp.module] ??= {})[imp.name] = () => { throw new Error(`verifier touched ${imp.module}.${imp.name}`); };
+  }
+  x = new WebAssembly.Instance(mod, imports).exports as unknown as Verifier;
+});
+
+function run(which: "sm2" | "p256", pub: Uint8Array, sig: Uint8Array, msg: Uint8Array, len = msg.length): number {
+  const base = x.crypto_buffer(), m = new Uint8Array(x.memory.buffer);
+  m.set(pub, base + VERIFIER_PUB_OFFSET);
+  m.set(sig, base + VERIFIER_SIG_OFFSET);
+  m.set(msg.subarray(0, Math.min(msg.length, VERIFIER_BUFFER_SIZE - VERIFIER_MSG_OFFSET)), base + VERIFIER_MSG_OFFSET);
+  return which === "sm2" ? x.sm2_verify(len) : x.p256_verify(len);
+}
+
+describe("firmware.wasm crypto verifier", () => {
+  it("SM2: sm-crypto signatures verify; altered ones do not", () => {
+    const sm = smCryptoLib.sm2;
+    for (let i = 0; i < 20; i++) {
+      const kp = sm.generateKeyPairHex();
+      const msg = randomBytes(1 + i * 37);
+      const sig = unhex(sm.doSignature(Array.from(msg), kp.privateKey, { hash: true, publicKey: kp.publicKey, der: false }));
+      const pub = unhex(kp.publicKey);
+      expect(run("sm2", pub, sig, msg)).toBe(1);
+      expect(run("p256", pub, sig, msg)).toBe(0); // wrong curve
+      const bad = Uint8Array.from(sig); bad[i % 64] ^= 0x10;
+      expect(run("sm2", pub, bad, msg)).toBe(0);
+      expect(run("sm2", pub, sig, msg, msg.length - 1)).toBe(0);
+    }
+  });
+  it("P-256: OpenSSL signatures verify; altered ones do not", () => {
+    for (let i = 0; i < 20; i++) {
+      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+      const jwk = publicKey.export({ format: "jwk" });
+      const pub = Uint8Array.from([4, ...Buffer.from(jwk.x!, "base64url"), ...Buffer.from(jwk.y!, "base64url")]);
+      const msg = randomBytes(i * 50);
+      const sig = new Uint8Array(nodeSign("sha256", msg, { key: privateKey, dsaEncoding: "ieee-p1363" }));
+      expect(run("p256", pub, sig, msg)).toBe(1);
+      expect(run("sm2", pub, sig, msg)).toBe(0);
+      const badPub = Uint8Array.from(pub); badPub[1 + (i % 64)] ^= 1;
+      expect(run("p256", badPub, sig, msg)).toBe(0);
+    }
+  });
+  it("malformed input: zero key, zero signature, oversized length — 0, no trap", () => {
+    const msg = randomBytes(32);
+    expect(run("sm2", new Uint8Array(65), new Uint8Array(64), msg)).toBe(0);
+    expect(run("p256", new Uint8Array(65).fill(0xff), new Uint8Array(64).fill(0xff), msg)).toBe(0);
+    expect(run("p256", new Uint8Array(65), new Uint8Array(64), msg, VERIFIER_BUFFER_SIZE)).toBe(0);
+    expect(run("sm2", new Uint8Array(65), new Uint8Array(64), msg, 0xffffffff)).toBe(0);
+  });
+});
