@@ -20,13 +20,15 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename } from "node:path";
+import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { DOC_TYPE_RECEIPT } from "../../protocol/portable/cbor-keys.ts";
-import { decodeSign1 } from "../../protocol/src/cose.ts";
+import { peekDocType } from "./fast-voucher.ts";
+import { reconcileWorkerUrl } from "./worker-bundle.ts";
 import { certRefOf, checkCert, hex, unhex, type TrustedKey } from "./docs.ts";
 import { dataError } from "./errors.ts";
 import type { DeviceRecord, FraudCase, Ledger, SyncAck, VoucherRecord, VoucherStatus } from "./ledger/ledger.ts";
-import { checkVoucher, type CheckedVoucher, type DeviceKey, type RejectedCheck } from "./voucher-check.ts";
+import { checkVoucher, toFacts, type Checked, type DeviceKey } from "./voucher-check.ts";
 
 export const POS_EXPORT_FORMAT = "offline-wallet-pos-export";
 export const DEVICE_LOG_FORMAT = "offline-wallet-device-log";
@@ -109,28 +111,40 @@ export async function deviceKeys(ledger: Ledger): Promise<Map<string, DeviceKey>
   return m;
 }
 
-type Check = CheckedVoucher | RejectedCheck;
+type Check = Checked;
+
+/** Batches at least this large are checked in worker threads (smaller ones are not worth the start-up). */
+export const WORKER_THRESHOLD = 2000;
 
 /** Checks vouchers, in worker threads when the batch is large enough to pay for them. */
-export async function checkAll(coses: Uint8Array[], keys: Map<string, DeviceKey>, opts: { workers?: number } = {}): Promise<Check[]> {
-  const n = opts.workers ?? (coses.length >= 2000 ? availableParallelism() : 0);
-  if (n <= 0) return coses.map((c) => checkVoucher(c, (id) => keys.get(id)));
-  const pool = new VerifierPool(keys, n);
+export async function checkAll(coses: Uint8Array[], keys: Map<string, DeviceKey>, opts: { workers?: number; pool?: VerifierPool } = {}): Promise<Check[]> {
+  if (opts.pool) return opts.pool.check(coses, keys);
+  const n = opts.workers ?? (coses.length >= WORKER_THRESHOLD ? availableParallelism() : 0);
+  if (n <= 0) return coses.map((c) => toFacts(checkVoucher(c, (id) => keys.get(id))));
+  const pool = new VerifierPool(n);
   try {
-    return await pool.check(coses);
+    return await pool.check(coses, keys);
   } finally {
     await pool.close();
   }
 }
 
-/** Worker threads that check vouchers; slices are handed out as workers come free. */
+/**
+ * Worker threads that check vouchers; slices are handed out as workers come free. Start
+ * it early: the workers load (and tsx compiles) their modules while the caller parses.
+ */
 export class VerifierPool {
   private workers: Worker[];
-  constructor(keys: Map<string, DeviceKey>, n: number) {
-    const devices = [...keys.entries()];
-    this.workers = Array.from({ length: n }, () => new Worker(new URL("./reconcile-worker.mjs", import.meta.url), { workerData: { devices } }));
+  private keysSent?: Map<string, DeviceKey>;
+  constructor(n: number) {
+    const url = reconcileWorkerUrl();
+    this.workers = Array.from({ length: n }, () => new Worker(url));
   }
-  async check(coses: Uint8Array[], slice = 500): Promise<Check[]> {
+  async check(coses: Uint8Array[], keys: Map<string, DeviceKey>, slice = 500): Promise<Check[]> {
+    if (this.keysSent !== keys) {
+      for (const w of this.workers) w.postMessage({ keys: [...keys.entries()] });
+      this.keysSent = keys;
+    }
     const out: Check[] = new Array(coses.length);
     let next = 0;
     const run = (w: Worker) =>
@@ -149,7 +163,7 @@ export class VerifierPool {
         send();
       });
     await Promise.all(this.workers.map(run));
-    for (const w of this.workers) w.removeAllListeners("message");
+    for (const w of this.workers) (w.removeAllListeners("message"), w.removeAllListeners("error"));
     return out;
   }
   async close(): Promise<void> {
@@ -178,6 +192,10 @@ export function evaluateDevice(dev: DeviceRecord, vouchers: VoucherRecord[], ack
   const gaps: number[] = [];
   const max = counters.length ? counters[counters.length - 1] : 0;
   for (let c = 1; c < max; c++) if (!byCounter.has(c)) gaps.push(c);
+  // prefix sums over counters (a fork counts once, at its largest amount) for O(1) windows
+  const idx = new Map(counters.map((c, i) => [c, i]));
+  const prefix = [0];
+  for (const c of counters) prefix.push(prefix[prefix.length - 1] + Math.max(...byCounter.get(c)!.map((x) => x.amount)));
 
   for (const c of counters) {
     const group = byCounter.get(c)!;
@@ -188,16 +206,12 @@ export function evaluateDevice(dev: DeviceRecord, vouchers: VoucherRecord[], ack
     const v = group[0];
     if (dev.revoked && dev.revokedAt !== null && v.time >= dev.revokedAt) fraud(v, "revoked", `signed at ${v.time}, device revoked at ${dev.revokedAt}`);
     if (v.amount > dev.limits.maxPayment) fraud(v, "over-limit", `amount ${v.amount} > per-payment maximum ${dev.limits.maxPayment}`);
-    // since-sync window: vouchers after the last acknowledged counter below c
+    // since-sync window: the vouchers after the last acknowledged counter below c
     const from = ackCounters.filter((a) => a < c).pop() ?? 0;
-    let count = 0;
-    let sum = 0;
-    for (const k of counters) {
-      if (k <= from || k > c) continue;
-      const g = byCounter.get(k)!;
-      count++;
-      sum += Math.max(...g.map((x) => x.amount));
-    }
+    const at = idx.get(c)!;
+    const start = upperBound(counters, from); // first index with counter > from
+    const count = at + 1 - start;
+    const sum = prefix[at + 1] - prefix[start];
     if (count > dev.limits.maxCountSinceSync) fraud(v, "over-limit", `${count} payments since the last sync > ${dev.limits.maxCountSinceSync}`);
     else if (sum > dev.limits.maxAmountSinceSync) fraud(v, "over-limit", `${sum} paid since the last sync > ${dev.limits.maxAmountSinceSync}`);
     if (c === 1 || !byCounter.has(c - 1)) {
@@ -213,6 +227,18 @@ export function evaluateDevice(dev: DeviceRecord, vouchers: VoucherRecord[], ack
   return { status, cases, gaps };
 }
 
+/** Index of the first element of sorted `a` greater than x. */
+function upperBound(a: number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export interface ReconcileResult {
   files: { name: string; kind: string; vouchers: number; alreadyImported: boolean }[];
   newVouchers: number;
@@ -221,11 +247,24 @@ export interface ReconcileResult {
   receipts: number;
   newFraudCases: FraudCase[];
   pendingGaps: { deviceId: string; counters: number[] }[];
+  /** wall time of the voucher checks (workers) and of the ledger transaction */
+  timings: { checkMs: number; writeMs: number };
 }
 
 /** Imports `inputs` into the ledger in one transaction and re-evaluates the devices touched. */
-export async function reconcile(ledger: Ledger, inputs: InputFile[], opts: { workers?: number; keys?: Map<string, DeviceKey> } = {}): Promise<ReconcileResult> {
-  const keys = opts.keys ?? (await deviceKeys(ledger));
+export async function reconcile(ledger: Ledger, inputs: InputFile[], opts: { workers?: number; keys?: Map<string, DeviceKey>; pool?: VerifierPool } = {}): Promise<ReconcileResult> {
+  const total = inputs.reduce((a, f) => a + f.coses.length, 0);
+  const n = opts.workers ?? (total >= WORKER_THRESHOLD ? availableParallelism() : 0);
+  const pool = opts.pool ?? (n > 0 ? new VerifierPool(n) : undefined);
+  try {
+    return await reconcileWith(ledger, inputs, opts.keys, pool);
+  } finally {
+    if (pool && !opts.pool) await pool.close();
+  }
+}
+
+async function reconcileWith(ledger: Ledger, inputs: InputFile[], knownKeys: Map<string, DeviceKey> | undefined, pool: VerifierPool | undefined): Promise<ReconcileResult> {
+  const keys = knownKeys ?? (await deviceKeys(ledger));
   const fresh: InputFile[] = [];
   const files: ReconcileResult["files"] = [];
   for (const f of inputs) {
@@ -241,19 +280,23 @@ export async function reconcile(ledger: Ledger, inputs: InputFile[], opts: { wor
       if (isReceipt(c)) receipts++;
       else items.push({ file: f, cose: c });
     }
-  const checks = await checkAll(items.map((i) => i.cose), keys, { workers: opts.workers });
+  const t0 = performance.now();
+  const checks = await checkAll(items.map((i) => i.cose), keys, pool ? { pool } : { workers: 0 });
+  const t1 = performance.now();
 
   return ledger.transaction(async () => {
     const good: VoucherRecord[] = [];
     const touched = new Set<string>();
     const newCases: FraudCase[] = [];
     let rejected = 0;
+    // who presented what: kept where it is evidence (a replay, a rejected voucher); the
+    // import of every file is recorded in `imports` and the audit log
     const subs = [];
     for (let i = 0; i < items.length; i++) {
       const r = checks[i];
       const { file } = items[i];
-      subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
       if (!r.ok) {
+        subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
         rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason: r.reason, cose: items[i].cose, source: file.name }]);
         if (r.deviceId && keys.has(r.deviceId)) {
           const c: FraudCase = { kind: "tampered", deviceId: r.deviceId, counter: null, voucherHash: r.hash, detail: r.reason };
@@ -261,33 +304,42 @@ export async function reconcile(ledger: Ledger, inputs: InputFile[], opts: { wor
         }
         continue;
       }
-      const v = r.v;
-      good.push({
-        hash: r.hash, deviceId: r.deviceId, counter: v.counter, amount: v.amount, currency: v.currency, payee: hex(v.payeeId), kind: v.kind,
-        time: v.time, prev: hex(v.prev), chainHash: r.chainHash, balanceAfter: v.balanceAfter, cose: items[i].cose, status: "pending", reason: null,
-      });
+      const v = r.facts;
+      good.push({ hash: r.hash, deviceId: r.deviceId, ...v, chainHash: r.chainHash, cose: items[i].cose, status: "pending", reason: null });
       touched.add(r.deviceId);
-      if (file.kind === "pos-export" && file.presenter !== `merchant:${hex(v.payeeId)}`) {
-        const c: FraudCase = { kind: "replay", deviceId: r.deviceId, counter: v.counter, voucherHash: r.hash, detail: `presented by ${file.presenter} in ${file.name}, made out to ${hex(v.payeeId)}` };
+      if (file.kind === "pos-export" && file.presenter !== `merchant:${v.payee}`) {
+        subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
+        const c: FraudCase = { kind: "replay", deviceId: r.deviceId, counter: v.counter, voucherHash: r.hash, detail: `presented by ${file.presenter} in ${file.name}, made out to ${v.payee}` };
         if (await ledger.openFraudCase(c)) newCases.push(c);
       }
     }
-    const inserted = await ledger.addVouchers(good);
-    await ledger.addSubmissions(subs);
+    // evaluate each touched device over what the ledger holds plus this batch, then write
+    // new vouchers with their final status and update only old ones whose status changed
+    const byDevice = new Map<string, VoucherRecord[]>();
+    for (const v of good) (byDevice.get(v.deviceId) ?? byDevice.set(v.deviceId, []).get(v.deviceId)!).push(v);
     const pendingGaps: ReconcileResult["pendingGaps"] = [];
+    const toInsert: VoucherRecord[] = [];
     for (const id of [...touched].sort()) {
       const dev = (await ledger.device(id))!;
-      const all = await ledger.vouchersOf(id);
-      const ev = evaluateDevice(dev, all, await ledger.syncAcks(id));
-      for (const v of all) {
+      const old = await ledger.vouchersOf(id, { cose: false });
+      const known = new Set(old.map((v) => v.hash));
+      const fresh = byDevice.get(id)!.filter((v) => !known.has(v.hash) && (known.add(v.hash), true));
+      const ev = evaluateDevice(dev, [...old, ...fresh], await ledger.syncAcks(id));
+      for (const v of old) {
         const s = ev.status.get(v.hash)!;
         if (s.status !== v.status || s.reason !== v.reason) await ledger.setVoucherStatus(v.hash, s.status, s.reason);
       }
+      for (const v of fresh) toInsert.push({ ...v, ...ev.status.get(v.hash)! });
       for (const c of ev.cases) if (await ledger.openFraudCase(c)) newCases.push(c);
       if (ev.gaps.length) pendingGaps.push({ deviceId: id, counters: ev.gaps });
     }
+    const inserted = await ledger.addVouchers(toInsert);
+    await ledger.addSubmissions(subs);
     for (const f of fresh) await ledger.addImport(f.hash, f.name, f.kind, { entries: f.coses.length });
-    const result: ReconcileResult = { files, newVouchers: inserted, duplicates: good.length - inserted, rejected, receipts, newFraudCases: newCases, pendingGaps };
+    const result: ReconcileResult = {
+      files, newVouchers: inserted, duplicates: good.length - inserted, rejected, receipts, newFraudCases: newCases, pendingGaps,
+      timings: { checkMs: Math.round(t1 - t0), writeMs: Math.round(performance.now() - t1) },
+    };
     if (fresh.length)
       await ledger.audit("reconcile", {
         files: fresh.map((f) => ({ name: f.name, sha256: f.hash })), newVouchers: inserted, rejected,
@@ -297,13 +349,5 @@ export async function reconcile(ledger: Ledger, inputs: InputFile[], opts: { wor
   });
 }
 
-/** Receipts start like vouchers (COSE_Sign1); the payload's type key tells them apart. */
-function isReceipt(cose: Uint8Array): boolean {
-  try {
-    const p = decodeSign1(cose).payload;
-    // payload map: first entry is key 0 (type) with a small uint value: a1..b7 header, 00, type
-    return p.length > 2 && p[1] === 0 && p[2] === DOC_TYPE_RECEIPT;
-  } catch {
-    return false;
-  }
-}
+/** Receipts travel in device logs beside vouchers; the payload's type key tells them apart. */
+const isReceipt = (cose: Uint8Array): boolean => peekDocType(cose) === DOC_TYPE_RECEIPT;

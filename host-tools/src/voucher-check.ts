@@ -5,8 +5,9 @@
 // so worker threads can run it (reconcile-worker.mjs).
 import { createHash } from "node:crypto";
 import { VOUCHER_SCHEMA, decodeSigned, type Signed, type Voucher } from "../../protocol/src/formats.ts";
-import { hex, verifySigned } from "./docs.ts";
-import { suiteHash, type SuiteName } from "./sig.ts";
+import { hex, suiteOfAlg, verifySigned } from "./docs.ts";
+import { parseVoucherFast } from "./fast-voucher.ts";
+import { suiteHash, verifyRaw, type SuiteName } from "./sig.ts";
 
 /** What a voucher check needs to know about its payer, from the device's checked certificate. */
 export interface DeviceKey {
@@ -31,10 +32,55 @@ export interface RejectedCheck {
   reason: string;
 }
 
+/** What reconciliation keeps of a checked voucher: plain values only (cheap to post between threads). */
+export interface VoucherFacts {
+  counter: number;
+  amount: number;
+  currency: number;
+  payee: string;
+  kind: number;
+  time: number;
+  prev: string;
+  balanceAfter: number;
+}
+
+export type Checked = { ok: true; hash: string; chainHash: string; deviceId: string; facts: VoucherFacts } | RejectedCheck;
+
+export function toFacts(r: CheckedVoucher | RejectedCheck): Checked {
+  if (!r.ok) return r;
+  const v = r.v;
+  return {
+    ok: true, hash: r.hash, chainHash: r.chainHash, deviceId: r.deviceId,
+    facts: { counter: v.counter, amount: v.amount, currency: v.currency, payee: hex(v.payeeId), kind: v.kind, time: v.time, prev: hex(v.prev), balanceAfter: v.balanceAfter },
+  };
+}
+
 export const voucherId = (cose: Uint8Array): string => createHash("sha256").update(cose).digest("hex");
 
 export function checkVoucher(cose: Uint8Array, lookup: (deviceId: string) => DeviceKey | undefined): CheckedVoucher | RejectedCheck {
   const hash = voucherId(cose);
+  const fast = parseVoucherFast(cose);
+  if (fast) {
+    // the common case: canonical and well-formed, verified over the spliced Sig_structure
+    const deviceId = hex(fast.doc.deviceId);
+    const dev = lookup(deviceId);
+    if (dev && !dev.certError && hex(fast.doc.certRef) === dev.certRef && suiteOfAlg(fast.alg) === dev.suite) {
+      if (!verifyRaw(dev.suite, pubBytes(dev), fast.tbs, fast.signature)) return { ok: false, hash, deviceId, reason: "bad voucher: signature does not verify" };
+      return { ok: true, hash, chainHash: dev.suite === "p256" ? hash : hex(suiteHash(dev.suite, cose)), deviceId, v: fast.doc };
+    }
+  }
+  return checkSlow(cose, hash, lookup);
+}
+
+const pubCache = new Map<string, Uint8Array>();
+function pubBytes(dev: DeviceKey): Uint8Array {
+  let b = pubCache.get(dev.pub);
+  if (!b) pubCache.set(dev.pub, (b = Buffer.from(dev.pub, "hex")));
+  return b;
+}
+
+/** The protocol decoder's path: every reject and its message come from here. */
+function checkSlow(cose: Uint8Array, hash: string, lookup: (deviceId: string) => DeviceKey | undefined): CheckedVoucher | RejectedCheck {
   let signed: Signed<Voucher>;
   try {
     signed = decodeSigned<Voucher>(cose, VOUCHER_SCHEMA);

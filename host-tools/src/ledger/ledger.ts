@@ -160,7 +160,8 @@ export interface Ledger {
   rejected(): Promise<RejectedVoucher[]>;
   addSubmissions(s: Submission[]): Promise<number>;
   submissions(voucherHash: string): Promise<Submission[]>;
-  vouchersOf(deviceId: string): Promise<VoucherRecord[]>;
+  /** a device's vouchers by counter; `cose: false` leaves the bytes out (empty) for speed */
+  vouchersOf(deviceId: string, opts?: { cose?: boolean }): Promise<VoucherRecord[]>;
   voucher(hash: string): Promise<VoucherRecord | null>;
   setVoucherStatus(hash: string, status: VoucherStatus, reason: string | null): Promise<void>;
   openFraudCase(c: FraudCase): Promise<boolean>; // false when the same case is already open

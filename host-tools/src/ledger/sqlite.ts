@@ -77,6 +77,14 @@ function toVoucher(r: Row): VoucherRecord {
 export class SqliteLedger implements Ledger {
   private db: Database.Database;
   private depth = 0;
+  private stmts = new Map<string, Database.Statement>();
+
+  /** Prepared statements are cached: reconciliation runs the same few per device. */
+  private st(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
 
   private constructor(readonly path: string) {
     try {
@@ -145,24 +153,24 @@ export class SqliteLedger implements Ledger {
   }
 
   async putIssuerKeys(keys: IssuerKeyRecord[]): Promise<void> {
-    const st = this.db.prepare("INSERT INTO issuer_keys (kid, suite, pub, status) VALUES (?, ?, ?, ?) ON CONFLICT(kid) DO UPDATE SET status = excluded.status");
+    const st = this.st("INSERT INTO issuer_keys (kid, suite, pub, status) VALUES (?, ?, ?, ?) ON CONFLICT(kid) DO UPDATE SET status = excluded.status");
     for (const k of keys) st.run(k.kid, k.suite, k.pub, k.status);
   }
 
   async issuerKeys(): Promise<IssuerKeyRecord[]> {
-    return this.db.prepare("SELECT kid, suite, pub, status FROM issuer_keys ORDER BY rowid").all() as IssuerKeyRecord[];
+    return this.st("SELECT kid, suite, pub, status FROM issuer_keys ORDER BY rowid").all() as IssuerKeyRecord[];
   }
 
   async tokenFor(account: string): Promise<string> {
-    const r = this.db.prepare("SELECT token FROM token_vault WHERE account = ?").get(account) as Row | undefined;
+    const r = this.st("SELECT token FROM token_vault WHERE account = ?").get(account) as Row | undefined;
     if (r) return r.token;
     const token = randomBytes(16).toString("hex");
-    this.db.prepare("INSERT INTO token_vault (account, token, created_at) VALUES (?, ?, ?)").run(account, token, now());
+    this.st("INSERT INTO token_vault (account, token, created_at) VALUES (?, ?, ?)").run(account, token, now());
     return token;
   }
 
   async accountFor(token: string): Promise<string | null> {
-    return ((this.db.prepare("SELECT account FROM token_vault WHERE token = ?").get(token) as Row | undefined)?.account as string) ?? null;
+    return ((this.st("SELECT account FROM token_vault WHERE token = ?").get(token) as Row | undefined)?.account as string) ?? null;
   }
 
   async putDevice(d: DeviceRecord): Promise<void> {
@@ -182,48 +190,48 @@ export class SqliteLedger implements Ledger {
 
   async device(key: string): Promise<DeviceRecord | null> {
     const k = key.toLowerCase();
-    const r = this.db.prepare("SELECT * FROM devices WHERE device_id = ? OR alias = ? OR serial = ?").get(k, key, k) as Row | undefined;
+    const r = this.st("SELECT * FROM devices WHERE device_id = ? OR alias = ? OR serial = ?").get(k, key, k) as Row | undefined;
     return r ? toDevice(r) : null;
   }
 
   async devices(): Promise<DeviceRecord[]> {
-    return (this.db.prepare("SELECT * FROM devices ORDER BY personalized_at, device_id").all() as Row[]).map(toDevice);
+    return (this.st("SELECT * FROM devices ORDER BY personalized_at, device_id").all() as Row[]).map(toDevice);
   }
 
   async deviceByCertRef(certRef: string): Promise<DeviceRecord | null> {
-    const r = this.db.prepare("SELECT * FROM devices WHERE cert_ref = ?").get(certRef) as Row | undefined;
+    const r = this.st("SELECT * FROM devices WHERE cert_ref = ?").get(certRef) as Row | undefined;
     return r ? toDevice(r) : null;
   }
 
   async setAlias(deviceId: string, alias: string | null): Promise<void> {
-    this.db.prepare("UPDATE devices SET alias = ? WHERE device_id = ?").run(alias, deviceId);
+    this.st("UPDATE devices SET alias = ? WHERE device_id = ?").run(alias, deviceId);
   }
 
   async setRevoked(deviceId: string, revoked: boolean, at: number): Promise<number> {
-    this.db.prepare("UPDATE devices SET revoked = ?, revoked_at = ? WHERE device_id = ?").run(revoked ? 1 : 0, revoked ? at : null, deviceId);
-    this.db.prepare("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revocation_version'").run();
+    this.st("UPDATE devices SET revoked = ?, revoked_at = ? WHERE device_id = ?").run(revoked ? 1 : 0, revoked ? at : null, deviceId);
+    this.st("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revocation_version'").run();
     return this.revocationVersion();
   }
 
   async revocationVersion(): Promise<number> {
-    return Number((this.db.prepare("SELECT value FROM meta WHERE key = 'revocation_version'").get() as Row).value);
+    return Number((this.st("SELECT value FROM meta WHERE key = 'revocation_version'").get() as Row).value);
   }
 
   async revokedIds(): Promise<string[]> {
-    return (this.db.prepare("SELECT device_id FROM devices WHERE revoked = 1 ORDER BY device_id").all() as Row[]).map((r) => r.device_id);
+    return (this.st("SELECT device_id FROM devices WHERE revoked = 1 ORDER BY device_id").all() as Row[]).map((r) => r.device_id);
   }
 
   async addLoad(l: LoadRecord): Promise<void> {
     this.db
       .prepare("INSERT INTO loads (device_id, seq, amount, currency, expiry, auth, receipt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET receipt = excluded.receipt")
       .run(l.deviceId, l.seq, l.amount, l.currency, l.expiry, Buffer.from(l.auth), l.receipt ? Buffer.from(l.receipt) : null, now());
-    this.db.prepare("UPDATE devices SET last_load_seq = MAX(last_load_seq, ?) WHERE device_id = ?").run(l.seq, l.deviceId);
+    this.st("UPDATE devices SET last_load_seq = MAX(last_load_seq, ?) WHERE device_id = ?").run(l.seq, l.deviceId);
   }
 
   async loads(deviceId?: string): Promise<LoadRecord[]> {
     const rows = (deviceId
-      ? this.db.prepare("SELECT * FROM loads WHERE device_id = ? ORDER BY seq").all(deviceId)
-      : this.db.prepare("SELECT * FROM loads ORDER BY device_id, seq").all()) as Row[];
+      ? this.st("SELECT * FROM loads WHERE device_id = ? ORDER BY seq").all(deviceId)
+      : this.st("SELECT * FROM loads ORDER BY device_id, seq").all()) as Row[];
     return rows.map((r) => ({ deviceId: r.device_id, seq: r.seq, amount: r.amount, currency: r.currency, expiry: r.expiry, auth: new Uint8Array(r.auth), receipt: r.receipt ? new Uint8Array(r.receipt) : null }));
   }
 
@@ -231,25 +239,25 @@ export class SqliteLedger implements Ledger {
     this.db
       .prepare("INSERT OR IGNORE INTO sync_acks (device_id, up_to_counter, time, revocation_version, ack) VALUES (?, ?, ?, ?, ?)")
       .run(a.deviceId, a.upToCounter, a.time, a.revocationVersion, Buffer.from(a.ack));
-    this.db.prepare("UPDATE devices SET last_sync = ? WHERE device_id = ?").run(now(), a.deviceId);
+    this.st("UPDATE devices SET last_sync = ? WHERE device_id = ?").run(now(), a.deviceId);
   }
 
   async syncAcks(deviceId: string): Promise<SyncAck[]> {
-    return (this.db.prepare("SELECT * FROM sync_acks WHERE device_id = ? ORDER BY up_to_counter").all(deviceId) as Row[]).map((r) => ({
+    return (this.st("SELECT * FROM sync_acks WHERE device_id = ? ORDER BY up_to_counter").all(deviceId) as Row[]).map((r) => ({
       deviceId: r.device_id, upToCounter: r.up_to_counter, time: r.time, revocationVersion: r.revocation_version, ack: new Uint8Array(r.ack),
     }));
   }
 
   async hasImport(sourceHash: string): Promise<boolean> {
-    return !!this.db.prepare("SELECT 1 FROM imports WHERE source_hash = ?").get(sourceHash);
+    return !!this.st("SELECT 1 FROM imports WHERE source_hash = ?").get(sourceHash);
   }
 
   async addImport(sourceHash: string, name: string, kind: string, counts: object): Promise<void> {
-    this.db.prepare("INSERT OR IGNORE INTO imports (source_hash, name, kind, counts, imported_at) VALUES (?, ?, ?, ?, ?)").run(sourceHash, name, kind, JSON.stringify(counts), now());
+    this.st("INSERT OR IGNORE INTO imports (source_hash, name, kind, counts, imported_at) VALUES (?, ?, ?, ?, ?)").run(sourceHash, name, kind, JSON.stringify(counts), now());
   }
 
   async addVouchers(vs: VoucherRecord[]): Promise<number> {
-    const st = this.db.prepare(
+    const st = this.st(
       `INSERT OR IGNORE INTO vouchers (hash, device_id, counter, amount, currency, payee, kind, time, prev, chain_hash, balance_after, cose, status, reason)
        VALUES (@hash, @deviceId, @counter, @amount, @currency, @payee, @kind, @time, @prev, @chainHash, @balanceAfter, @cose, @status, @reason)`,
     );
@@ -259,42 +267,43 @@ export class SqliteLedger implements Ledger {
   }
 
   async addRejected(rs: RejectedVoucher[]): Promise<number> {
-    const st = this.db.prepare("INSERT OR IGNORE INTO rejected (hash, device_id, reason, cose, source) VALUES (?, ?, ?, ?, ?)");
+    const st = this.st("INSERT OR IGNORE INTO rejected (hash, device_id, reason, cose, source) VALUES (?, ?, ?, ?, ?)");
     let n = 0;
     for (const r of rs) n += st.run(r.hash, r.deviceId, r.reason, Buffer.from(r.cose), r.source).changes;
     return n;
   }
 
   async rejected(): Promise<RejectedVoucher[]> {
-    return (this.db.prepare("SELECT * FROM rejected ORDER BY rowid").all() as Row[]).map((r) => ({
+    return (this.st("SELECT * FROM rejected ORDER BY rowid").all() as Row[]).map((r) => ({
       hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(r.cose), source: r.source,
     }));
   }
 
   async addSubmissions(ss: Submission[]): Promise<number> {
-    const st = this.db.prepare("INSERT OR IGNORE INTO submissions (voucher_hash, source, presenter) VALUES (?, ?, ?)");
+    const st = this.st("INSERT OR IGNORE INTO submissions (voucher_hash, source, presenter) VALUES (?, ?, ?)");
     let n = 0;
     for (const s of ss) n += st.run(s.voucherHash, s.source, s.presenter).changes;
     return n;
   }
 
   async submissions(voucherHash: string): Promise<Submission[]> {
-    return (this.db.prepare("SELECT * FROM submissions WHERE voucher_hash = ? ORDER BY source, presenter").all(voucherHash) as Row[]).map((r) => ({
+    return (this.st("SELECT * FROM submissions WHERE voucher_hash = ? ORDER BY source, presenter").all(voucherHash) as Row[]).map((r) => ({
       voucherHash: r.voucher_hash, source: r.source, presenter: r.presenter,
     }));
   }
 
-  async vouchersOf(deviceId: string): Promise<VoucherRecord[]> {
-    return (this.db.prepare("SELECT * FROM vouchers WHERE device_id = ? ORDER BY counter, hash").all(deviceId) as Row[]).map(toVoucher);
+  async vouchersOf(deviceId: string, opts: { cose?: boolean } = {}): Promise<VoucherRecord[]> {
+    const cols = opts.cose === false ? "hash, device_id, counter, amount, currency, payee, kind, time, prev, chain_hash, balance_after, x'' AS cose, status, reason" : "*";
+    return (this.st(`SELECT ${cols} FROM vouchers WHERE device_id = ? ORDER BY counter, hash`).all(deviceId) as Row[]).map(toVoucher);
   }
 
   async voucher(hash: string): Promise<VoucherRecord | null> {
-    const r = this.db.prepare("SELECT * FROM vouchers WHERE hash = ?").get(hash) as Row | undefined;
+    const r = this.st("SELECT * FROM vouchers WHERE hash = ?").get(hash) as Row | undefined;
     return r ? toVoucher(r) : null;
   }
 
   async setVoucherStatus(hash: string, status: VoucherStatus, reason: string | null): Promise<void> {
-    this.db.prepare("UPDATE vouchers SET status = ?, reason = ? WHERE hash = ?").run(status, reason, hash);
+    this.st("UPDATE vouchers SET status = ?, reason = ? WHERE hash = ?").run(status, reason, hash);
   }
 
   async openFraudCase(c: FraudCase): Promise<boolean> {
@@ -303,12 +312,12 @@ export class SqliteLedger implements Ledger {
       .prepare("SELECT 1 FROM fraud_cases WHERE kind = ? AND device_id = ? AND counter IS ? AND voucher_hash IS ?")
       .get(c.kind, c.deviceId, c.counter, c.voucherHash);
     if (dup) return false;
-    this.db.prepare("INSERT INTO fraud_cases (kind, device_id, counter, voucher_hash, detail, opened_at) VALUES (?, ?, ?, ?, ?, ?)").run(c.kind, c.deviceId, c.counter, c.voucherHash, c.detail, now());
+    this.st("INSERT INTO fraud_cases (kind, device_id, counter, voucher_hash, detail, opened_at) VALUES (?, ?, ?, ?, ?, ?)").run(c.kind, c.deviceId, c.counter, c.voucherHash, c.detail, now());
     return true;
   }
 
   async fraudCases(): Promise<FraudCase[]> {
-    return (this.db.prepare("SELECT * FROM fraud_cases ORDER BY id").all() as Row[]).map((r) => ({
+    return (this.st("SELECT * FROM fraud_cases ORDER BY id").all() as Row[]).map((r) => ({
       id: r.id, kind: r.kind, deviceId: r.device_id, counter: r.counter, voucherHash: r.voucher_hash, detail: r.detail, openedAt: r.opened_at,
     }));
   }
@@ -333,7 +342,7 @@ export class SqliteLedger implements Ledger {
          FROM devices d ORDER BY d.device_id`,
       )
       .all() as Row[]).map((r) => ({ ...r, revoked: !!r.revoked })) as LedgerSummary["devices"];
-    const one = (sql: string) => Number((this.db.prepare(sql).get() as Row).n);
+    const one = (sql: string) => Number((this.st(sql).get() as Row).n);
     const loaded = one("SELECT COALESCE(SUM(amount), 0) AS n FROM loads");
     const paidToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0");
     return {
@@ -344,25 +353,25 @@ export class SqliteLedger implements Ledger {
   }
 
   async audit(action: string, data: object): Promise<AuditEntry> {
-    const last = this.db.prepare("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as Row | undefined;
+    const last = this.st("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").get() as Row | undefined;
     const seq = (last?.seq ?? 0) + 1;
     const prev = last?.hash ?? GENESIS;
     const at = now();
     const json = JSON.stringify(data);
     const hash = auditHash(prev, seq, at, action, json);
-    this.db.prepare("INSERT INTO audit (seq, at, action, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)").run(seq, at, action, json, prev, hash);
+    this.st("INSERT INTO audit (seq, at, action, data, prev, hash) VALUES (?, ?, ?, ?, ?, ?)").run(seq, at, action, json, prev, hash);
     return { seq, at, action, data: json, prev, hash };
   }
 
   async auditEntries(): Promise<AuditEntry[]> {
-    return this.db.prepare("SELECT * FROM audit ORDER BY seq").all() as AuditEntry[];
+    return this.st("SELECT * FROM audit ORDER BY seq").all() as AuditEntry[];
   }
 
   async verifyAudit(): Promise<AuditVerdict> {
     let prev = GENESIS;
     let expectSeq = 1;
     let n = 0;
-    for (const e of this.db.prepare("SELECT * FROM audit ORDER BY seq").iterate() as Iterable<AuditEntry>) {
+    for (const e of this.st("SELECT * FROM audit ORDER BY seq").iterate() as Iterable<AuditEntry>) {
       n++;
       if (e.seq !== expectSeq) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${expectSeq} is missing` };
       if (e.prev !== prev) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${e.seq} does not link to entry ${e.seq - 1}` };
