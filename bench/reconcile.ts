@@ -20,13 +20,8 @@ import { SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
 import { parseInput, POS_EXPORT_FORMAT, reconcile } from "../host-tools/src/reconcile.ts";
 import { generateKeyPair, keyId } from "../host-tools/src/sig.ts";
 import { DEFAULT_LIMITS, PaperDevice } from "../host-tools/src/synthetic.ts";
+import { arg } from "./host-bench-util.ts";
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(name);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`bench: ${name} must be a positive integer`);
-  return v;
-}
 const JSON_OUT = process.argv.includes("--json");
 const N = arg("--vouchers", 100_000);
 const DEVICES = arg("--devices", 1_000);
