@@ -51,10 +51,10 @@ describe("HID over UDP", () => {
     const s = createSocket("udp4");
     await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
     const port = s.address().port;
-    const err = await HidChannel.udp(`127.0.0.1:${port}`).catch((e) => e);
+    const err = await HidChannel.udp(`127.0.0.1:${port}`, { timeoutMs: 300 }).catch((e) => e);
     s.close();
     expect(err).toBeInstanceOf(WalletError);
     expect((err as WalletError).exitCode).toBe(EXIT_DEVICE);
     expect((err as Error).message).toMatch(/hid-udp:127.0.0.1:\d+: no answer within/);
-  }, 30_000);
+  });
 });

@@ -97,7 +97,7 @@ describe("host flows on the real firmware", () => {
     expect(stored).toEqual([ok]);
     expect(ok).toMatchObject({ deviceId: p.deviceId, counter: 1, amount: 1_000, balanceAfter: 29_000 });
     // above the no-CVM limit a card needs the PIN in this session
-    await expect(posCharge(ch, pos(), DEFAULT_LIMITS.noCvm + 1, { store: () => undefined })).rejects.toThrow(/PAY: 6982/);
+    await expect(posCharge(ch, pos(), DEFAULT_LIMITS.noCvm + 1, { store: () => undefined })).rejects.toThrow(/^declined by the device: PAY: 6982 .*REASON_HOLDER/);
     const withPin = await posCharge(ch, pos(), DEFAULT_LIMITS.noCvm + 1, { pin: "4321", store: (x) => void stored.push(x) });
     expect(withPin.counter).toBe(2);
     expect(await refusal(posCharge(ch, pos([p.deviceId]), 100, { store: () => undefined }))).toMatch(/revocation list/);
@@ -135,6 +135,25 @@ describe("host flows on the real firmware", () => {
     const sum = await l.summary();
     expect(sum.merchants).toEqual([{ payee: hex(MERCHANT), vouchers: 3, settled: 500, pending: 0 }]);
     expect(sum.devices.find((x) => x.deviceId === pa.deviceId)).toMatchObject({ received: 3_000, fraud: 2 });
+  });
+});
+
+describe("new limits through sync", () => {
+  it("limits set in the ledger reach the device in the signed acknowledgement", async () => {
+    const l = ledgerFile();
+    const d = newDevice();
+    const ch = new SimChannel(d);
+    const p = await personalize(ch, ks, l, req());
+    await load(ch, ks, l, 5_000);
+    const rec = (await l.device(p.deviceId))!;
+    await l.putDevice({ ...rec, pendingLimits: { ...rec.limits, cap: 8_000, maxPayment: 700 } });
+    const s = await sync(ch, ks, l);
+    expect(s.newLimits).toMatchObject({ cap: 8_000, maxPayment: 700 });
+    const { WalletCard } = await import("../host-tools/src/card.ts");
+    expect((await new WalletCard(ch).status()).cap).toBe(8_000);
+    expect(await l.device(p.deviceId)).toMatchObject({ limits: { cap: 8_000 }, pendingLimits: null });
+    // the certificate still says the old maximum: the device itself refuses (6985)
+    await expect(posCharge(ch, pos(), 800, { store: () => undefined })).rejects.toThrow(/^declined by the device: PAY: 6985 .*REASON_MAX_PAYMENT/);
   });
 });
 

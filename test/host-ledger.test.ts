@@ -26,6 +26,20 @@ describe("ledger", () => {
     expect(await again.auditEntries()).toHaveLength(1);
   });
 
+  it("upgrades a version-1 ledger in place, keeping its data", async () => {
+    const path = join(dir, "v1.sqlite");
+    const db = new Database(path);
+    db.exec(MIGRATIONS[0]);
+    db.pragma("user_version = 1");
+    db.prepare("INSERT INTO token_vault VALUES ('acct', 'ab', 'x')").run();
+    db.close();
+    const l = SqliteLedger.open(path);
+    expect(await l.schemaVersion()).toBe(MIGRATIONS.length);
+    expect(await l.accountFor("ab")).toBe("acct");
+    const cols = (l.raw().prepare("PRAGMA table_info(devices)").all() as { name: string }[]).map((c) => c.name);
+    expect(cols).toContain("pending_limits");
+  });
+
   it("refuses a ledger from a newer tool and a file that is not SQLite", () => {
     const path = join(dir, "newer.sqlite");
     const db = new Database(path);

@@ -9,6 +9,8 @@ import { DOC_BLOCK_LIST_MAX, VOUCHER_KIND_D2D, VOUCHER_KIND_POS } from "../../pr
 import { SUITE_P256_SHA256_AES128 } from "../../protocol/portable/suite.ts";
 import { RECEIPT_SCHEMA, decodeSigned, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
 import { diversifyKeys, encryptKeyData, GP_DEFAULT_KEYS, keyCheckValue, Scp03Session, type ScpKeys } from "../../protocol/src/scp03.ts";
+import * as L from "../../protocol/portable/limits.ts";
+import { ApduError } from "../../protocol/src/sw.ts";
 import { WalletCard, type CardStatus } from "./card.ts";
 import type { Channel } from "./channels/channel.ts";
 import { certRefOf, checkCert, FORM_IDS, hex, issueCert, issueLoad, issueSyncAck, suiteId, suiteName, verifySigned, type Signer, type TrustedKey } from "./docs.ts";
@@ -124,7 +126,7 @@ export async function personalize(channel: Channel, ks: Keystore, ledger: Ledger
   steps.push("pin", "puk", "finalize");
   card.secure = null;
   const rec: DeviceRecord = {
-    deviceId, serial: deviceId, formFactor: req.formFactor, suite, token, alias: req.alias ?? known?.alias ?? null, currency: req.currency, limits: req.limits,
+    deviceId, serial: deviceId, formFactor: req.formFactor, suite, token, alias: req.alias ?? known?.alias ?? null, currency: req.currency, limits: req.limits, pendingLimits: null,
     pub: hex(pub), cert, certRef: hex(certRefOf(suite, cert)), state: "active", personalizedAt: new Date().toISOString(), lastSync: null,
     lastLoadSeq: known?.lastLoadSeq ?? 0, revoked: false, revokedAt: null,
   };
@@ -166,6 +168,12 @@ function deviceSigned<T>(cose: Uint8Array, dev: DeviceRecord, what: string): T {
   const s = decodeSigned<T>(cose, RECEIPT_SCHEMA);
   if (!dev.pub || !verifySigned(s, dev.suite, Buffer.from(dev.pub, "hex"))) throw deviceError(`${what} from ${dev.deviceId} does not verify`);
   return s.doc;
+}
+
+/** REASON_* name of a refusal code from GET STATUS (protocol/portable/limits.ts). */
+export function reasonName(code: number): string {
+  const hit = Object.entries(L).find(([k, v]) => k.startsWith("REASON_") && v === code);
+  return hit ? hit[0] : `reason ${code}`;
 }
 
 const deviceName = (d: DeviceRecord) => (d.alias ? `${d.alias} (${d.deviceId})` : d.deviceId);
@@ -213,7 +221,9 @@ export async function posCharge(channel: Channel, cfg: PosConfig, amount: number
   if (opts.pin && amount > cert.limits.noCvm) await card.verifyPin(opts.pin);
   const challenge = new Uint8Array(randomBytes(16));
   const time = opts.time ?? now();
-  const voucher = await card.pay({ amount, currency: cfg.currency, payee: cfg.merchant, challenge, time });
+  const voucher = await card.pay({ amount, currency: cfg.currency, payee: cfg.merchant, challenge, time }).catch(async (e) => {
+    throw e instanceof ApduError ? refused(`declined by the device: ${e.message.replace(/^apdu failed: /, "")} (${reasonName((await card.status()).lastReason)})`) : e;
+  });
   const r = checkVoucher(voucher, (id) => (id === deviceId ? { suite, pub: hex(cert.publicKey), certRef: hex(certRefOf(suite, certCose)) } : undefined));
   if (!r.ok) throw deviceError(`declined: voucher does not verify: ${r.reason}`);
   const v = r.v;
@@ -256,6 +266,7 @@ export interface SyncResult {
   upToCounter: number;
   revocationVersion: number;
   blockList: string[];
+  newLimits: Limits | null;
   reconcile: ReconcileResult;
   log: string; // the device-log file contents (JSON), for upload / archive
 }
@@ -272,14 +283,17 @@ export async function sync(channel: Channel, ks: Keystore, ledger: Ledger): Prom
   const time = Math.max(now(), st.latestTime, ...acks.map((a) => a.time + 1));
   const revocationVersion = await ledger.revocationVersion();
   const blockList = (await ledger.revokedIds()).filter((id) => id !== deviceId).slice(-DOC_BLOCK_LIST_MAX);
+  const limits = dev.pendingLimits ?? undefined;
+  if (limits && limits.cap < st.balance) throw refused(`sync: new cap ${limits.cap} is below the balance ${st.balance}; change the limits first`);
   const ack = issueSyncAck(signer(ks, dev.suite), {
-    deviceId: Buffer.from(deviceId, "hex"), upToCounter: st.counter, time, revocationVersion, blockList: blockList.map((b) => Buffer.from(b, "hex")),
+    deviceId: Buffer.from(deviceId, "hex"), upToCounter: st.counter, time, revocationVersion, blockList: blockList.map((b) => Buffer.from(b, "hex")), limits,
   });
   await card.sync(ack);
   await ledger.transaction(async () => {
     await ledger.addSyncAck({ deviceId, upToCounter: st.counter, time, revocationVersion, ack });
-    await ledger.audit("sync", { deviceId, entries: entries.length, upToCounter: st.counter, revocationVersion });
+    if (limits) await ledger.putDevice({ ...(await registered(ledger, deviceId)), limits, pendingLimits: null });
+    await ledger.audit("sync", { deviceId, entries: entries.length, upToCounter: st.counter, revocationVersion, newLimits: limits ?? null });
   });
-  return { deviceId, entries: entries.length, upToCounter: st.counter, revocationVersion, blockList, reconcile: rec, log };
+  return { deviceId, entries: entries.length, upToCounter: st.counter, revocationVersion, blockList, newLimits: limits ?? null, reconcile: rec, log };
 }
 

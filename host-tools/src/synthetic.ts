@@ -50,7 +50,7 @@ export class PaperDevice {
   record(): DeviceRecord {
     return {
       deviceId: this.id, serial: this.id, formFactor: this.formFactor, suite: this.suite, token: "00".repeat(16), alias: null, currency: CURRENCY_CNY,
-      limits: this.limits, pub: hex(this.key.pub), cert: this.cert, certRef: hex(certRefOf(this.suite, this.cert)), state: "active",
+      limits: this.limits, pendingLimits: null, pub: hex(this.key.pub), cert: this.cert, certRef: hex(certRefOf(this.suite, this.cert)), state: "active",
       personalizedAt: new Date().toISOString(), lastSync: null, lastLoadSeq: 0, revoked: false, revokedAt: null,
     };
   }

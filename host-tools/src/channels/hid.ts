@@ -20,7 +20,7 @@ interface ReportPipe {
   close(): Promise<void>;
 }
 
-const TIMEOUT_MS = 10_000;
+const TIMEOUT_MS = 10_000; // a device that has not answered by then is gone (CTAPHID keeps busy devices alive with KEEPALIVE)
 
 export class HidChannel implements Channel {
   private cid = HID_CID_BROADCAST;
@@ -30,6 +30,7 @@ export class HidChannel implements Channel {
   private constructor(
     readonly name: string,
     private pipe: ReportPipe,
+    private timeoutMs = TIMEOUT_MS,
   ) {
     pipe.onReport((r) => {
       let m: HidMessage | null;
@@ -52,7 +53,7 @@ export class HidChannel implements Channel {
       };
     });
     for (const r of hidFragment(this.cid, cmd, payload)) this.pipe.send(r);
-    return withTimeout(p, TIMEOUT_MS, this.name);
+    return withTimeout(p, this.timeoutMs, this.name);
   }
 
   private async init(): Promise<void> {
@@ -74,7 +75,7 @@ export class HidChannel implements Channel {
   }
 
   /** The simulator's HID-over-UDP endpoint, "HOST:PORT" (loopback). */
-  static async udp(endpoint: string): Promise<HidChannel> {
+  static async udp(endpoint: string, opts: { timeoutMs?: number } = {}): Promise<HidChannel> {
     const m = /^(?:udp:)?([\w.-]+):(\d+)$/.exec(endpoint);
     if (!m) throw usageError(`--hid udp:HOST:PORT expected, got "${endpoint}"`);
     const [, host, port] = m;
@@ -85,7 +86,7 @@ export class HidChannel implements Channel {
       onReport: (fn) => s.on("message", (msg) => fn(new Uint8Array(msg))),
       close: () => new Promise((res) => s.close(() => res())),
     };
-    const ch = new HidChannel(`hid-udp:${host}:${port}`, pipe);
+    const ch = new HidChannel(`hid-udp:${host}:${port}`, pipe, opts.timeoutMs);
     try {
       await ch.init();
     } catch (e) {

@@ -12,17 +12,13 @@ import { PosOutbox } from "../pos-outbox.ts";
 import { CURRENCY_CNY, DEFAULT_LIMITS } from "../synthetic.ts";
 import { mustDevice, withLedger } from "./common.ts";
 import { openKeystore, parseSuite } from "./issuer.ts";
+import { LIMIT_OPTIONS } from "./limits.ts";
 
 const amountArg = (s: string | undefined, what: string): number => {
   const v = s === undefined ? undefined : parseAmount(s);
   if (v === undefined || v === 0) throw usageError(`${what} must be a positive amount like 12.50, got "${s ?? ""}"`);
   return v;
 };
-
-const LIMIT_OPTIONS = {
-  cap: { type: "string" }, "max-payment": { type: "string" }, "no-cvm": { type: "string" }, "max-count": { type: "string" },
-  "max-amount": { type: "string" }, "sync-interval": { type: "string" },
-} as const;
 
 type Row = Record<string, string | undefined>;
 

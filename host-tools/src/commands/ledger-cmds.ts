@@ -1,6 +1,7 @@
 // `wallet reconcile`, `wallet report`, `wallet audit verify`, `wallet devices …` (issue 6).
 import { register } from "../cli.ts";
-import { refused } from "../errors.ts";
+import { refused, usageError } from "../errors.ts";
+import { LIMIT_OPTIONS, limitsFrom } from "./limits.ts";
 import { table } from "../format.ts";
 import { parseInput, reconcile } from "../reconcile.ts";
 import { deviceName, mustDevice, summaryText, withLedger } from "./common.ts";
@@ -114,6 +115,27 @@ register(
           await l.audit("device-alias", { deviceId: d.deviceId, alias: value });
         });
         return { data: { deviceId: d.deviceId, alias: value }, text: `${d.deviceId} alias ${value ?? "(cleared)"}` };
+      }, false);
+    },
+  },
+  {
+    name: "devices limits",
+    summary: "change a device's limits; the next `wallet sync` delivers them in the signed acknowledgement",
+    usage: "DEVICE [--cap A] [--max-payment A] [--no-cvm A] [--max-count N] [--max-amount A] [--sync-interval S]",
+    args: [1, 1],
+    options: LIMIT_OPTIONS,
+    examples: ["wallet devices limits alice-card --cap 2000.00 --max-payment 300.00"],
+    async run(ctx, [key], o) {
+      return withLedger(ctx, async (l) => {
+        const d = await mustDevice(l, key);
+        const base = d.pendingLimits ?? d.limits;
+        const next = limitsFrom(o, base);
+        if (next.maxPayment > next.cap) throw usageError("--max-payment is above the cap");
+        await l.transaction(async () => {
+          await l.putDevice({ ...d, pendingLimits: next });
+          await l.audit("device-limits", { deviceId: d.deviceId, limits: next });
+        });
+        return { data: { deviceId: d.deviceId, pendingLimits: next }, text: `${deviceName(d)}: new limits ${JSON.stringify(next)} go out with the next sync` };
       }, false);
     },
   },

@@ -23,6 +23,8 @@ export interface DeviceRecord {
   alias: string | null;
   currency: number;
   limits: Limits;
+  /** new limits set by `devices limits`, delivered in the next sync acknowledgement */
+  pendingLimits: Limits | null;
   pub: string | null; // device public key, once generated
   cert: Uint8Array | null; // COSE bytes of the issuer-signed certificate
   certRef: string | null; // hex of the 8-byte cert reference carried in vouchers

@@ -46,6 +46,8 @@ export const MIGRATIONS: string[] = [
      prev TEXT NOT NULL, hash TEXT NOT NULL);
    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;`,
+  // 2: limits changed by the issuer, waiting for the device's next sync (NULL: none)
+  `ALTER TABLE devices ADD COLUMN pending_limits TEXT;`,
 ];
 
 const GENESIS = "0".repeat(64);
@@ -60,7 +62,7 @@ type Row = Record<string, any>;
 function toDevice(r: Row): DeviceRecord {
   return {
     deviceId: r.device_id, serial: r.serial, formFactor: r.form_factor, suite: r.suite, token: r.token, alias: r.alias,
-    currency: r.currency, limits: JSON.parse(r.limits), pub: r.pub, cert: r.cert ? new Uint8Array(r.cert) : null,
+    currency: r.currency, limits: JSON.parse(r.limits), pendingLimits: r.pending_limits ? JSON.parse(r.pending_limits) : null, pub: r.pub, cert: r.cert ? new Uint8Array(r.cert) : null,
     certRef: r.cert_ref, state: r.state, personalizedAt: r.personalized_at, lastSync: r.last_sync,
     lastLoadSeq: r.last_load_seq, revoked: !!r.revoked, revokedAt: r.revoked_at,
   };
@@ -177,15 +179,16 @@ export class SqliteLedger implements Ledger {
     this.db
       .prepare(
         `INSERT INTO devices (device_id, serial, form_factor, suite, token, alias, currency, limits, pub, cert, cert_ref, state,
-           personalized_at, last_sync, last_load_seq, revoked, revoked_at)
+           personalized_at, last_sync, last_load_seq, revoked, revoked_at, pending_limits)
          VALUES (@deviceId, @serial, @formFactor, @suite, @token, @alias, @currency, @limits, @pub, @cert, @certRef, @state,
-           @personalizedAt, @lastSync, @lastLoadSeq, @revoked, @revokedAt)
+           @personalizedAt, @lastSync, @lastLoadSeq, @revoked, @revokedAt, @pendingLimits)
          ON CONFLICT(device_id) DO UPDATE SET serial = excluded.serial, form_factor = excluded.form_factor, suite = excluded.suite,
            token = excluded.token, alias = excluded.alias, currency = excluded.currency, limits = excluded.limits, pub = excluded.pub,
            cert = excluded.cert, cert_ref = excluded.cert_ref, state = excluded.state, personalized_at = excluded.personalized_at,
-           last_sync = excluded.last_sync, last_load_seq = excluded.last_load_seq, revoked = excluded.revoked, revoked_at = excluded.revoked_at`,
+           last_sync = excluded.last_sync, last_load_seq = excluded.last_load_seq, revoked = excluded.revoked, revoked_at = excluded.revoked_at,
+           pending_limits = excluded.pending_limits`,
       )
-      .run({ ...d, limits: JSON.stringify(d.limits), cert: d.cert ? Buffer.from(d.cert) : null, revoked: d.revoked ? 1 : 0 });
+      .run({ ...d, limits: JSON.stringify(d.limits), pendingLimits: d.pendingLimits ? JSON.stringify(d.pendingLimits) : null, cert: d.cert ? Buffer.from(d.cert) : null, revoked: d.revoked ? 1 : 0 });
   }
 
   async device(key: string): Promise<DeviceRecord | null> {
