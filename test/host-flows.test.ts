@@ -83,7 +83,7 @@ describe("host flows on the real firmware", () => {
     const p = await personalize(ch, ks, ledger, req());
     const r = await load(ch, ks, ledger, 60_000);
     expect(r).toMatchObject({ seq: 1, balance: 60_000 });
-    expect(await refusal(load(ch, ks, ledger, 50_000))).toMatch(/would exceed the cap 100000/);
+    expect(await refusal(load(ch, ks, ledger, 50_000))).toMatch(/would exceed the cap 1000.00/);
     expect((await ledger.loads(p.deviceId)).map((l) => l.amount)).toEqual([60_000]);
   });
 

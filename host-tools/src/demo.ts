@@ -73,7 +73,7 @@ try {
   pos.B.configure({ merchant: "00000000000000b2", terminal: "books-1", currency: CURRENCY_CNY, trusted, revoked: [], revocationVersion: 0 });
   const charge = async (who: keyof typeof dev | "clone", c: SimChannel, at: keyof typeof pos, amount: number, pin?: string) => {
     const p = await posCharge(c, pos[at].config(), amount, { pin, store: (x) => pos[at].store(x) });
-    say(`    ${String(who).padEnd(12)} pays ${money(amount).padStart(7)} at POS ${at}: APPROVED  voucher #${p.counter} ${p.voucherHash.slice(0, 12)}…  balance ${money(p.balanceAfter)}`);
+    say(`    ${String(who).padEnd(12)} pays ${money(amount).padStart(7)} at POS ${at}: APPROVED  voucher #${p.counter} ${p.voucherHash.slice(0, 12)}…  balance ${money(p.balanceAfter)}${pin ? "  (PIN verified: above the no-CVM limit)" : ""}`);
     return p;
   };
   await charge("card", ch.card, "A", 1_250);
@@ -84,7 +84,7 @@ try {
 
   step("device-to-device: the watch pays the card 50.00 (tap two wallets)");
   const tr = await transfer(ch.watch, ch.card, 5_000, trusted);
-  say(`    ${tr.from} → ${tr.to}: received, receipt balance ${money(tr.receipt.balanceAfter)}, payer balance ${money(tr.payerBalance)}`);
+  say(`    carol-watch ${tr.from} → alice-card ${tr.to}: received; card balance ${money(tr.receipt.balanceAfter)}, watch balance ${money(tr.payerBalance)}`);
 
   step("a cloned card: its flash image is copied into a second device, and both spend");
   const cloneDev = new Device({ profile: "card", seed: "demo-clone", flash: dev.card.flash.clone() });
