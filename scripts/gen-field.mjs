@@ -100,7 +100,9 @@ function ciosBody(pl, n0) {
     else L.push(`  m = (t0 * n0) & 0xffffffff;`);
     // t += m * p, shift down one limb
     const term = (j) => (pl ? mulBy(pl[j], "m") : ` + m * p${j}`);
-    L.push(`  c = (t0${term(0)}) >> 32;`);
+    // n0' = 1 and p0 = 2^32 - 1 (both primes): t0 + t0 (2^32 - 1) = t0 2^32, so the carry is m
+    if (pl && n0 === 1 && pl[0] === 0xffffffff) L.push(`  c = m;`);
+    else L.push(`  c = (t0${term(0)}) >> 32;`);
     for (let j = 1; j < 8; j++) L.push(`  x = t${j}${term(j)} + c; t${j - 1} = x & 0xffffffff; c = x >> 32;`);
     L.push(`  x = t8 + c; t7 = x & 0xffffffff; t8 = h${i} + (x >> 32);`);
   }

@@ -35,7 +35,7 @@ export function montMulP256(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b0 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h0 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + ((m << 32) - m) + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -55,7 +55,7 @@ export function montMulP256(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b1 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h1 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + ((m << 32) - m) + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -75,7 +75,7 @@ export function montMulP256(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b2 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h2 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + ((m << 32) - m) + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -95,7 +95,7 @@ export function montMulP256(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b3 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h3 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + ((m << 32) - m) + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -115,7 +115,7 @@ export function montMulP256(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b4 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h4 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + ((m << 32) - m) + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -135,7 +135,7 @@ export function montMulP256(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b5 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h5 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + ((m << 32) - m) + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -155,7 +155,7 @@ export function montMulP256(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b6 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h6 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + ((m << 32) - m) + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -175,7 +175,7 @@ export function montMulP256(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b7 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h7 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + ((m << 32) - m) + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -234,7 +234,7 @@ export function montMulSm2(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b0 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h0 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + ((m << 32) - m) + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -254,7 +254,7 @@ export function montMulSm2(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b1 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h1 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + ((m << 32) - m) + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -274,7 +274,7 @@ export function montMulSm2(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b2 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h2 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + ((m << 32) - m) + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -294,7 +294,7 @@ export function montMulSm2(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b3 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h3 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + ((m << 32) - m) + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -314,7 +314,7 @@ export function montMulSm2(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b4 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h4 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + ((m << 32) - m) + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -334,7 +334,7 @@ export function montMulSm2(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b5 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h5 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + ((m << 32) - m) + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -354,7 +354,7 @@ export function montMulSm2(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b6 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h6 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + ((m << 32) - m) + c; t2 = x & 0xffffffff; c = x >> 32;
@@ -374,7 +374,7 @@ export function montMulSm2(r: usize, a: usize, b: usize): void {
   x = t7 + a7 * b7 + c; t7 = x & 0xffffffff; c = x >> 32;
   x = t8 + c; t8 = x & 0xffffffff; const h7 = x >> 32;
   m = t0;
-  c = (t0 + ((m << 32) - m)) >> 32;
+  c = m;
   x = t1 + ((m << 32) - m) + c; t0 = x & 0xffffffff; c = x >> 32;
   x = t2 + c; t1 = x & 0xffffffff; c = x >> 32;
   x = t3 + ((m << 32) - m) + c; t2 = x & 0xffffffff; c = x >> 32;
