@@ -55,69 +55,58 @@ export function pointDouble(C: usize, r: usize, p: usize): void {
   fsub(f, r + 32, beta, gamma); // Y3 = alpha (4 beta - X3) - 8 gamma^2
 }
 
-// r = p + q, p Jacobian, q affine (r may alias p). madd-2007-bl: 7M + 4S.
+// r = p + q, p Jacobian, q affine (r may alias p). madd-2004-hmv: 8M + 3S + 7 additions
+// (madd-2007-bl saves a multiplication but needs 14 additions, slower here).
 // Not valid when p or q is infinity or p = +-q; H and R are left in ADD_H / ADD_R.
 export function pointAddMixed(C: usize, r: usize, p: usize, q: usize): void {
   const f = C + CB_P;
-  const z1z1 = s(0), u2 = s(1), s2 = s(2), h = s(3), hh = s(4), i = s(5), j = s(6), rr = s(7), v = s(8), t = s(9);
+  const z1z1 = s(0), u2 = s(1), s2 = s(2), h = s(3), hh = s(4), hhh = s(5), v = s(6), rr = s(7), t = s(8);
   fsqr(f, z1z1, p + 64);
   fmul(f, u2, q, z1z1);
   fmul(f, s2, q + 32, p + 64);
   fmul(f, s2, s2, z1z1);
-  fsub(f, h, u2, p);
-  fsqr(f, hh, h);
-  fadd(f, i, hh, hh);
-  fadd(f, i, i, i);
-  fmul(f, j, h, i);
-  fsub(f, rr, s2, p + 32);
-  fadd(f, rr, rr, rr);
-  fmul(f, v, p, i);
-  fadd(f, t, p + 64, h);
-  fsqr(f, t, t);
-  fsub(f, t, t, z1z1);
-  fsub(f, r + 64, t, hh); // Z3 = (Z1 + H)^2 - Z1Z1 - HH
-  finishAdd(f, r, p + 32, j, rr, v, t);
+  fsub(f, h, u2, p);          // H = U2 - X1
+  fsub(f, rr, s2, p + 32);    // R = S2 - Y1
+  fmul(f, r + 64, p + 64, h); // Z3 = Z1 H
+  finishAdd(f, r, p, p + 32, h, hh, hhh, rr, v, t);
 }
 
-// shared tail of both additions: X3 = R^2 - J - 2V; Y3 = R (V - X3) - 2 S1 J
-function finishAdd(f: usize, r: usize, s1: usize, j: usize, rr: usize, v: usize, t: usize): void {
+// shared tail of both additions, from U1 (u1), S1 (s1), H and R:
+// HH = H^2, HHH = H HH, V = U1 HH, X3 = R^2 - HHH - 2V, Y3 = R (V - X3) - S1 HHH.
+// r may alias the point u1 and s1 come from: both are read before X3, Y3 are written.
+function finishAdd(f: usize, r: usize, u1: usize, s1: usize, h: usize, hh: usize, hhh: usize, rr: usize, v: usize, t: usize): void {
+  fsqr(f, hh, h);
+  fmul(f, hhh, h, hh);
+  fmul(f, v, u1, hh);
+  fmul(f, hh, s1, hhh);       // S1 HHH (HH is no longer needed)
   fsqr(f, t, rr);
-  fsub(f, t, t, j);
+  fsub(f, t, t, hhh);
   fsub(f, t, t, v);
-  fsub(f, t, t, v);
+  fsub(f, t, t, v);           // X3
   fsub(f, v, v, t);
   fmul(f, v, v, rr);
-  fmul(f, j, j, s1);
-  fadd(f, j, j, j);
-  fsub(f, r + 32, v, j);
+  fsub(f, r + 32, v, hh);     // Y3
   copy32(r, t);
 }
 
-// r = p + q, both Jacobian (r may alias p or q). add-2007-bl: 11M + 5S. Same exceptions.
+// r = p + q, both Jacobian (r may alias p or q). add-1998-cmo-2: 12M + 4S + 7 additions.
+// Same exceptions as pointAddMixed.
 export function pointAdd(C: usize, r: usize, p: usize, q: usize): void {
   const f = C + CB_P;
-  const z1z1 = s(0), z2z2 = s(1), u1 = s(2), h = s(3), s1 = s(4), s2 = s(5), i = s(6), rr = s(7), j = s(8), v = s(9), t = s(10);
+  const z1z1 = s(0), z2z2 = s(1), u1 = s(2), h = s(3), s1 = s(4), s2 = s(5), hhh = s(6), rr = s(7), hh = s(8), v = s(9), t = s(10);
   fsqr(f, z1z1, p + 64);
   fsqr(f, z2z2, q + 64);
   fmul(f, u1, p, z2z2);
   fmul(f, h, q, z1z1);
-  fsub(f, h, h, u1);
+  fsub(f, h, h, u1);          // H = U2 - U1
   fmul(f, s1, p + 32, q + 64);
   fmul(f, s1, s1, z2z2);
   fmul(f, s2, q + 32, p + 64);
   fmul(f, s2, s2, z1z1);
-  fadd(f, i, h, h);
-  fsqr(f, i, i);
-  fmul(f, j, h, i);
-  fsub(f, rr, s2, s1);
-  fadd(f, rr, rr, rr);
-  fmul(f, v, u1, i);
-  fadd(f, t, p + 64, q + 64);
-  fsqr(f, t, t);
-  fsub(f, t, t, z1z1);
-  fsub(f, t, t, z2z2);
-  fmul(f, r + 64, t, h); // Z3 = ((Z1 + Z2)^2 - Z1Z1 - Z2Z2) H
-  finishAdd(f, r, s1, j, rr, v, t);
+  fsub(f, rr, s2, s1);        // R = S2 - S1
+  fmul(f, t, p + 64, q + 64);
+  fmul(f, r + 64, t, h);      // Z3 = Z1 Z2 H
+  finishAdd(f, r, u1, s1, h, hh, hhh, rr, v, t);
 }
 
 // ---- variable-time helpers (public data only) -------------------------------------
