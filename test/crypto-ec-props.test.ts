@@ -109,3 +109,39 @@ describe("P-256 against @noble/curves", () => {
     expect(unhex(hex(w.mulBase(P256, 1n))).length).toBe(65);
   });
 });
+
+describe("key generation and key ranges", () => {
+  // SM2 keys in [1, n-2] (GB/T 32918.2 §6.1: 1 + d must be invertible), ECDSA keys in [1, n-1]
+  for (const [suite, name, span] of [[SM2, "SM2", 2n], [P256, "P-256", 1n]] as const) {
+    const { n } = CURVE[suite];
+    it(`${name}: d = (seed mod (n - ${span})) + 1 for 40-byte seeds, and d*G is the public key`, () => {
+      const seeds = [
+        new Uint8Array(40), new Uint8Array(40).fill(0xff), Uint8Array.from([...new Uint8Array(8), ...toBe32(n - span - 1n)]),
+        ...fc.sample(fc.uint8Array({ minLength: 40, maxLength: 40 }), 200),
+      ];
+      for (const seed of seeds) {
+        const kp = w.keygen(suite, seed)!;
+        const want = (BigInt("0x" + hex(seed)) % (n - span)) + 1n;
+        expect(BigInt("0x" + hex(kp.priv))).toBe(want);
+        expect(hex(kp.pub)).toBe(hex(w.mulBase(suite, want)));
+      }
+    });
+    it(`${name}: public key and signing refuse keys outside [1, n - ${span}]`, () => {
+      for (const d of [0n, n - span + 1n, n, (1n << 256n) - 1n]) {
+        expect(w.publicKey(suite, toBe32(d))).toBeNull();
+        expect(w.sign(suite, toBe32(d), w.mulBase(suite, 1n), new Uint8Array(3), null)).toBeNull();
+      }
+      for (const d of [1n, n - span]) expect(w.publicKey(suite, toBe32(d))).not.toBeNull();
+    });
+  }
+  it("unknown suites are refused, not trapped on", () => {
+    const pub = w.mulBase(P256, 5n), msg = new Uint8Array(4);
+    for (const suite of [0, 3, 255]) {
+      expect(w.keygen(suite, new Uint8Array(40))).toBeNull();
+      expect(w.publicKey(suite, toBe32(5n))).toBeNull();
+      expect(w.sign(suite, toBe32(5n), pub, msg, null)).toBeNull();
+      expect(w.verify(suite, pub, msg, new Uint8Array(64).fill(1))).toBe(false);
+      expect(w.pointValid(suite, pub)).toBe(false);
+    }
+  });
+});
