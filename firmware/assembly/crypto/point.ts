@@ -312,20 +312,17 @@ export function mulDoubleVT(C: usize, r: usize, u1: usize, u2: usize, q: usize):
   for (let i = NAF_LEN - 1; i >= 0; i--) {
     if (!isInfVT(r)) pointDouble(C, r, r);
     const dq = <i32>load<i8>(nafQ + <usize>i);
-    if (dq != 0) {
-      const e = qtab + <usize>((dq < 0 ? -dq : dq) >> 1) * JAC;
-      memory.copy(neg, e, JAC);
-      if (dq < 0) fneg(f, neg + 32, neg + 32);
-      pointAddVT(C, r, r, neg);
-    }
+    if (dq != 0) pointAddVT(C, r, r, signedEntry(f, neg, qtab, JAC, dq));
     const dg = <i32>load<i8>(nafG + <usize>i);
-    if (dg != 0) {
-      const e = wg + <usize>((dg < 0 ? -dg : dg) >> 1) * AFF;
-      memory.copy(neg, e, AFF);
-      if (dg < 0) fneg(f, neg + 32, neg + 32);
-      pointAddMixedVT(C, r, r, neg);
-    }
+    if (dg != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, wg, AFF, dg));
   }
+}
+
+// wNAF digit d (odd, nonzero) -> copy of table entry |d| >> 1 into out, negated if d < 0
+function signedEntry(f: usize, out: usize, tab: usize, size: usize, d: i32): usize {
+  memory.copy(out, tab + <usize>((d < 0 ? -d : d) >> 1) * size, size);
+  if (d < 0) fneg(f, out + 32, out + 32);
+  return out;
 }
 
 // y^2 == x^3 - 3x + b for affine Montgomery (x, y); public data
