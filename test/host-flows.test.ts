@@ -77,6 +77,26 @@ describe("host flows on the real firmware", () => {
     expect((await ledger.device(r.deviceId))?.state).toBe("active");
   });
 
+  it("a lost FINALIZE answer (card pulled) is confirmed by the next run; the PIN was saved before", async () => {
+    const d = newDevice();
+    const inner = new SimChannel(d);
+    const lossy = {
+      name: inner.name,
+      close: () => inner.close(),
+      async transmit(apdu: Uint8Array) {
+        const r = await inner.transmit(apdu);
+        if (apdu[1] === 0x1c) throw new WalletError("pcsc: card removed", 3); // FINALIZE processed, answer lost
+        return r;
+      },
+    };
+    const saved: string[] = [];
+    await expect(personalize(lossy, ks, ledger, req({ pin: undefined }), { beforeFinalize: (x) => void saved.push(x.pin) })).rejects.toThrow(/card removed/);
+    expect(saved).toHaveLength(1);
+    const again = await personalize(new SimChannel(d), ks, ledger, req());
+    expect(again).toMatchObject({ alreadyDone: true, resumed: true });
+    expect((await ledger.device(again.deviceId))?.state).toBe("active");
+  });
+
   it("load: issuer-signed, receipt verified and recorded; above the cap refused by the tool", async () => {
     const d = newDevice();
     const ch = new SimChannel(d);

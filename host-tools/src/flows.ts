@@ -81,12 +81,23 @@ const KVN_ISSUER = 0x01;
  * PIN/PUK, FINALIZE. A PERSONALIZING device is finished from where it stopped; an ACTIVE
  * one is left alone. Ledger writes (device record, token, audit) are one transaction.
  */
-export async function personalize(channel: Channel, ks: Keystore, ledger: Ledger, req: PersonalizeRequest): Promise<PersonalizeResult> {
+export async function personalize(
+  channel: Channel, ks: Keystore, ledger: Ledger, req: PersonalizeRequest,
+  hooks: { beforeFinalize?: (s: { deviceId: string; pin: string; puk: string }) => void | Promise<void> } = {},
+): Promise<PersonalizeResult> {
   const { card, deviceId, info } = await connect(channel);
   const steps: string[] = [];
   const known = await ledger.device(deviceId);
   if (info.lifecycle !== LC_MANUFACTURED && info.lifecycle !== LC_PERSONALIZING) {
-    if (info.lifecycle === LC_ACTIVE && known) return { deviceId, token: known.token, suite: known.suite, formFactor: known.formFactor, pin: "", puk: "", resumed: false, alreadyDone: true, steps };
+    if (info.lifecycle === LC_ACTIVE && known) {
+      // FINALIZE went through but its answer was lost (card pulled): confirm it now
+      if (known.state === "personalizing")
+        await ledger.transaction(async () => {
+          await ledger.putDevice({ ...known, state: "active" });
+          await ledger.audit("personalize", { deviceId, suite: known.suite, formFactor: known.formFactor, token: known.token, confirmed: true });
+        });
+      return { deviceId, token: known.token, suite: known.suite, formFactor: known.formFactor, pin: "", puk: "", resumed: known.state === "personalizing", alreadyDone: true, steps };
+    }
     throw refused(`personalize: device ${deviceId} is not blank (lifecycle ${info.lifecycle}) and not in the ledger`);
   }
   const suite = req.suite;
@@ -123,17 +134,23 @@ export async function personalize(channel: Channel, ks: Keystore, ledger: Ledger
   const puk = req.puk ?? String(randomInt(0, 1e8)).padStart(8, "0");
   await card.setPin(pin);
   await card.setPuk(puk);
-  await card.finalize(t);
-  steps.push("pin", "puk", "finalize");
-  card.secure = null;
+  // the registry entry and the PIN mailer are written BEFORE the device goes ACTIVE: if
+  // FINALIZE's answer is lost, the next run finds both and only confirms
   const rec: DeviceRecord = {
     deviceId, serial: deviceId, formFactor: req.formFactor, suite, token, alias: req.alias ?? known?.alias ?? null, currency: req.currency, limits: req.limits, pendingLimits: null,
-    pub: hex(pub), cert, certRef: hex(certRefOf(suite, cert)), state: "active", personalizedAt: new Date().toISOString(), lastSync: null,
+    pub: hex(pub), cert, certRef: hex(certRefOf(suite, cert)), state: "personalizing", personalizedAt: new Date().toISOString(), lastSync: null,
     lastLoadSeq: known?.lastLoadSeq ?? 0, revoked: false, revokedAt: null,
   };
   await ledger.transaction(async () => {
     await ledger.putIssuerKeys(ks.keys().map(({ kid, suite: s, pub: p, status: st }) => ({ kid, suite: s, pub: p, status: st })));
     await ledger.putDevice(rec);
+  });
+  await hooks.beforeFinalize?.({ deviceId, pin, puk });
+  await card.finalize(t);
+  steps.push("pin", "puk", "finalize");
+  card.secure = null;
+  await ledger.transaction(async () => {
+    await ledger.putDevice({ ...rec, state: "active" });
     await ledger.audit("personalize", { deviceId, suite, formFactor: req.formFactor, token, resumed: info.lifecycle === LC_PERSONALIZING, issuerKey: hex(ks.signingKey(suite).kid) });
   });
   return { deviceId, token, suite, formFactor: req.formFactor, pin, puk, resumed: info.lifecycle === LC_PERSONALIZING, alreadyDone: false, steps };

@@ -11,7 +11,10 @@ import { runCaptured } from "../../host-tools/src/run-captured.ts";
 import { PcscChannel } from "../../host-tools/src/channels/pcsc.ts";
 import { SerialChannel } from "../../host-tools/src/channels/serial.ts";
 import { WalletCard } from "../../host-tools/src/card.ts";
-import { INS_FINALIZE } from "../../protocol/portable/apdu.ts";
+import { SELECT_OFF_DEVICE_ID } from "../../protocol/portable/apdu.ts";
+import { SELECT_WALLET } from "../../wearable-sim/test-fixtures/wallet-apdus.ts";
+import Database from "better-sqlite3";
+import { existsSync } from "node:fs";
 import { LC_MANUFACTURED } from "../../protocol/portable/lifecycle.ts";
 import type { Device } from "../../wearable-sim/src/device.ts";
 
@@ -21,18 +24,31 @@ const env = { ...process.env, WALLET_PASSPHRASE: "integration passphrase", WALLE
 
 const wallet = (...argv: string[]) => runCaptured(argv, env);
 
-/** Resolves when the device has answered FINALIZE with 9000 (personalization complete). */
-const finalized = (d: Device) =>
-  new Promise<void>((resolve) => {
-    const on = (e: { command: Uint8Array; response: Uint8Array }) => {
-      const r = e.response;
-      if (e.command[1] === INS_FINALIZE && r[r.length - 2] === 0x90 && r[r.length - 1] === 0) {
-        d.off("apdu", on);
-        resolve();
+/** The device id a device announces in its SELECT answer. */
+const deviceIdOf = (d: Device) => {
+  const r = d.transmit(SELECT_WALLET);
+  return Buffer.from(r.subarray(SELECT_OFF_DEVICE_ID, SELECT_OFF_DEVICE_ID + 8)).toString("hex");
+};
+
+/** Resolves once the HOST has recorded the device as active (it has FINALIZE's answer). */
+async function hostDone(ledgerPath: string, deviceId: string, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    if (existsSync(ledgerPath)) {
+      const db = new Database(ledgerPath, { readonly: true, fileMustExist: true });
+      try {
+        const row = db.prepare("SELECT state FROM devices WHERE device_id = ?").get(deviceId) as { state: string } | undefined;
+        if (row?.state === "active") return;
+      } catch {
+        // schema not there yet
+      } finally {
+        db.close();
       }
-    };
-    d.on("apdu", on);
-  });
+    }
+    if (Date.now() > end) throw new Error(`host never finished ${deviceId}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe("wallet over real pcscd + vpcd", () => {
   const rig = inject("rig");
@@ -51,9 +67,11 @@ describe("wallet over real pcscd + vpcd", () => {
     writeFileSync(csv, "account,suite,form,pin\n" + cards.map((_, i) => `62220000${String(i).padStart(4, "0")},${i % 2 ? "sm2" : "p256"},card,${1000 + i}`).join("\n") + "\n");
     const run = wallet("personalize", csv, "--reader", reader, "--json", "--report", join(home, "report.json"));
     for (const [i, d] of cards.entries()) {
-      const done = finalized(d);
+      d.powerOn();
+      const id = deviceIdOf(d);
+      d.powerOff();
       await fleet.tap(`card${i}`, reader);
-      await done;
+      await hostDone(join(home, "ledger.sqlite"), id);
       await fleet.remove(`card${i}`);
     }
     const r = await run;
@@ -100,7 +118,7 @@ describe("wallet over real pcscd + vpcd", () => {
   });
 
   it("a missing reader is a device error naming it", async () => {
-    const r = await wallet("pos", "charge", "1.00", "--reader", "No Such Reader", "--wait", "1");
+    const r = await wallet("sync", "--reader", "No Such Reader", "--wait", "1");
     expect(r.code).toBe(3);
     expect(r.err.trim().split("\n")).toHaveLength(1);
     expect(r.err).toMatch(/reader "No Such Reader" not found/);

@@ -112,7 +112,7 @@ export class PcscChannel implements Channel {
 
   private async connect(): Promise<void> {
     const r = this.r;
-    if (r.connected) await new Promise<void>((res) => r.disconnect(r.SCARD_LEAVE_CARD, () => res()));
+    if (r.connected) await withTimeout(new Promise<void>((res) => r.disconnect(r.SCARD_LEAVE_CARD, () => res())), 1000, "pcsc: disconnect").catch(() => undefined);
     this.protocol = await new Promise<number>((resolve, reject) =>
       r.connect({ share_mode: r.SCARD_SHARE_SHARED, protocol: r.SCARD_PROTOCOL_T0 | r.SCARD_PROTOCOL_T1 }, (err, p) =>
         err ? reject(deviceError(`pcsc: ${r.name}: cannot connect to the card (${(err as Error).message ?? err})`)) : resolve(p),
@@ -133,7 +133,8 @@ export class PcscChannel implements Channel {
 
   async close(): Promise<void> {
     const r = this.r;
-    if (r.connected) await new Promise<void>((res) => r.disconnect(r.SCARD_LEAVE_CARD, () => res()));
+    // after a removal the binding may never call back: do not let that hang the tool
+    if (r.connected) await withTimeout(new Promise<void>((res) => r.disconnect(r.SCARD_LEAVE_CARD, () => res())), 1000, "pcsc: disconnect").catch(() => undefined);
     for (const x of Object.values(this.pcsc.readers)) x.close();
     this.pcsc.close();
   }

@@ -90,7 +90,7 @@ export function readBatch(path: string): PersonalizeRequest[] {
   });
 }
 
-function mailerLine(r: PersonalizeResult, req: PersonalizeRequest): string {
+function mailerLine(r: { deviceId: string; pin: string; puk: string }, req: PersonalizeRequest): string {
   return `${r.deviceId},${req.alias ?? ""},${req.formFactor},****${req.account.replace(/\D/g, "").slice(-4)},${r.pin},${r.puk}\n`;
 }
 
@@ -148,7 +148,7 @@ register(
             const ch = await channelFor(ctx, o, !!batch, i, req);
             let r: PersonalizeResult;
             try {
-              r = await personalize(ch, ks, ledger, req);
+              r = await personalize(ch, ks, ledger, req, { beforeFinalize: (x) => writeMailer(mailer, mailerLine(x, req)) });
             } finally {
               // one reader, many cards: the next row starts with the next card, done or failed
               if (batch && ch.waitRemoved) {
@@ -157,7 +157,6 @@ register(
               }
               await ch.close().catch(() => undefined);
             }
-            if (!r.alreadyDone) writeMailer(mailer, mailerLine(r, req));
             state.rows[key] = { deviceId: r.deviceId, status: "done" };
             if (statePath) writeFileSync(statePath, JSON.stringify(state, null, 1));
             results.push({ row: i + 1, account: req.account, status: r.alreadyDone ? "already-personalized" : r.resumed ? "resumed" : "personalized", deviceId: r.deviceId, suite: r.suite, form: r.formFactor, token: r.token });
