@@ -228,28 +228,36 @@ export function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Who started the pcscd recorded in a rig directory: `{ pcscd, owner }` pids. */
-interface RigRecord {
+/** What a rig directory's rig.json records: the pcscd, who started it, where it listens. */
+export interface RigRecord {
   pcscd: number;
   owner: number;
+  socket?: string;
+  portBase?: number;
+}
+
+/** The record of a rig directory whose pcscd still runs, else undefined. */
+export function runningRecord(dir: string): RigRecord | undefined {
+  try {
+    const rec = JSON.parse(readFileSync(join(dir, "rig.json"), "utf8")) as RigRecord;
+    return running(rec.pcscd) && processName(rec.pcscd) === "pcscd" ? rec : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Clears what a crashed earlier run left in `dir`: its pcscd is killed when the process
- * that started it is gone; a pcscd whose owner still runs means the rig is busy.
+ * that started it is gone; a pcscd whose owner still runs means the rig is busy (unless
+ * `force`: scripts/rig/pcscd.ts stop). Returns whether a pcscd was stopped.
  */
-async function clearStale(dir: string): Promise<boolean> {
+export async function clearStale(dir: string, force = false): Promise<boolean> {
   const recFile = join(dir, "rig.json");
   if (!existsSync(recFile)) return false;
   let killed = false;
-  let rec: RigRecord | undefined;
-  try {
-    rec = JSON.parse(readFileSync(recFile, "utf8")) as RigRecord;
-  } catch {
-    rec = undefined;
-  }
-  if (rec && running(rec.pcscd) && processName(rec.pcscd) === "pcscd") {
-    if (rec.owner !== process.pid && running(rec.owner)) {
+  const rec = runningRecord(dir);
+  if (rec) {
+    if (!force && rec.owner !== process.pid && running(rec.owner)) {
       throw rigError(`busy: pcscd ${rec.pcscd} of a running rig (owner pid ${rec.owner}) uses ${dir}`);
     }
     process.kill(rec.pcscd, "SIGTERM");
@@ -363,7 +371,7 @@ export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
   child.unref();
   let exited = false;
   child.once("exit", () => (exited = true));
-  writeFileSync(join(dir, "rig.json"), JSON.stringify({ pcscd: pid, owner: process.pid } satisfies RigRecord));
+  writeFileSync(join(dir, "rig.json"), JSON.stringify({ pcscd: pid, owner: process.pid, socket, portBase } satisfies RigRecord));
 
   const env = { PCSCLITE_CSOCK_NAME: socket, WALLET_VPCD_PORT: String(portBase) };
   const stop = async () => {
