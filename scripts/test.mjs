@@ -13,11 +13,15 @@ let passed = 0, failed = 0;
 try {
   const j = JSON.parse(readFileSync(report, "utf8"));
   passed = j.numPassedTests ?? 0;
-  failed = (j.numFailedTests ?? 0) + (j.numFailedTestSuites ?? 0 ? 0 : 0);
-  if ((j.numFailedTestSuites ?? 0) > 0 && failed === 0) failed = j.numFailedTestSuites;
+  failed = j.numFailedTests ?? 0;
+  // a file that fails to load, or a global setup that fails, counts no test: count the suites
+  if (failed === 0 && (j.numFailedTestSuites ?? 0) > 0) failed = j.numFailedTestSuites;
 } catch (e) {
   console.error(`test: no JSON report (${e.message})`);
-  failed = failed || 1;
+}
+if (r.status !== 0 && failed === 0) {
+  console.error(`test: vitest exited ${r.status} with no failed test counted (setup error): counted as 1 failure`);
+  failed = 1;
 }
 console.log(`tests: ${passed} passed, ${failed} failed`);
 process.exit(r.status === 0 && failed === 0 ? 0 : 1);
