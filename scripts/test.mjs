@@ -2,11 +2,12 @@
 // which starts its own rig), then prints one plain summary line for CI:
 //   tests: N passed, M failed
 import { spawnSync } from "node:child_process";
-import { readFileSync, mkdirSync } from "node:fs";
+import { readFileSync, mkdirSync, rmSync } from "node:fs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 mkdirSync(`${ROOT}build`, { recursive: true });
 const report = `${ROOT}build/vitest-report.json`;
+rmSync(report, { force: true }); // never read a previous run's counts
 const args = ["node_modules/vitest/vitest.mjs", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)];
 const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: "inherit" });
 let passed = 0, failed = 0;
