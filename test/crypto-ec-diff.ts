@@ -8,6 +8,7 @@
 // parallel (sm-crypto manages ~100 signs/s and ~50 verifies/s).
 import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import smCryptoLib from "sm-crypto";
+import { describe, it, expect } from "vitest";
 import { EcWasm, SM2, P256, hex, unhex } from "./crypto-ec-harness.ts";
 
 /** deterministic bytes: SHA-256(seed || counter) blocks */
@@ -132,4 +133,15 @@ export function p256BothWays(w: EcWasm, seed: string, count: number): DiffReport
     prevKey = keys;
   }
   return r;
+}
+
+/** one split part of a run as a vitest suite: `count` seeded cases must all agree */
+export function diffSuite(title: string, run: (w: EcWasm, seed: string, count: number) => DiffReport, seed: string, count: number, cases = count): void {
+  describe(title, () => {
+    it(`${count} seeded cases agree, corruptions rejected by both sides`, () => {
+      const r = run(new EcWasm(), seed, count);
+      expect(r.failures.slice(0, 10)).toEqual([]);
+      expect(r.cases).toBe(cases);
+    }, 600_000);
+  });
 }
