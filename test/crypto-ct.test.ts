@@ -64,3 +64,31 @@ describe("the release build carries no instrument", () => {
     expect(plain.x.traceOps()).toBe(0);
   });
 });
+
+describe("no copy of the private key outlives a call", () => {
+  // the harness passes inputs through scratch(); any other copy (big-endian bytes or
+  // little-endian limbs) anywhere in memory is a leftover
+  function copiesOutsideScratch(w: EcWasm, priv: Uint8Array): number {
+    const mem = new Uint8Array(w.x.memory.buffer);
+    const lo = w.base, hi = w.base + w.x.scratchSize();
+    const needles = [Buffer.from(priv), Buffer.from(priv).reverse()];
+    let found = 0;
+    for (const n of needles) {
+      for (let at = Buffer.from(mem.buffer).indexOf(n); at >= 0; at = Buffer.from(mem.buffer).indexOf(n, at + 1)) {
+        if (at < lo || at >= hi) found++;
+      }
+    }
+    return found;
+  }
+  for (const suite of [SM2, P256] as const) {
+    it(`${suite === SM2 ? "SM2" : "P-256"}: after keygen, public key and signing`, () => {
+      const w = new EcWasm();
+      for (let i = 0; i < 20; i++) {
+        const kp = w.keygen(suite, randomBytes(40))!;
+        w.publicKey(suite, kp.priv);
+        w.sign(suite, kp.priv, kp.pub, randomBytes(40), i % 2 ? null : randomBytes(32));
+        expect(copiesOutsideScratch(w, kp.priv)).toBe(0);
+      }
+    });
+  }
+});

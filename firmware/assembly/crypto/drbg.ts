@@ -63,4 +63,5 @@ export function nonceNext(C: usize, k: usize): void {
 export function nonceClear(): void {
   memory.fill(K, 0, 32);
   memory.fill(V, 0, 32);
+  memory.fill(CTX, 0, HMAC_CTX_SIZE); // hash states keyed with K
 }

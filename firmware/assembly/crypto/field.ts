@@ -98,6 +98,7 @@ export function fpow(f: usize, r: usize, a: usize, e: usize): void {
     fmul(f, POW_ACC, POW_ACC, POW_TAB + <usize>nib * 32);
   }
   copy32(r, POW_ACC);
+  memory.fill(POW_TAB, 0, 16 * 32); // powers of a secret (k, 1 + d) when signing
 }
 // r = a^-1 mod m (Fermat, m prime); 0 maps to 0.
 export function finv(f: usize, r: usize, a: usize): void { fpow(f, r, a, f + FB_EXP); }

@@ -261,6 +261,8 @@ export function mulBase(C: usize, r: usize, k: usize): void {
       cmov(r, SUM, ~eqMaskU32(c, 0), JAC); // digit 0: keep the accumulator
     }
   }
+  memory.fill(KBITS, 0, 48); // the scalar's copy
+  memory.fill(LOOK, 0, AFF);
 }
 
 // ---- u1*G + u2*Q, variable time (verification) ------------------------------------

@@ -31,10 +31,13 @@ const BOUND = memory.data(32, 16);
 const J = memory.data(<i32>JAC, 16);
 const Q = memory.data(<i32>AFF, 16);
 
+// T and X hold k - r d and k^-1 during signing
 function wipe(): void {
   memory.fill(D, 0, 32);
   memory.fill(K, 0, 32);
   memory.fill(DI, 0, 32);
+  memory.fill(T, 0, 32);
+  memory.fill(X, 0, 32);
   memory.fill(J, 0, JAC);
   nonceClear();
 }
