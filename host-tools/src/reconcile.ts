@@ -17,7 +17,7 @@
 //    rejected voucher; a fraud case when it names a known device);
 //  - gap: counter c-1 not seen yet: the voucher is pending, not fraud, until it arrives.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -27,7 +27,7 @@ import { peekDocType } from "./fast-voucher.ts";
 import { reconcileWorkerUrl } from "./worker-bundle.ts";
 import { certRefOf, checkCert, hex, unhex, type TrustedKey } from "./docs.ts";
 import { dataError } from "./errors.ts";
-import type { DeviceRecord, FraudCase, Ledger, SyncAck, VoucherRecord, VoucherStatus } from "./ledger/ledger.ts";
+import type { DeviceRecord, FraudCase, Ledger, Submission, SyncAck, VoucherRecord, VoucherStatus } from "./ledger/ledger.ts";
 import { checkVoucher, toFacts, type Checked, type DeviceKey } from "./voucher-check.ts";
 
 export const POS_EXPORT_FORMAT = "offline-wallet-pos-export";
@@ -116,59 +116,74 @@ type Check = Checked;
 /** Batches at least this large are checked in worker threads (smaller ones are not worth the start-up). */
 export const WORKER_THRESHOLD = 2000;
 
-/** Checks vouchers, in worker threads when the batch is large enough to pay for them. */
-export async function checkAll(coses: Uint8Array[], keys: Map<string, DeviceKey>, opts: { workers?: number; pool?: VerifierPool } = {}): Promise<Check[]> {
-  if (opts.pool) return opts.pool.check(coses, keys);
-  const n = opts.workers ?? (coses.length >= WORKER_THRESHOLD ? availableParallelism() : 0);
-  if (n <= 0) return coses.map((c) => toFacts(checkVoucher(c, (id) => keys.get(id))));
-  const pool = new VerifierPool(n);
-  try {
-    return await pool.check(coses, keys);
-  } finally {
-    await pool.close();
-  }
-}
-
 /**
- * Worker threads that check vouchers; slices are handed out as workers come free. Start
- * it early: the workers load (and tsx compiles) their modules while the caller parses.
+ * Worker threads that check vouchers. `submit` queues a batch as slices; idle workers
+ * take the next slice, so several batches (files) are in flight while the main thread
+ * parses the next file or writes the previous one's results. Start it early: workers
+ * load their module while the caller does other work.
  */
 export class VerifierPool {
   private workers: Worker[];
+  private idle: Worker[] = [];
+  private queue: Slice[] = [];
+  private busy = new Map<Worker, Slice>();
   private keysSent?: Map<string, DeviceKey>;
-  constructor(n: number) {
+  constructor(n: number, private slice = 500) {
     const url = reconcileWorkerUrl();
-    this.workers = Array.from({ length: n }, () => new Worker(url));
-  }
-  async check(coses: Uint8Array[], keys: Map<string, DeviceKey>, slice = 500): Promise<Check[]> {
-    if (this.keysSent !== keys) {
-      for (const w of this.workers) w.postMessage({ keys: [...keys.entries()] });
-      this.keysSent = keys;
-    }
-    const out: Check[] = new Array(coses.length);
-    let next = 0;
-    const run = (w: Worker) =>
-      new Promise<void>((resolve, reject) => {
-        const send = () => {
-          if (next >= coses.length) return resolve();
-          const id = next;
-          next += slice;
-          w.postMessage({ id, coses: coses.slice(id, id + slice) });
-        };
-        w.on("message", (m: { id: number; results: Check[] }) => {
-          for (let i = 0; i < m.results.length; i++) out[m.id + i] = m.results[i];
-          send();
-        });
-        w.once("error", reject);
-        send();
+    this.workers = Array.from({ length: n }, () => {
+      const w = new Worker(url);
+      w.on("message", (m: { results: Check[] }) => {
+        const s = this.busy.get(w)!;
+        this.busy.delete(w);
+        s.job.out.splice(s.start, m.results.length, ...m.results);
+        if (--s.job.left === 0) s.job.resolve(s.job.out);
+        this.idle.push(w);
+        this.pump();
       });
-    await Promise.all(this.workers.map(run));
-    for (const w of this.workers) (w.removeAllListeners("message"), w.removeAllListeners("error"));
-    return out;
+      w.on("error", (e) => {
+        const s = this.busy.get(w);
+        s?.job.reject(e);
+      });
+      this.idle.push(w);
+      return w;
+    });
+  }
+  setKeys(keys: Map<string, DeviceKey>): void {
+    if (this.keysSent === keys) return;
+    for (const w of this.workers) w.postMessage({ keys: [...keys.entries()] });
+    this.keysSent = keys;
+  }
+  submit(coses: Uint8Array[]): Promise<Check[]> {
+    if (coses.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const job: Job = { out: new Array(coses.length), left: Math.ceil(coses.length / this.slice), resolve, reject };
+      for (let i = 0; i < coses.length; i += this.slice) this.queue.push({ job, start: i, coses: coses.slice(i, i + this.slice) });
+      this.pump();
+    });
+  }
+  private pump(): void {
+    while (this.idle.length && this.queue.length) {
+      const w = this.idle.pop()!;
+      const s = this.queue.shift()!;
+      this.busy.set(w, s);
+      w.postMessage({ id: s.start, coses: s.coses });
+    }
   }
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+interface Job {
+  out: Check[];
+  left: number;
+  resolve: (r: Check[]) => void;
+  reject: (e: unknown) => void;
+}
+interface Slice {
+  job: Job;
+  start: number;
+  coses: Uint8Array[];
 }
 
 export interface Evaluation {
@@ -247,102 +262,115 @@ export interface ReconcileResult {
   receipts: number;
   newFraudCases: FraudCase[];
   pendingGaps: { deviceId: string; counters: number[] }[];
-  /** wall time of the voucher checks (workers) and of the ledger transaction */
-  timings: { checkMs: number; writeMs: number };
+  /** main thread: parsing and dispatching files, waiting for the workers' checks, ledger writes */
+  timings: { parseMs: number; waitMs: number; writeMs: number; evaluateMs: number };
 }
 
 /** Imports `inputs` into the ledger in one transaction and re-evaluates the devices touched. */
-export async function reconcile(ledger: Ledger, inputs: InputFile[], opts: { workers?: number; keys?: Map<string, DeviceKey>; pool?: VerifierPool } = {}): Promise<ReconcileResult> {
-  const total = inputs.reduce((a, f) => a + f.coses.length, 0);
-  const n = opts.workers ?? (total >= WORKER_THRESHOLD ? availableParallelism() : 0);
+/** A file to import: parsed already, or a path parsed inside the transaction (overlapping the checks). */
+export type Source = InputFile | string;
+
+export async function reconcile(ledger: Ledger, sources: Source[], opts: { workers?: number; keys?: Map<string, DeviceKey>; pool?: VerifierPool } = {}): Promise<ReconcileResult> {
+  // a voucher takes ≈ 500 bytes of an export file: enough to decide on workers before parsing
+  const known = sources.reduce((a, f) => a + (typeof f !== "string" ? f.coses.length : existsSync(f) ? statSync(f).size / 500 : 0), 0);
+  const n = opts.workers ?? (known >= WORKER_THRESHOLD ? availableParallelism() : 0);
   const pool = opts.pool ?? (n > 0 ? new VerifierPool(n) : undefined);
   try {
-    return await reconcileWith(ledger, inputs, opts.keys, pool);
+    return await reconcileWith(ledger, sources, opts.keys, pool);
   } finally {
     if (pool && !opts.pool) await pool.close();
   }
 }
 
-async function reconcileWith(ledger: Ledger, inputs: InputFile[], knownKeys: Map<string, DeviceKey> | undefined, pool: VerifierPool | undefined): Promise<ReconcileResult> {
+async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<string, DeviceKey> | undefined, pool: VerifierPool | undefined): Promise<ReconcileResult> {
   const keys = knownKeys ?? (await deviceKeys(ledger));
-  const fresh: InputFile[] = [];
-  const files: ReconcileResult["files"] = [];
-  for (const f of inputs) {
-    const already = await ledger.hasImport(f.hash);
-    files.push({ name: f.name, kind: f.kind, vouchers: f.coses.length, alreadyImported: already });
-    if (!already && !fresh.some((x) => x.hash === f.hash)) fresh.push(f);
-  }
-  // device logs carry receipts too: only vouchers go through the voucher checks
-  const items: { file: InputFile; cose: Uint8Array }[] = [];
-  let receipts = 0;
-  for (const f of fresh)
-    for (const c of f.coses) {
-      if (isReceipt(c)) receipts++;
-      else items.push({ file: f, cose: c });
-    }
-  const t0 = performance.now();
-  const checks = await checkAll(items.map((i) => i.cose), keys, pool ? { pool } : { workers: 0 });
-  const t1 = performance.now();
-
+  pool?.setKeys(keys);
   return ledger.transaction(async () => {
-    const good: VoucherRecord[] = [];
-    const touched = new Set<string>();
+    const t0 = performance.now();
+    // A: parse each file and hand its vouchers to the workers at once; the next file is
+    // parsed while they verify (device logs carry receipts too: only vouchers are checked)
+    const files: ReconcileResult["files"] = [];
+    const batches: { file: InputFile; coses: Uint8Array[]; checks: Promise<Check[]> }[] = [];
+    let receipts = 0;
+    for (const src of sources) {
+      const f = typeof src === "string" ? parseInput(src) : src;
+      const already = (await ledger.hasImport(f.hash)) || batches.some((b) => b.file.hash === f.hash);
+      files.push({ name: f.name, kind: f.kind, vouchers: f.coses.length, alreadyImported: already });
+      if (already) continue;
+      const coses = f.coses.filter((c) => !isReceipt(c));
+      receipts += f.coses.length - coses.length;
+      const checks = pool ? pool.submit(coses) : Promise.resolve(coses.map((c) => toFacts(checkVoucher(c, (id) => keys.get(id)))));
+      batches.push({ file: f, coses, checks });
+    }
+    const t1 = performance.now();
+    // B: results file by file, written as they arrive (new vouchers go in as "settled";
+    // C corrects the few that are not)
+    // per touched device: what the ledger held before this import (read while the workers
+    // still check later files) and what this import brings
+    const perDevice = new Map<string, { dev: DeviceRecord; all: VoucherRecord[]; hashes: Set<string>; acks: SyncAck[] }>();
     const newCases: FraudCase[] = [];
     let rejected = 0;
+    let inserted = 0;
+    let good = 0;
+    let waitMs = 0;
     // who presented what: kept where it is evidence (a replay, a rejected voucher); the
     // import of every file is recorded in `imports` and the audit log
-    const subs = [];
-    for (let i = 0; i < items.length; i++) {
-      const r = checks[i];
-      const { file } = items[i];
-      if (!r.ok) {
-        subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
-        rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason: r.reason, cose: items[i].cose, source: file.name }]);
-        if (r.deviceId && keys.has(r.deviceId)) {
-          const c: FraudCase = { kind: "tampered", deviceId: r.deviceId, counter: null, voucherHash: r.hash, detail: r.reason };
-          if (await ledger.openFraudCase(c)) newCases.push(c);
+    const subs: Submission[] = [];
+    const openCase = async (c: FraudCase) => void ((await ledger.openFraudCase(c)) && newCases.push(c));
+    for (const { file, coses, checks } of batches) {
+      const tw = performance.now();
+      const results = await checks;
+      waitMs += performance.now() - tw;
+      const recs: VoucherRecord[] = [];
+      for (let i = 0; i < results.length; i++) {
+        const r = results[i];
+        if (!r.ok) {
+          subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
+          rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason: r.reason, cose: coses[i], source: file.name }]);
+          if (r.deviceId && keys.has(r.deviceId)) await openCase({ kind: "tampered", deviceId: r.deviceId, counter: null, voucherHash: r.hash, detail: r.reason });
+          continue;
         }
-        continue;
+        const v = r.facts;
+        const rec: VoucherRecord = { hash: r.hash, deviceId: r.deviceId, ...v, chainHash: r.chainHash, cose: coses[i], status: "settled", reason: null };
+        recs.push(rec);
+        let d = perDevice.get(r.deviceId);
+        if (!d) {
+          const all = await ledger.vouchersOf(r.deviceId, { cose: false });
+          d = { dev: (await ledger.device(r.deviceId))!, all, hashes: new Set(all.map((x) => x.hash)), acks: await ledger.syncAcks(r.deviceId) };
+          perDevice.set(r.deviceId, d);
+        }
+        if (!d.hashes.has(rec.hash)) (d.hashes.add(rec.hash), d.all.push(rec)); // as written: "settled"
+        if (file.kind === "pos-export" && file.presenter !== `merchant:${v.payee}`) {
+          subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
+          await openCase({ kind: "replay", deviceId: r.deviceId, counter: v.counter, voucherHash: r.hash, detail: `presented by ${file.presenter} in ${file.name}, made out to ${v.payee}` });
+        }
       }
-      const v = r.facts;
-      good.push({ hash: r.hash, deviceId: r.deviceId, ...v, chainHash: r.chainHash, cose: items[i].cose, status: "pending", reason: null });
-      touched.add(r.deviceId);
-      if (file.kind === "pos-export" && file.presenter !== `merchant:${v.payee}`) {
-        subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
-        const c: FraudCase = { kind: "replay", deviceId: r.deviceId, counter: v.counter, voucherHash: r.hash, detail: `presented by ${file.presenter} in ${file.name}, made out to ${v.payee}` };
-        if (await ledger.openFraudCase(c)) newCases.push(c);
-      }
+      good += recs.length;
+      inserted += await ledger.addVouchers(recs);
     }
-    // evaluate each touched device over what the ledger holds plus this batch, then write
-    // new vouchers with their final status and update only old ones whose status changed
-    const byDevice = new Map<string, VoucherRecord[]>();
-    for (const v of good) (byDevice.get(v.deviceId) ?? byDevice.set(v.deviceId, []).get(v.deviceId)!).push(v);
+    // C: each touched device judged over everything it now has; new vouchers went in as
+    // "settled", so only the others (and old ones whose verdict changed) are written
+    const t2 = performance.now();
     const pendingGaps: ReconcileResult["pendingGaps"] = [];
-    const toInsert: VoucherRecord[] = [];
-    for (const id of [...touched].sort()) {
-      const dev = (await ledger.device(id))!;
-      const old = await ledger.vouchersOf(id, { cose: false });
-      const known = new Set(old.map((v) => v.hash));
-      const fresh = byDevice.get(id)!.filter((v) => !known.has(v.hash) && (known.add(v.hash), true));
-      const ev = evaluateDevice(dev, [...old, ...fresh], await ledger.syncAcks(id));
-      for (const v of old) {
+    for (const id of [...perDevice.keys()].sort()) {
+      const { dev, all, acks } = perDevice.get(id)!;
+      const ev = evaluateDevice(dev, all, acks);
+      for (const v of all) {
         const s = ev.status.get(v.hash)!;
         if (s.status !== v.status || s.reason !== v.reason) await ledger.setVoucherStatus(v.hash, s.status, s.reason);
       }
-      for (const v of fresh) toInsert.push({ ...v, ...ev.status.get(v.hash)! });
-      for (const c of ev.cases) if (await ledger.openFraudCase(c)) newCases.push(c);
+      for (const c of ev.cases) await openCase(c);
       if (ev.gaps.length) pendingGaps.push({ deviceId: id, counters: ev.gaps });
     }
-    const inserted = await ledger.addVouchers(toInsert);
     await ledger.addSubmissions(subs);
-    for (const f of fresh) await ledger.addImport(f.hash, f.name, f.kind, { entries: f.coses.length });
+    for (const { file } of batches) await ledger.addImport(file.hash, file.name, file.kind, { entries: file.coses.length });
     const result: ReconcileResult = {
-      files, newVouchers: inserted, duplicates: good.length - inserted, rejected, receipts, newFraudCases: newCases, pendingGaps,
-      timings: { checkMs: Math.round(t1 - t0), writeMs: Math.round(performance.now() - t1) },
+      files, newVouchers: inserted, duplicates: good - inserted, rejected, receipts, newFraudCases: newCases, pendingGaps,
+      timings: { parseMs: Math.round(t1 - t0), waitMs: Math.round(waitMs), writeMs: Math.round(performance.now() - t1 - waitMs), evaluateMs: Math.round(performance.now() - t2) },
     };
-    if (fresh.length)
+    if (batches.length)
       await ledger.audit("reconcile", {
-        files: fresh.map((f) => ({ name: f.name, sha256: f.hash })), newVouchers: inserted, rejected,
+        files: batches.map(({ file }) => ({ name: file.name, sha256: file.hash })), newVouchers: inserted, rejected,
         fraudCases: newCases.map((c) => `${c.kind} ${c.deviceId}#${c.counter ?? "-"}`),
       });
     return result;

@@ -3,7 +3,7 @@ import { register } from "../cli.ts";
 import { refused, usageError } from "../errors.ts";
 import { LIMIT_OPTIONS, limitsFrom } from "./limits.ts";
 import { table } from "../format.ts";
-import { parseInput, reconcile } from "../reconcile.ts";
+import { reconcile } from "../reconcile.ts";
 import { deviceName, mustDevice, summaryText, withLedger } from "./common.ts";
 import type { DeviceRecord } from "../ledger/ledger.ts";
 
@@ -22,9 +22,9 @@ register(
     options: { workers: { type: "string" } },
     examples: ["wallet reconcile pos-shop1.json pos-shop2.json log-alice.json", "wallet reconcile exports/*.json --json"],
     async run(ctx, files, o) {
-      const inputs = files.map((f) => parseInput(f)); // every file parsed before the ledger is touched
+      // each file is parsed inside the import's transaction: a bad one rolls everything back
       return withLedger(ctx, async (l) => {
-        const r = await reconcile(l, inputs, { workers: o.workers === undefined ? undefined : Number(o.workers) });
+        const r = await reconcile(l, files, { workers: o.workers === undefined ? undefined : Number(o.workers) });
         const s = await l.summary();
         const lines = [
           `imported ${r.files.filter((f) => !f.alreadyImported).length} file(s) (${r.files.filter((f) => f.alreadyImported).length} already imported): ${r.newVouchers} new vouchers, ${r.duplicates} already known, ${r.rejected} rejected, ${r.receipts} receipts`,
