@@ -1,14 +1,16 @@
 // Worker body: checks slices of vouchers (voucher-check.ts) against the device keys it was
-// last sent ({keys}), posting each slice's results back ({id, coses} in, {id, results} out).
+// last sent ({keys}); a slice arrives as one buffer with end offsets ({buf, ends}) and its
+// results go back in order ({results}).
 import { parentPort } from "node:worker_threads";
 import { checkVoucher, toFacts, type DeviceKey } from "./voucher-check.ts";
 
 let devices = new Map<string, DeviceKey>();
-parentPort!.on("message", (msg: { keys: [string, DeviceKey][] } | { id: number; coses: Uint8Array[] }) => {
+parentPort!.on("message", (msg: { keys: [string, DeviceKey][] } | { buf: Uint8Array; ends: Uint32Array }) => {
   if ("keys" in msg) {
     devices = new Map(msg.keys);
     return;
   }
-  const results = msg.coses.map((c) => toFacts(checkVoucher(c, (id) => devices.get(id))));
-  parentPort!.postMessage({ id: msg.id, results });
+  const results = [];
+  for (let i = 0, o = 0; i < msg.ends.length; o = msg.ends[i++]) results.push(toFacts(checkVoucher(msg.buf.subarray(o, msg.ends[i]), (id) => devices.get(id))));
+  parentPort!.postMessage({ results });
 });
