@@ -166,7 +166,10 @@ async function registered(ledger: Ledger, deviceId: string): Promise<DeviceRecor
 export async function load(channel: Channel, ks: Keystore, ledger: Ledger, amount: number, expectDevice?: string): Promise<{ deviceId: string; seq: number; balance: number; receipt: Receipt }> {
   const { card, deviceId } = await connect(channel);
   const dev = await registered(ledger, deviceId);
-  if (expectDevice && dev.deviceId !== expectDevice) throw refused(`load: the device presented is ${deviceName(dev)}, not ${expectDevice}`);
+  if (expectDevice && dev.deviceId !== expectDevice) {
+    const wanted = await ledger.device(expectDevice);
+    throw refused(`load: the device presented is ${deviceName(dev)}, not ${wanted ? deviceName(wanted) : expectDevice}`);
+  }
   if (dev.revoked) throw refused(`load: device ${deviceName(dev)} is revoked`);
   const st = await card.status();
   if (st.balance + amount > st.cap) throw refused(`load: balance ${money(st.balance)} + ${money(amount)} would exceed the cap ${money(st.cap)}`);
