@@ -104,6 +104,10 @@ describe("wallet CLI on simulated devices", () => {
     // old and new certificates both accepted: the previous key stays trusted
     await ok("pos", "charge", "1.00", "--sim", img("dave"));
     await ok("pos", "charge", "1.00", "--sim", img("alice"));
+    // a device personalized before the rotation knows only the old key: its loads and
+    // acks are still signed with the key that issued its certificate
+    await ok("load", "alice", "1.00", "--sim", img("alice"));
+    await ok("sync", "--sim", img("alice"));
     expect(d.devices[0].deviceId).toMatch(/^[0-9a-f]{16}$/);
     expect(before).toHaveLength(1);
   });

@@ -7,7 +7,7 @@ import * as A from "../../protocol/portable/apdu.ts";
 import { LC_ACTIVE, LC_MANUFACTURED, LC_PERSONALIZING } from "../../protocol/portable/lifecycle.ts";
 import { DOC_BLOCK_LIST_MAX, VOUCHER_KIND_D2D, VOUCHER_KIND_POS } from "../../protocol/portable/cbor-keys.ts";
 import { SUITE_P256_SHA256_AES128 } from "../../protocol/portable/suite.ts";
-import { RECEIPT_SCHEMA, decodeSigned, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
+import { CERT_SCHEMA, RECEIPT_SCHEMA, decodeSigned, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
 import { diversifyKeys, encryptKeyData, GP_DEFAULT_KEYS, keyCheckValue, Scp03Session, type ScpKeys } from "../../protocol/src/scp03.ts";
 import * as L from "../../protocol/portable/limits.ts";
 import { ApduError } from "../../protocol/src/sw.ts";
@@ -32,6 +32,24 @@ export const LIMIT_ORDER: (keyof Limits)[] = ["cap", "maxPayment", "noCvm", "max
 export function signer(ks: Keystore, suite: SuiteName): Signer {
   const { kid, key } = ks.signingKey(suite);
   return { suite, kid, key };
+}
+
+/**
+ * The key to sign a device's loads and sync acks with: the one that issued its certificate
+ * while it is still trusted (the device was given the keys trusted at personalization, so
+ * it may not know a newer one), else the active key.
+ */
+export function signerFor(ks: Keystore, dev: DeviceRecord): Signer {
+  if (dev.cert) {
+    try {
+      const kid = hex(decodeSigned<DeviceCert>(dev.cert, CERT_SCHEMA).sign1.kid);
+      const k = ks.trustedKeyById(kid);
+      if (k && k.suite === dev.suite) return k;
+    } catch {
+      // a registry certificate that does not decode: fall back to the active key
+    }
+  }
+  return signer(ks, dev.suite);
 }
 
 async function connect(channel: Channel): Promise<{ card: WalletCard; deviceId: string; info: Awaited<ReturnType<WalletCard["select"]>> }> {
@@ -175,7 +193,7 @@ export async function load(channel: Channel, ks: Keystore, ledger: Ledger, amoun
   if (st.balance + amount > st.cap) throw refused(`load: balance ${money(st.balance)} + ${money(amount)} would exceed the cap ${money(st.cap)}`);
   const seq = Math.max(dev.lastLoadSeq, st.loadSeq) + 1;
   const t = Math.max(now(), st.latestTime);
-  const auth = issueLoad(signer(ks, dev.suite), { deviceId: Buffer.from(deviceId, "hex"), seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S });
+  const auth = issueLoad(signerFor(ks, dev), { deviceId: Buffer.from(deviceId, "hex"), seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S });
   const receiptCose = await card.load(t, auth);
   const receipt = deviceSigned<Receipt>(receiptCose, dev, "receipt");
   await ledger.transaction(async () => {
@@ -306,7 +324,7 @@ export async function sync(channel: Channel, ks: Keystore, ledger: Ledger): Prom
   const blockList = (await ledger.revokedIds()).filter((id) => id !== deviceId).slice(-DOC_BLOCK_LIST_MAX);
   const limits = dev.pendingLimits ?? undefined;
   if (limits && limits.cap < st.balance) throw refused(`sync: new cap ${limits.cap} is below the balance ${st.balance}; change the limits first`);
-  const ack = issueSyncAck(signer(ks, dev.suite), {
+  const ack = issueSyncAck(signerFor(ks, dev), {
     deviceId: Buffer.from(deviceId, "hex"), upToCounter: st.counter, time, revocationVersion, blockList: blockList.map((b) => Buffer.from(b, "hex")), limits,
   });
   await card.sync(ack);

@@ -171,6 +171,13 @@ export class Keystore {
     return { kid: Buffer.from(k.kid, "hex"), key: { priv: Buffer.from(this.secrets.priv[k.kid], "hex"), pub: Buffer.from(k.pub, "hex") } };
   }
 
+  /** A trusted (active or previous) key by id, or null when unknown or retired. */
+  trustedKeyById(kid: string): { suite: SuiteName; kid: Uint8Array; key: KeyPair } | null {
+    const k = this.pub.keys.find((x) => x.kid === kid && x.status !== "retired");
+    if (!k) return null;
+    return { suite: k.suite, kid: Buffer.from(k.kid, "hex"), key: { priv: Buffer.from(this.secrets.priv[k.kid], "hex"), pub: Buffer.from(k.pub, "hex") } };
+  }
+
   scpMasterKeys(suite: SuiteName): ScpMasterKeys {
     const s = this.secrets.scp[suite];
     return { enc: Buffer.from(s.enc, "hex"), mac: Buffer.from(s.mac, "hex"), dek: Buffer.from(s.dek, "hex") };
