@@ -59,7 +59,7 @@ describe("wallet CLI on simulated devices", () => {
     const r = await ok("reconcile", join(home, "e1.json"), join(home, "e2.json"));
     expect(r.result.newVouchers).toBe(3);
     expect(r.result.duplicates).toBe(3);
-    expect(r.summary.merchants).toEqual([{ payee: "00000000000000e1", vouchers: 3, settled: 7700, pending: 0 }]);
+    expect(r.summary.merchants).toEqual([{ payee: "00000000000000e1", vouchers: 3, settled: 7700, pending: 0, held: 0 }]);
   });
 
   it("transfer between two devices, then sync both; their logs reconcile without fraud", async () => {

@@ -153,7 +153,7 @@ describe("host flows on the real firmware", () => {
     const r = await reconcile(l, [parseInput(file)]);
     expect(r.newFraudCases.map((c) => [c.kind, c.deviceId, c.counter])).toEqual([["fork", pa.deviceId, 2], ["fork", pa.deviceId, 2]]);
     const sum = await l.summary();
-    expect(sum.merchants).toEqual([{ payee: hex(MERCHANT), vouchers: 3, settled: 500, pending: 0 }]);
+    expect(sum.merchants).toEqual([{ payee: hex(MERCHANT), vouchers: 3, settled: 500, pending: 0, held: 1_600 }]);
     expect(sum.devices.find((x) => x.deviceId === pa.deviceId)).toMatchObject({ received: 3_000, fraud: 2 });
   });
 });

@@ -67,8 +67,8 @@ describe("reconcile", () => {
     const sum = await l.summary();
     expect(sum.fraudCases).toBe(0);
     expect(sum.merchants).toEqual([
-      { payee: hex(M1), vouchers: 3, settled: 650, pending: 0 },
-      { payee: hex(M2), vouchers: 3, settled: 550, pending: 0 },
+      { payee: hex(M1), vouchers: 3, settled: 650, pending: 0, held: 0 },
+      { payee: hex(M2), vouchers: 3, settled: 550, pending: 0, held: 0 },
     ]);
     expect((await l.verifyAudit()).ok).toBe(true);
   });
@@ -103,7 +103,10 @@ describe("reconcile", () => {
     expect(forks.every((c) => c.deviceId === a.id && c.counter === 2)).toBe(true);
     const vs = await l.vouchersOf(a.id);
     expect(vs.map((v) => [v.counter, v.status])).toEqual(expect.arrayContaining([[1, "settled"], [2, "fraud"], [2, "fraud"]]));
-    expect((await l.summary()).merchants.find((m) => m.payee === hex(M2))!.settled).toBe(0);
+    const sum = await l.summary();
+    expect(sum.merchants.find((m) => m.payee === hex(M2))).toMatchObject({ settled: 0, held: 700 });
+    expect(sum.merchants.find((m) => m.payee === hex(M1))).toMatchObject({ settled: 100, held: 500 });
+    expect([sum.paidToMerchants, sum.settledToMerchants, sum.heldForFraud]).toEqual([1300, 100, 1200]);
   });
 
   it("a voucher presented by a merchant it was not made out to is a replay and settles once, to its payee", async () => {
@@ -113,7 +116,7 @@ describe("reconcile", () => {
     const r = await reconcile(l, [posFile(M2, [v])]);
     expect(r.newFraudCases.map((c) => c.kind)).toEqual(["replay"]);
     const sum = await l.summary();
-    expect(sum.merchants).toEqual([{ payee: hex(M1), vouchers: 1, settled: 100, pending: 0 }]);
+    expect(sum.merchants).toEqual([{ payee: hex(M1), vouchers: 1, settled: 100, pending: 0, held: 0 }]);
   });
 
   it("over-limit vouchers (per payment and since sync) are fraud", async () => {

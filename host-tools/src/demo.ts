@@ -108,7 +108,7 @@ try {
   step("reconcile the POS exports");
   const r = await reconcile(ledger, files.map((f) => parseInput(f)));
   say(`    ${r.newVouchers} new vouchers, ${r.duplicates} already known from device logs, ${r.rejected} rejected`);
-  for (const c of r.newFraudCases) say(`    FRAUD ${c.kind}: device ${c.deviceId} counter ${c.counter}: ${c.detail}`);
+  for (const c of r.newFraudCases) say(`    FRAUD ${c.kind}: device ${c.deviceId} counter ${c.counter} voucher ${(c.voucherHash ?? "").slice(0, 12)}…: ${c.detail}`);
   const again = await reconcile(ledger, files.map((f) => parseInput(f)));
   say(`    re-import of the same files: ${again.newVouchers} new vouchers, ${again.newFraudCases.length} new cases (idempotent)`);
 

@@ -33,7 +33,7 @@ export const deviceName = (d: { deviceId: string; alias: string | null }) => (d.
 export function summaryText(s: LedgerSummary): string {
   const out = [
     "Settlements per merchant",
-    table(s.merchants.map((m) => ({ merchant: m.payee, vouchers: m.vouchers, settled: money(m.settled), pending: money(m.pending) })), ["merchant", "vouchers", "settled", "pending"]),
+    table(s.merchants.map((m) => ({ merchant: m.payee, vouchers: m.vouchers, settled: money(m.settled), pending: money(m.pending), held: money(m.held) })), ["merchant", "vouchers", "settled", "pending", "held"]),
     "",
     "Devices",
     table(
@@ -41,7 +41,7 @@ export function summaryText(s: LedgerSummary): string {
       ["device", "loaded", "spent", "received", "vouchers", "pending", "fraud", "revoked"],
     ),
     "",
-    `fraud cases: ${s.fraudCases}   rejected vouchers: ${s.rejected}   loaded: ${money(s.loaded)}   paid to merchants: ${money(s.paidToMerchants)}   offline value in circulation: ${money(s.inCirculation)}`,
+    `fraud cases: ${s.fraudCases}   rejected vouchers: ${s.rejected}   loaded: ${money(s.loaded)}   spent at merchants: ${money(s.paidToMerchants)} (settled ${money(s.settledToMerchants)}, held for fraud ${money(s.heldForFraud)})   offline value in circulation: ${money(s.inCirculation)}`,
   ];
   return out.join("\n");
 }

@@ -28,7 +28,7 @@ register(
         const s = await l.summary();
         const lines = [
           `imported ${r.files.filter((f) => !f.alreadyImported).length} file(s) (${r.files.filter((f) => f.alreadyImported).length} already imported): ${r.newVouchers} new vouchers, ${r.duplicates} already known, ${r.rejected} rejected, ${r.receipts} receipts`,
-          ...r.newFraudCases.map((c) => `FRAUD ${c.kind} device ${c.deviceId}${c.counter !== null ? ` counter ${c.counter}` : ""}: ${c.detail}`),
+          ...r.newFraudCases.map((c) => `FRAUD ${c.kind} device ${c.deviceId}${c.counter !== null ? ` counter ${c.counter}` : ""}${c.voucherHash ? ` voucher ${c.voucherHash.slice(0, 12)}…` : ""}: ${c.detail}`),
           ...r.pendingGaps.map((g) => `pending: device ${g.deviceId} counters ${g.counters.join(",")} not seen yet`),
           "",
           summaryText(s),

@@ -179,11 +179,15 @@ export interface Ledger {
 }
 
 export interface LedgerSummary {
-  merchants: { payee: string; vouchers: number; settled: number; pending: number }[];
+  merchants: { payee: string; vouchers: number; settled: number; pending: number; held: number }[];
   devices: { deviceId: string; alias: string | null; loaded: number; spent: number; received: number; vouchers: number; fraud: number; pending: number; revoked: boolean }[];
   fraudCases: number;
   rejected: number;
   loaded: number;
+  /** every voucher spent at a merchant, whatever its verdict: value that left the devices */
   paidToMerchants: number;
+  /** of which settled to the merchants, and held because the voucher is in a fraud case */
+  settledToMerchants: number;
+  heldForFraud: number;
   inCirculation: number;
 }

@@ -329,7 +329,8 @@ export class SqliteLedger implements Ledger {
     const merchants = this.db
       .prepare(
         `SELECT payee, COUNT(*) AS vouchers, SUM(CASE WHEN status = 'settled' THEN amount ELSE 0 END) AS settled,
-           SUM(CASE WHEN status = 'pending' THEN amount ELSE 0 END) AS pending
+           SUM(CASE WHEN status = 'pending' THEN amount ELSE 0 END) AS pending,
+           SUM(CASE WHEN status = 'fraud' THEN amount ELSE 0 END) AS held
          FROM vouchers WHERE kind = 0 GROUP BY payee ORDER BY payee`,
       )
       .all() as LedgerSummary["merchants"];
@@ -348,8 +349,10 @@ export class SqliteLedger implements Ledger {
     const one = (sql: string) => Number((this.st(sql).get() as Row).n);
     const loaded = one("SELECT COALESCE(SUM(amount), 0) AS n FROM loads");
     const paidToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0");
+    const settledToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0 AND status = 'settled'");
+    const heldForFraud = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0 AND status = 'fraud'");
     return {
-      merchants, devices, loaded, paidToMerchants, inCirculation: loaded - paidToMerchants,
+      merchants, devices, loaded, paidToMerchants, settledToMerchants, heldForFraud, inCirculation: loaded - paidToMerchants,
       fraudCases: one("SELECT COUNT(*) AS n FROM fraud_cases"),
       rejected: one("SELECT COUNT(*) AS n FROM rejected"),
     };
