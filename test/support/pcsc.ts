@@ -9,31 +9,8 @@
 // which libpcsclite reads once, on the first context of the process.
 import { createRequire } from "node:module";
 
-/** The parts of pcsclite's CardReader we use (its index.d.ts does not export it). */
-export interface CardReader {
-  name: string;
-  connected: boolean;
-  SCARD_SHARE_SHARED: number;
-  SCARD_PROTOCOL_T0: number;
-  SCARD_PROTOCOL_T1: number;
-  SCARD_STATE_PRESENT: number;
-  SCARD_STATE_EMPTY: number;
-  SCARD_LEAVE_CARD: number;
-  SCARD_RESET_CARD: number;
-  SCARD_UNPOWER_CARD: number;
-  on(ev: "status", l: (s: { state: number; atr?: Buffer }) => void): this;
-  on(ev: "error" | "end", l: (e?: unknown) => void): this;
-  connect(o: { share_mode?: number; protocol?: number }, cb: (err: unknown, protocol: number) => void): void;
-  disconnect(disposition: number, cb: (err: unknown) => void): void;
-  transmit(data: Buffer, resLen: number, protocol: number, cb: (err: unknown, res: Buffer) => void): void;
-  close(): void;
-}
-interface PCSCLite {
-  readers: Record<string, CardReader>;
-  on(ev: "reader", l: (r: CardReader) => void): this;
-  on(ev: "error", l: (e: unknown) => void): this;
-  close(): void;
-}
+import type { CardReader, PCSCLite } from "../../host-tools/src/channels/pcsc.ts";
+export type { CardReader };
 
 /** Largest response a transmit may return: extended Le 65536 + SW1 SW2. */
 export const MAX_RESPONSE = 65538;

@@ -6,7 +6,8 @@
 import { deviceError } from "../errors.ts";
 import { loadOptional, withTimeout, type Channel } from "./channel.ts";
 
-interface Reader {
+/** The parts of pcsclite's CardReader we use (its index.d.ts does not export it). */
+export interface CardReader {
   name: string;
   connected: boolean;
   SCARD_SHARE_SHARED: number;
@@ -15,6 +16,8 @@ interface Reader {
   SCARD_STATE_PRESENT: number;
   SCARD_STATE_EMPTY: number;
   SCARD_LEAVE_CARD: number;
+  SCARD_RESET_CARD: number;
+  SCARD_UNPOWER_CARD: number;
   on(ev: "status", l: (s: { state: number; atr?: Buffer }) => void): this;
   on(ev: "error" | "end", l: (e?: unknown) => void): this;
   connect(o: { share_mode?: number; protocol?: number }, cb: (err: unknown, protocol: number) => void): void;
@@ -22,9 +25,10 @@ interface Reader {
   transmit(data: Buffer, resLen: number, protocol: number, cb: (err: unknown, res: Buffer) => void): void;
   close(): void;
 }
-interface PCSCLite {
-  readers: Record<string, Reader>;
-  on(ev: "reader", l: (r: Reader) => void): this;
+type Reader = CardReader;
+export interface PCSCLite {
+  readers: Record<string, CardReader>;
+  on(ev: "reader", l: (r: CardReader) => void): this;
   on(ev: "error", l: (e: unknown) => void): this;
   close(): void;
 }
