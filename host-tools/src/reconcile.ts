@@ -25,10 +25,10 @@ import { Worker } from "node:worker_threads";
 import { DOC_TYPE_RECEIPT } from "../../protocol/portable/cbor-keys.ts";
 import { peekDocType } from "./fast-voucher.ts";
 import { reconcileWorkerUrl } from "./worker-bundle.ts";
-import { certRefOf, checkCert, hex, unhex, type TrustedKey } from "./docs.ts";
+import type { TrustedKey } from "./docs.ts";
 import { dataError } from "./errors.ts";
 import type { DeviceRecord, FraudCase, Ledger, Submission, SyncAck, VoucherRecord, VoucherStatus } from "./ledger/ledger.ts";
-import { checkVoucher, toFacts, type Checked, type DeviceKey } from "./voucher-check.ts";
+import { checkVoucher, deviceKeyOf, toFacts, type Checked, type DeviceCertInput, type DeviceKey } from "./voucher-check.ts";
 
 export const POS_EXPORT_FORMAT = "offline-wallet-pos-export";
 export const DEVICE_LOG_FORMAT = "offline-wallet-device-log";
@@ -60,31 +60,40 @@ export interface InputFile {
   coses: Uint8Array[];
 }
 
-const HEX = /^(?:[0-9a-f]{2})+$/;
-
 /** Reads and validates one input file; any defect is a data error naming the file. */
 export function parseInput(path: string, text?: string): InputFile {
   const name = basename(path);
-  let raw: string;
+  let raw: Buffer;
   try {
-    raw = text ?? readFileSync(path, "utf8");
+    raw = text !== undefined ? Buffer.from(text) : readFileSync(path);
   } catch {
     throw dataError(`reconcile: cannot read ${path}`);
   }
   const bad = (m: string) => dataError(`reconcile: ${name}: ${m}`);
   let j: any;
   try {
-    j = JSON.parse(raw);
+    j = JSON.parse(raw.toString("utf8"));
   } catch {
     throw bad("not valid JSON (corrupted or truncated export?)");
   }
   const hash = createHash("sha256").update(raw).digest("hex");
   const hexList = (a: unknown, what: string): Uint8Array[] => {
     if (!Array.isArray(a)) throw bad(`${what} is not a list`);
-    return a.map((x, i) => {
+    const strs = a.map((x, i) => {
       const s = typeof x === "string" ? x : x?.cose;
-      if (typeof s !== "string" || !HEX.test(s)) throw bad(`${what}[${i}] is not hex COSE`);
-      return unhex(s);
+      if (typeof s !== "string" || s.length === 0 || s.length % 2) throw bad(`${what}[${i}] is not hex COSE`);
+      return s;
+    });
+    // all of a file's documents decoded into one buffer (one allocation, not one per
+    // voucher); a string is lowercase hex exactly when it decodes completely and encodes
+    // back to itself (Buffer's hex decoder stops at the first non-hex digit; this is
+    // cheaper than a regular expression over every character)
+    const all = Buffer.allocUnsafe(strs.reduce((n, s) => n + s.length / 2, 0));
+    let o = 0;
+    return strs.map((s, i) => {
+      const n = s.length / 2;
+      if (all.write(s, o, n, "hex") !== n || all.toString("hex", o, o + n) !== s) throw bad(`${what}[${i}] is not hex COSE`);
+      return all.subarray(o, (o += n));
     });
   };
   if (j?.format === POS_EXPORT_FORMAT && j.version === 1) {
@@ -98,17 +107,19 @@ export function parseInput(path: string, text?: string): InputFile {
   throw bad(`not a ${POS_EXPORT_FORMAT} or ${DEVICE_LOG_FORMAT} version 1 file`);
 }
 
-/** Device keys for voucher checks: each registered certificate chain-checked once. */
-export async function deviceKeys(ledger: Ledger): Promise<Map<string, DeviceKey>> {
+/** Trusted issuer keys and the registered devices with a certificate: what `deviceKeys` checks. */
+async function certInputs(ledger: Ledger): Promise<{ trusted: TrustedKey[]; devices: DeviceCertInput[] }> {
   const trusted: TrustedKey[] = (await ledger.issuerKeys()).map((k) => ({ kid: k.kid, suite: k.suite, pub: k.pub }));
-  const m = new Map<string, DeviceKey>();
-  for (const d of await ledger.devices()) {
-    if (!d.cert || !d.pub) continue;
-    const c = checkCert(d.cert, trusted);
-    const certError = typeof c === "string" ? c : hex(c.publicKey) !== d.pub ? "certificate: public key differs from the registered one" : undefined;
-    m.set(d.deviceId, { suite: d.suite, pub: d.pub, certRef: hex(certRefOf(d.suite, d.cert)), certError });
-  }
-  return m;
+  const devices: DeviceCertInput[] = [];
+  for (const d of await ledger.devices()) if (d.cert && d.pub) devices.push({ deviceId: d.deviceId, suite: d.suite, pub: d.pub, cert: d.cert });
+  return { trusted, devices };
+}
+
+/** Device keys for voucher checks: each registered certificate chain-checked once (in the pool's workers when given). */
+export async function deviceKeys(ledger: Ledger, pool?: VerifierPool): Promise<Map<string, DeviceKey>> {
+  const { trusted, devices } = await certInputs(ledger);
+  if (pool) return pool.checkCerts(trusted, devices);
+  return new Map(devices.map((d) => [d.deviceId, deviceKeyOf(d, trusted)]));
 }
 
 type Check = Checked;
@@ -116,80 +127,90 @@ type Check = Checked;
 /** Batches at least this large are checked in worker threads (smaller ones are not worth the start-up). */
 export const WORKER_THRESHOLD = 2000;
 
+/** One slice of a batch, checked by one worker: the results of coses[start…]. */
+export interface Chunk {
+  start: number;
+  results: Promise<Check[]>;
+}
+
+/** Slices a worker holds at once: it starts the next while the main thread is busy (writing, parsing) and has not answered yet. */
+const WORKER_DEPTH = 2;
+
 /**
- * Worker threads that check vouchers. `submit` queues a batch as slices; idle workers
- * take the next slice, so several batches (files) are in flight while the main thread
- * parses the next file or writes the previous one's results. Start it early: workers
- * load their module while the caller does other work.
+ * Worker threads that check vouchers (and device certificates). `submit` queues a batch
+ * as slices; each worker holds up to WORKER_DEPTH of them, so workers never wait for the
+ * main thread between slices, while the main thread parses the next file or writes the
+ * results of the slices already checked. Start it early: workers load their module
+ * while the caller does other work. A worker answers its messages in order, so each
+ * keeps a FIFO of the replies it owes.
  */
 export class VerifierPool {
   private workers: Worker[];
-  private idle: Worker[] = [];
-  private queue: Slice[] = [];
-  private busy = new Map<Worker, Slice>();
+  private owed = new Map<Worker, { resolve: (m: any) => void; reject: (e: unknown) => void }[]>();
+  private queue: { coses: Uint8Array[]; resolve: (r: Check[]) => void; reject: (e: unknown) => void }[] = [];
   private keysSent?: Map<string, DeviceKey>;
   constructor(n: number, private slice = 500) {
     const url = reconcileWorkerUrl();
     this.workers = Array.from({ length: n }, () => {
       const w = new Worker(url);
-      w.on("message", (m: { results: Check[] }) => {
-        const s = this.busy.get(w)!;
-        this.busy.delete(w);
-        s.job.out.splice(s.start, m.results.length, ...m.results);
-        if (--s.job.left === 0) s.job.resolve(s.job.out);
-        this.idle.push(w);
+      const owed: { resolve: (m: any) => void; reject: (e: unknown) => void }[] = [];
+      this.owed.set(w, owed);
+      w.on("message", (m) => {
+        owed.shift()!.resolve(m);
         this.pump();
       });
       w.on("error", (e) => {
-        const s = this.busy.get(w);
-        s?.job.reject(e);
+        for (const o of owed.splice(0)) o.reject(e);
       });
-      this.idle.push(w);
       return w;
     });
+  }
+  private ask<T>(w: Worker, msg: unknown, transfer?: ArrayBuffer[]): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.owed.get(w)!.push({ resolve, reject });
+      w.postMessage(msg, transfer);
+    });
+  }
+  /** Chain-checks device certificates, the devices split among the workers. */
+  async checkCerts(trusted: TrustedKey[], devices: DeviceCertInput[]): Promise<Map<string, DeviceKey>> {
+    const per = Math.ceil(devices.length / this.workers.length);
+    const parts = await Promise.all(this.workers.map((w, i) => this.ask<{ keys: [string, DeviceKey][] }>(w, { certs: { trusted, devices: devices.slice(i * per, (i + 1) * per) } })));
+    return new Map(parts.flatMap((p) => p.keys));
   }
   setKeys(keys: Map<string, DeviceKey>): void {
     if (this.keysSent === keys) return;
     for (const w of this.workers) w.postMessage({ keys: [...keys.entries()] });
     this.keysSent = keys;
   }
-  submit(coses: Uint8Array[]): Promise<Check[]> {
-    if (coses.length === 0) return Promise.resolve([]);
-    return new Promise((resolve, reject) => {
-      const job: Job = { out: new Array(coses.length), left: Math.ceil(coses.length / this.slice), resolve, reject };
-      for (let i = 0; i < coses.length; i += this.slice) this.queue.push({ job, start: i, coses: coses.slice(i, i + this.slice) });
-      this.pump();
-    });
+  /** The batch's checks, slice by slice in order. */
+  submit(coses: Uint8Array[]): Chunk[] {
+    const chunks: Chunk[] = [];
+    for (let i = 0; i < coses.length; i += this.slice) {
+      const part = coses.slice(i, i + this.slice);
+      chunks.push({ start: i, results: new Promise((resolve, reject) => this.queue.push({ coses: part, resolve, reject })) });
+    }
+    this.pump();
+    return chunks;
   }
   private pump(): void {
-    while (this.idle.length && this.queue.length) {
-      const w = this.idle.pop()!;
+    while (this.queue.length) {
+      // the worker owing the fewest answers, if it has room
+      let w: Worker | undefined;
+      for (const x of this.workers) if (this.owed.get(x)!.length < WORKER_DEPTH && (!w || this.owed.get(x)!.length < this.owed.get(w)!.length)) w = x;
+      if (!w) return;
       const s = this.queue.shift()!;
-      this.busy.set(w, s);
       // one buffer per slice, transferred (not cloned): cheaper than 500 small arrays
       const ends = new Uint32Array(s.coses.length);
       let n = 0;
       for (let i = 0; i < s.coses.length; i++) ends[i] = n += s.coses[i].length;
       const buf = new Uint8Array(n);
       for (let i = 0, o = 0; i < s.coses.length; o = ends[i++]) buf.set(s.coses[i], o);
-      w.postMessage({ buf, ends }, [buf.buffer, ends.buffer]);
+      this.ask<{ results: Check[] }>(w, { buf, ends }, [buf.buffer, ends.buffer]).then((m) => s.resolve(m.results), s.reject);
     }
   }
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
-}
-
-interface Job {
-  out: Check[];
-  left: number;
-  resolve: (r: Check[]) => void;
-  reject: (e: unknown) => void;
-}
-interface Slice {
-  job: Job;
-  start: number;
-  coses: Uint8Array[];
 }
 
 export interface Evaluation {
@@ -289,14 +310,16 @@ export async function reconcile(ledger: Ledger, sources: Source[], opts: { worke
 }
 
 async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<string, DeviceKey> | undefined, pool: VerifierPool | undefined): Promise<ReconcileResult> {
-  const keys = knownKeys ?? (await deviceKeys(ledger));
-  pool?.setKeys(keys);
+  // with workers, they chain-check the certificates while this thread parses the first file
+  const keysReady = knownKeys ? Promise.resolve(knownKeys) : deviceKeys(ledger, pool);
+  keysReady.catch(() => {}); // awaited below; a failure must not surface as unhandled first
+  let keys: Map<string, DeviceKey> | undefined;
   return ledger.transaction(async () => {
     const t0 = performance.now();
     // A: parse each file and hand its vouchers to the workers at once; the next file is
     // parsed while they verify (device logs carry receipts too: only vouchers are checked)
     const files: ReconcileResult["files"] = [];
-    const batches: { file: InputFile; coses: Uint8Array[]; checks: Promise<Check[]> }[] = [];
+    const batches: { file: InputFile; coses: Uint8Array[]; chunks: Chunk[] }[] = [];
     let receipts = 0;
     for (const src of sources) {
       const f = typeof src === "string" ? parseInput(src) : src;
@@ -305,11 +328,17 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
       if (already) continue;
       const coses = f.coses.filter((c) => !isReceipt(c));
       receipts += f.coses.length - coses.length;
-      const checks = pool ? pool.submit(coses) : Promise.resolve(coses.map((c) => toFacts(checkVoucher(c, (id) => keys.get(id)))));
-      batches.push({ file: f, coses, checks });
+      if (!keys) {
+        keys = await keysReady;
+        pool?.setKeys(keys);
+      }
+      const k = keys;
+      const chunks = pool ? pool.submit(coses) : [{ start: 0, results: Promise.resolve(coses.map((c) => toFacts(checkVoucher(c, (id) => k.get(id))))) }];
+      batches.push({ file: f, coses, chunks });
     }
     const t1 = performance.now();
-    // B: results file by file, written as they arrive (new vouchers go in as "settled";
+    keys ??= await keysReady;
+    // B: results slice by slice, written as they arrive (new vouchers go in as "settled";
     // C corrects the few that are not)
     // per touched device: what the ledger held before this import (read while the workers
     // still check later files) and what this import brings
@@ -323,13 +352,14 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     // import of every file is recorded in `imports` and the audit log
     const subs: Submission[] = [];
     const openCase = async (c: FraudCase) => void ((await ledger.openFraudCase(c)) && newCases.push(c));
-    for (const { file, coses, checks } of batches) {
+    for (const { file, coses, chunks } of batches) for (const { start, results: pending } of chunks) {
       const tw = performance.now();
-      const results = await checks;
+      const results = await pending;
       waitMs += performance.now() - tw;
       const recs: VoucherRecord[] = [];
-      for (let i = 0; i < results.length; i++) {
-        const r = results[i];
+      for (let j = 0; j < results.length; j++) {
+        const r = results[j];
+        const i = start + j;
         if (!r.ok) {
           subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
           rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason: r.reason, cose: coses[i], source: file.name }]);

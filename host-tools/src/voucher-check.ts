@@ -5,7 +5,7 @@
 // so worker threads can run it (reconcile-worker.mjs).
 import { createHash } from "node:crypto";
 import { VOUCHER_SCHEMA, decodeSigned, type Signed, type Voucher } from "../../protocol/src/formats.ts";
-import { hex, suiteOfAlg, verifySigned } from "./docs.ts";
+import { certRefOf, checkCert, hex, suiteOfAlg, verifySigned, type TrustedKey } from "./docs.ts";
 import { parseVoucherFast } from "./fast-voucher.ts";
 import { suiteHash, verifyRaw, type SuiteName } from "./sig.ts";
 
@@ -53,6 +53,21 @@ export function toFacts(r: CheckedVoucher | RejectedCheck): Checked {
     ok: true, hash: r.hash, chainHash: r.chainHash, deviceId: r.deviceId,
     facts: { counter: v.counter, amount: v.amount, currency: v.currency, payee: hex(v.payeeId), kind: v.kind, time: v.time, prev: hex(v.prev), balanceAfter: v.balanceAfter },
   };
+}
+
+/** A registered device as its certificate check needs it. */
+export interface DeviceCertInput {
+  deviceId: string;
+  suite: SuiteName;
+  pub: string; // hex, as registered
+  cert: Uint8Array;
+}
+
+/** The device's key for voucher checks: its certificate chain-checked against the trusted issuer keys. */
+export function deviceKeyOf(d: DeviceCertInput, trusted: readonly TrustedKey[]): DeviceKey {
+  const c = checkCert(d.cert, trusted);
+  const certError = typeof c === "string" ? c : hex(c.publicKey) !== d.pub ? "certificate: public key differs from the registered one" : undefined;
+  return { suite: d.suite, pub: d.pub, certRef: hex(certRefOf(d.suite, d.cert)), certError };
 }
 
 export const voucherId = (cose: Uint8Array): string => createHash("sha256").update(cose).digest("hex");
