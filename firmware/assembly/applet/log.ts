@@ -89,7 +89,7 @@ export function cmdSync(data: usize, n: i32): u16 {
   store<u8>(NEW_BLOCK, <u8>blCount);
   cborOpen(blPos, <i32>(cosePayload + <usize>cosePayloadLen - blPos));
   for (let i: u32 = 0; i < blCount; i++) {
-    if (cborExpect(MAJOR_BSTR) != DOC_DEVICE_ID_LEN) break;
+    if (cborExpect(MAJOR_BSTR) != DOC_DEVICE_ID_LEN) { cborFail(); break; } // no stale ids kept
     memory.copy(NEW_BLOCK + 1 + <usize>(i * 8), cborPtr, 8);
     if (memory.compare(cborPtr, DEVICE_ID, 8) == 0) self = true;
   }

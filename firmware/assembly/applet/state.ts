@@ -11,7 +11,7 @@ import { LC_MANUFACTURED, LC_TERMINATED } from "../../../protocol/portable/lifec
 import { IDENTITY_DATA_LEN, PIN_BLOCK_LEN } from "../../../protocol/portable/apdu";
 import { LIMIT_COUNT } from "../../../protocol/portable/limits";
 import { DOC_BLOCK_LIST_MAX } from "../../../protocol/portable/cbor-keys";
-import { random } from "../hw";
+import { counter_increment, counter_read, random } from "../hw";
 import { hashOnce } from "../crypto/hash";
 import { storeGet, storeMount, txBegin, txCommit, txPut } from "../store/store";
 import { TMP, rd32, wr32 } from "./mem";
@@ -141,6 +141,22 @@ export function stateReset(): void {
     txPut(NVM_DEVICE_ID, DEVICE_ID, 8);
     txPut(NVM_LIFECYCLE, TMP, 1);
     commit();
+  }
+  if (storeState == 0) checkHardwareCounter();
+}
+
+/** The hardware monotonic counter (SPEC §2) follows the voucher counter: PAY increments it
+ * right after its commit, before the voucher leaves. Behind (a cut between the two, or a
+ * fresh chip) it catches up; ahead means the flash was rolled back to an older image after
+ * vouchers went out (double spending): the device refuses value commands (corrupt). */
+function checkHardwareCounter(): void {
+  const c = ws(WS_COUNTER);
+  let hw = counter_read();
+  if (hw > c) { storeState = 2; return; } // NVM_ERR_CORRUPT
+  while (hw < c) {
+    const next = counter_increment();
+    if (next <= hw) break; // a counter that does not move: nothing more to do
+    hw = next;
   }
 }
 

@@ -24,7 +24,7 @@ import {
   SW_NO_ERROR, SW_SECURITY_STATUS_NOT_SATISFIED, SW_UNKNOWN, SW_WRONG_DATA, SW_WRONG_LENGTH,
 } from "../../../protocol/portable/sw";
 import { SUITE_P256_SHA256_AES128, SUITE_SM2_SM3_SM4 } from "../../../protocol/portable/suite";
-import { clock_now, confirm, random } from "../hw";
+import { clock_now, confirm, counter_increment, random } from "../hw";
 import { hashOnce } from "../crypto/hash";
 import { cborErr, cborReadFields, fieldBytes, fieldUint } from "../cbor/cbor";
 import { coseKid, coseParse, cosePayload, cosePayloadLen, coseSuite, coseVerify } from "../cbor/cose";
@@ -94,7 +94,10 @@ export function cmdPay(p1: u8, data: usize, n: i32): u16 {
   wsSet(WS_SINCE_AMOUNT, ws(WS_SINCE_AMOUNT) + amount);
   wsSet(WS_LATEST_TIME, t);
   const sw = commitEntry(len);
-  if (sw == SW_NO_ERROR) setPinVerified(false); // one verification, one payment
+  if (sw == SW_NO_ERROR) {
+    setPinVerified(false); // one verification, one payment
+    counter_increment(); // before the voucher leaves: a later flash rollback shows (state.ts)
+  }
   return sw;
 }
 

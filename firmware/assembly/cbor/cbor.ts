@@ -146,6 +146,11 @@ export function cborReadHead(): u8 {
   if (major == 7) cborErr = true; // no simple values / floats in our documents
   if (cborErr) return 0xff;
   cborVal = v;
+  // every item takes at least one byte: a count beyond what is left is malformed (and
+  // would overflow the pair count of a map)
+  if (major == MAJOR_ARRAY || major == MAJOR_MAP) {
+    if (<usize>v > rend - rp) { cborErr = true; return 0xff; }
+  }
   if (major == MAJOR_BSTR || major == MAJOR_TSTR) {
     if (<usize>v > rend - rp) { cborErr = true; return 0xff; }
     cborPtr = rp;
