@@ -8,7 +8,8 @@
 //
 // The tests are one story on ONE blank device, in order (a real card cannot be reset to
 // blank between tests): SELECT, fresh GET STATUS, personalization over SCP03, GET STATUS,
-// VERIFY, LOAD, PAY, holder verification, over-cap LOAD, power cycle. A test whose
+// transport rules (61xx, extended APDUs, chaining), VERIFY, LOAD, PAY, holder
+// verification (PIN; button where there is one), over-cap LOAD, power cycle. A test whose
 // predecessor failed fails with "conformance: needs …" rather than a confusing SW.
 // Host-side helper; each target file is a few lines (test/conformance-*.test.ts,
 // test/integration/conformance-*.test.ts).
@@ -22,9 +23,10 @@ import { NVM_LOG_CAPACITY } from "../../protocol/portable/nvm.ts";
 import { REASON_CAP, REASON_HOLDER, REASON_NONE } from "../../protocol/portable/limits.ts";
 import { RECEIPT_KIND_LOAD, VOUCHER_KIND_POS } from "../../protocol/portable/cbor-keys.ts";
 import { PROTOCOL_REVISION } from "../../protocol/portable/revision.ts";
-import { SW_CONDITIONS_NOT_SATISFIED, SW_FILE_NOT_FOUND, SW_NO_ERROR, SW_SECURITY_STATUS_NOT_SATISFIED, SW_VERIFY_FAIL_BASE } from "../../protocol/portable/sw.ts";
+import { SW_BYTES_REMAINING_00, SW_CONDITIONS_NOT_SATISFIED, SW_LAST_COMMAND_EXPECTED, SW_FILE_NOT_FOUND, SW_NO_ERROR, SW_SECURITY_STATUS_NOT_SATISFIED, SW_VERIFY_FAIL_BASE } from "../../protocol/portable/sw.ts";
+import { encodeCommand, type CommandApdu } from "../../protocol/src/apdu.ts";
 import { ApduError } from "../../protocol/src/sw.ts";
-import { WalletCard, type CardStatus } from "../../host-tools/src/card.ts";
+import { pinBlock, WalletCard, type CardStatus } from "../../host-tools/src/card.ts";
 import type { Channel } from "../../host-tools/src/channels/channel.ts";
 import { certRefOf, checkCert, FORM_IDS, hex, issueLoad, suiteId, type TrustedKey } from "../../host-tools/src/docs.ts";
 import { WalletError, EXIT_REFUSED } from "../../host-tools/src/errors.ts";
@@ -78,6 +80,10 @@ const POS_AMOUNT = 1_250; // at most the no-CVM limit: no holder verification
 const MERCHANT = Uint8Array.from(Buffer.from("00000000000000c5", "hex"));
 // PUT KEY data: KVN' ‖ 3 × (type ‖ len ‖ key len ‖ key ‖ KCV len ‖ KCV) (SPEC §3.3, GP §11.8)
 const PUT_KEY_LEN = 1 + 3 * (3 + A.GP_KEY_LEN + 1 + A.GP_KCV_LEN);
+
+/** A raw command APDU (p1, p2, data, Le default to none): for checks the host tools would hide. */
+const apdu = (c: Pick<CommandApdu, "cla" | "ins"> & Partial<CommandApdu>, extended = false) =>
+  encodeCommand({ p1: 0, p2: 0, data: new Uint8Array(0), ne: 0, ...c }, extended);
 
 /** The SW of a host-tools call that must fail with a status word. */
 async function swOf(p: Promise<unknown>): Promise<number> {
@@ -147,8 +153,10 @@ export function conformanceSuite(name: string, makeTarget: () => Promise<Conform
       expect(s).toMatchObject({
         lifecycle: LC_MANUFACTURED, suite: 0, formFactor: 0, balance: 0, counter: 0, loadSeq: 0, logCount: 0,
         logCapacity: NVM_LOG_CAPACITY, lastReason: REASON_NONE, storeState: 0, revocationVersion: 0,
+        // no identity, no limits, never finalized: nothing set yet, no sync deadline (0 = none)
+        currency: 0, cap: 0, latestTime: 0, syncDeadline: 0,
       });
-      expect(s.flags & (A.STATUS_FLAG_HAS_KEY | A.STATUS_FLAG_HAS_CERT | A.STATUS_FLAG_PIN_VERIFIED | A.STATUS_FLAG_CORRUPT | A.STATUS_FLAG_CHANNEL_OPEN)).toBe(0);
+      expect(s.flags).toBe(0); // no key, certificate, PIN, channel; not corrupt, log not full
       expect(hex(s.deviceId)).toBe(hex(deviceId ?? fail("the SELECT answer")));
     });
 
@@ -183,6 +191,47 @@ export function conformanceSuite(name: string, makeTarget: () => Promise<Conform
       expect(hex(cert.deviceId)).toBe(p.deviceId);
       expect(hex(cert.publicKey)).toBe(hex(await c.getPublicKey()));
       expect(cert.limits).toEqual(DEFAULT_LIMITS);
+    });
+
+    it("transport rules (§3.1): 61xx + GET RESPONSE below the data length, extended APDUs in one piece, command chaining", async () => {
+      personalized();
+      const c = card();
+      await c.select();
+      const cert = await c.getCertificate();
+      const ch = target().channel;
+      const sw = (r: Uint8Array) => (r[r.length - 2] << 8) | r[r.length - 1];
+      // 16 bytes at a time, by hand: the host tools would hide the pieces
+      const PIECE = 16;
+      let r = await ch.transmit(apdu({ cla: A.CLA_PROPRIETARY, ins: A.INS_GET_CERTIFICATE, ne: PIECE }));
+      const pieces: Uint8Array[] = [];
+      while (sw(r) >> 8 === SW_BYTES_REMAINING_00 >> 8) {
+        expect(r.length - 2).toBe(PIECE);
+        pieces.push(r.subarray(0, r.length - 2));
+        r = await ch.transmit(apdu({ cla: A.CLA_ISO, ins: A.INS_GET_RESPONSE, ne: Math.min(PIECE, sw(r) & 0xff || 256) }));
+      }
+      expect(sw(r)).toBe(SW_NO_ERROR);
+      pieces.push(r.subarray(0, r.length - 2));
+      expect(pieces.length).toBe(Math.ceil(cert.length / PIECE));
+      expect(hex(Buffer.concat(pieces))).toBe(hex(cert));
+      // case 4E (extended Lc and Le) and case 2E (extended Le 0000 = 65536)
+      const sel = await ch.transmit(apdu({ cla: A.CLA_ISO, ins: A.INS_SELECT, p1: A.P1_SELECT_BY_AID, p2: A.P2_SELECT_FIRST, data: AID, ne: 65536 }, true));
+      expect(sw(sel)).toBe(SW_NO_ERROR);
+      expect(sel.length - 2).toBe(A.SELECT_RESP_LEN);
+      const whole = await ch.transmit(apdu({ cla: A.CLA_PROPRIETARY, ins: A.INS_GET_CERTIFICATE, ne: 65536 }, true));
+      expect(sw(whole)).toBe(SW_NO_ERROR);
+      expect(hex(whole.subarray(0, whole.length - 2))).toBe(hex(cert));
+      // command chaining (§5.3.3): a PIN block in two blocks; a block with other P1/P2 breaks the chain
+      const block = pinBlock(PIN);
+      const verify = (cla: number, p2: number, data: Uint8Array) => ch.transmit(apdu({ cla, ins: A.INS_VERIFY, p2, data }));
+      const half = A.PIN_BLOCK_LEN / 2;
+      expect(sw(await verify(A.CLA_ISO | A.CLA_CHAINING, A.P2_PIN, block.subarray(0, half)))).toBe(SW_NO_ERROR);
+      expect(sw(await verify(A.CLA_ISO, A.P2_PIN, block.subarray(half)))).toBe(SW_NO_ERROR);
+      const s = await c.status();
+      expect(s.flags & A.STATUS_FLAG_PIN_VERIFIED).toBe(A.STATUS_FLAG_PIN_VERIFIED);
+      expect(s.pinTries).toBe(A.PIN_TRIES);
+      expect(sw(await verify(A.CLA_ISO | A.CLA_CHAINING, A.P2_PIN, block.subarray(0, half)))).toBe(SW_NO_ERROR);
+      expect(sw(await verify(A.CLA_ISO, A.P2_PUK, block.subarray(half)))).toBe(SW_LAST_COMMAND_EXPECTED);
+      expect((await c.status()).pinTries).toBe(A.PIN_TRIES);
     });
 
     it(`VERIFY: a wrong PIN is ${(SW_VERIFY_FAIL_BASE | (A.PIN_TRIES - 1)).toString(16).toUpperCase()}, the right one 9000 and restores the tries`, async () => {
