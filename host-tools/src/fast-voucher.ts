@@ -29,15 +29,17 @@ const no = (): never => {
 
 class Reader {
   p = 0;
+  /** the major type of the last head read (kept here, not in a returned pair: no allocation per item) */
+  major = 0;
   constructor(readonly b: Uint8Array) {}
-  /** one canonical head: [major, argument] */
-  head(): [number, number] {
+  /** one canonical head: sets `major`, returns the argument */
+  head(): number {
     const b = this.b;
     if (this.p >= b.length) no();
     const ib = b[this.p++];
-    const major = ib >> 5;
+    this.major = ib >> 5;
     const ai = ib & 31;
-    if (ai < 24) return [major, ai];
+    if (ai < 24) return ai;
     let v: number;
     if (ai === 24) {
       if (this.p + 1 > b.length) no();
@@ -55,11 +57,11 @@ class Reader {
       this.p += 4;
       if (v < 0x10000) no();
     } else return no(); // 8-byte arguments exceed every field here; 28..31 are not definite
-    return [major, v];
+    return v;
   }
   expect(major: number, arg?: number): number {
-    const [m, v] = this.head();
-    if (m !== major || (arg !== undefined && v !== arg)) no();
+    const v = this.head();
+    if (this.major !== major || (arg !== undefined && v !== arg)) no();
     return v;
   }
   bstr(): Uint8Array {
@@ -125,8 +127,8 @@ function parse(cose: Uint8Array): FastVoucher {
   const ph = new Reader(prot);
   ph.expect(MAJOR_MAP, 1);
   ph.expect(MAJOR_UINT, COSE_HDR_ALG);
-  const [am, av] = ph.head();
-  const alg = am === MAJOR_NINT ? -1 - av : am === MAJOR_UINT ? av : no();
+  const av = ph.head();
+  const alg = ph.major === MAJOR_NINT ? -1 - av : ph.major === MAJOR_UINT ? av : no();
   if (ph.p !== prot.length || !COSE_ALGS.includes(alg)) no();
   r.expect(MAJOR_MAP, 1);
   r.expect(MAJOR_UINT, COSE_HDR_KID);
@@ -164,7 +166,8 @@ function parse(cose: Uint8Array): FastVoucher {
   VOUCHER_SCHEMA.check?.(doc, no);
   const v = doc as unknown as Voucher;
   if (kid.length !== v.deviceId.length || kid.some((x, i) => x !== v.deviceId[i])) no();
-  const tbs = new Uint8Array(SIG1_PREFIX.length + (protEnd - protStart) + 1 + (payEnd - payStart));
+  // a slice of Node's shared buffer pool (no ArrayBuffer of its own per voucher)
+  const tbs = Buffer.allocUnsafe(SIG1_PREFIX.length + (protEnd - protStart) + 1 + (payEnd - payStart));
   tbs.set(SIG1_PREFIX, 0);
   tbs.set(cose.subarray(protStart, protEnd), SIG1_PREFIX.length);
   tbs[SIG1_PREFIX.length + protEnd - protStart] = EMPTY_BSTR;

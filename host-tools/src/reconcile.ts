@@ -366,8 +366,14 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
           if (r.deviceId && keys.has(r.deviceId)) await openCase({ kind: "tampered", deviceId: r.deviceId, counter: null, voucherHash: r.hash, detail: r.reason });
           continue;
         }
-        const v = r.facts;
-        const rec: VoucherRecord = { hash: r.hash, deviceId: r.deviceId, ...v, chainHash: r.chainHash, cose: coses[i], status: "settled", reason: null };
+        // the worker's flat facts become the record in place (no copy per voucher); for
+        // P-256 the chain hash is the voucher hash: one string kept, not two equal ones
+        const v = r as unknown as VoucherRecord;
+        v.cose = coses[i];
+        v.status = "settled";
+        v.reason = null;
+        if (v.chainHash === v.hash) v.chainHash = v.hash;
+        const rec = v;
         recs.push(rec);
         let d = perDevice.get(r.deviceId);
         if (!d) {

@@ -3,10 +3,11 @@
 // the payer's certificate (already chain-checked by the caller, passed as DeviceKey),
 // the cert ref, the suite's algorithm and the device signature. No ledger access here,
 // so worker threads can run it (reconcile-worker.mjs).
-import { createHash } from "node:crypto";
+import { createHash, hash as nodeHash } from "node:crypto";
 import { VOUCHER_SCHEMA, decodeSigned, type Signed, type Voucher } from "../../protocol/src/formats.ts";
 import { certRefOf, checkCert, hex, suiteOfAlg, verifySigned, type TrustedKey } from "./docs.ts";
 import { parseVoucherFast } from "./fast-voucher.ts";
+import type { VoucherRecord } from "./ledger/ledger.ts";
 import { suiteHash, verifyRaw, type SuiteName } from "./sig.ts";
 
 /** What a voucher check needs to know about its payer, from the device's checked certificate. */
@@ -32,26 +33,21 @@ export interface RejectedCheck {
   reason: string;
 }
 
-/** What reconciliation keeps of a checked voucher: plain values only (cheap to post between threads). */
-export interface VoucherFacts {
-  counter: number;
-  amount: number;
-  currency: number;
-  payee: string;
-  kind: number;
-  time: number;
-  prev: string;
-  balanceAfter: number;
-}
+/**
+ * What reconciliation keeps of a checked voucher: its ledger record but for the COSE bytes,
+ * status and reason, as one flat object of plain values (cheap to post between threads;
+ * the main thread completes it into the VoucherRecord in place).
+ */
+export type VoucherFacts = Omit<VoucherRecord, "cose" | "status" | "reason">;
 
-export type Checked = { ok: true; hash: string; chainHash: string; deviceId: string; facts: VoucherFacts } | RejectedCheck;
+export type Checked = ({ ok: true } & VoucherFacts) | RejectedCheck;
 
 export function toFacts(r: CheckedVoucher | RejectedCheck): Checked {
   if (!r.ok) return r;
   const v = r.v;
   return {
-    ok: true, hash: r.hash, chainHash: r.chainHash, deviceId: r.deviceId,
-    facts: { counter: v.counter, amount: v.amount, currency: v.currency, payee: hex(v.payeeId), kind: v.kind, time: v.time, prev: hex(v.prev), balanceAfter: v.balanceAfter },
+    ok: true, hash: r.hash, deviceId: r.deviceId, counter: v.counter, amount: v.amount, currency: v.currency, payee: hex(v.payeeId), kind: v.kind,
+    time: v.time, prev: hex(v.prev), chainHash: r.chainHash, balanceAfter: v.balanceAfter,
   };
 }
 
@@ -70,7 +66,9 @@ export function deviceKeyOf(d: DeviceCertInput, trusted: readonly TrustedKey[]):
   return { suite: d.suite, pub: d.pub, certRef: hex(certRefOf(d.suite, d.cert)), certError };
 }
 
-export const voucherId = (cose: Uint8Array): string => createHash("sha256").update(cose).digest("hex");
+// crypto.hash (Node ≥ 20.12): one call, no Hash object per voucher (≈ 2x faster for a voucher's 200 bytes)
+export const voucherId: (cose: Uint8Array) => string =
+  typeof nodeHash === "function" ? (cose) => nodeHash("sha256", cose, "hex") : (cose) => createHash("sha256").update(cose).digest("hex");
 
 export function checkVoucher(cose: Uint8Array, lookup: (deviceId: string) => DeviceKey | undefined): CheckedVoucher | RejectedCheck {
   const hash = voucherId(cose);
