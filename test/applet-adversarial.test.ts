@@ -10,7 +10,7 @@ import { SUITE_P256_SHA256_AES128 } from "../protocol/portable/suite.ts";
 import { AppletHarness, cat, pinBlock, u32be, type Status } from "./support/applet-device.ts";
 import { DEFAULT_LIMITS, TestIssuer } from "./support/applet-issuer.ts";
 import { T0, persoSteps } from "./support/applet-perso.ts";
-import { activeWallet, load, pay, readLog, syncAck, type Wallet } from "./support/applet-wallet.ts";
+import { activeWallet, load, pay, readLog, receiveData, syncAck, type Wallet } from "./support/applet-wallet.ts";
 
 const OK = 0x9000;
 const P256 = SUITE_P256_SHA256_AES128;
@@ -212,5 +212,48 @@ describe("attacks that are refused", () => {
     expect(w.h.raw(Uint8Array.of(0x80, A.INS_GET_STATUS, 0, 0, 0)).sw).toBe(OK);
     expect(w.h.raw(Uint8Array.of(0, A.INS_GET_RESPONSE, 0, 0, 0)).sw).toBe(0x6985);
     expect(valueOf(w.h.status())).toEqual(valueOf(before));
+  });
+});
+
+describe("time pushed forward by a malicious reader or peer (SPEC §3.3 LOAD, RECEIVE)", () => {
+  // A host time past the sync deadline would make every later PAY "sync overdue", and SYNC
+  // cannot bring the latest time seen back: LOAD and RECEIVE refuse it as PAY does.
+  const FAR = T0 + 365 * 86400; // past the 30-day sync deadline, inside the payer certificate
+
+  /** The refusal leaves value state, latest time and deadline alone; a normal PAY still works. */
+  function expectRefusedThenPays(w: Wallet, sw: number, before: Status): void {
+    expect(sw).toBe(0x6985);
+    const after = w.h.status();
+    expect(after.lastReason).toBe(L.REASON_SYNC_OVERDUE);
+    expect(valueOf(after)).toEqual(valueOf(before));
+    expect(after.latestTime).toBe(before.latestTime);
+    expect(after.syncDeadline).toBe(before.syncDeadline);
+    expect(pay(w, 100).sw).toBe(OK);
+    expect(w.h.status().balance).toBe(before.balance - 100);
+  }
+
+  it("RECEIVE with a time past the sync deadline is refused and changes nothing", async () => {
+    const issuer = new TestIssuer(P256);
+    const payer = await activeWallet(P256, { issuer });
+    const payee = await activeWallet(P256, { issuer });
+    expect(load(payer, 10_000).sw).toBe(OK);
+    expect(load(payee, 1_000).sw).toBe(OK);
+    const ch = payee.h.iso(A.INS_GET_CHALLENGE, 0, 0, undefined, 16);
+    const v = pay(payer, 2_500, { p1: A.P1_PAY_DEVICE, payee: payee.p.deviceId, challenge: ch.data });
+    expect(v.sw).toBe(OK);
+    const before = payee.h.status();
+    expect(FAR).toBeGreaterThan(before.syncDeadline);
+    const sw = payee.h.cmd(A.INS_RECEIVE, 0, 0, receiveData(v.data, payer.p.cert, FAR)).sw;
+    expectRefusedThenPays(payee, sw, before);
+  });
+
+  it("LOAD with a time past the sync deadline is refused and changes nothing", async () => {
+    const w = await activeWallet(P256);
+    expect(load(w, 1_000).sw).toBe(OK);
+    const before = w.h.status();
+    expect(FAR).toBeGreaterThan(before.syncDeadline);
+    const sw = load(w, 500, { time: FAR, expiry: FAR + 86400 }).sw;
+    expectRefusedThenPays(w, sw, before);
+    expect(load(w, 500).sw).toBe(OK); // the same load sequence number was not used up
   });
 });

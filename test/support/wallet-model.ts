@@ -47,6 +47,11 @@ export class WalletModel {
     };
   }
 
+  /** Past the sync deadline (sync anchor + interval; interval 0 = none). */
+  pastSyncDeadline(t: number): boolean {
+    return this.limits.syncInterval !== 0 && t > this.s.syncAnchor + this.limits.syncInterval;
+  }
+
   step(op: ModelOp): Outcome {
     const s = this.s;
     const lim = this.limits;
@@ -63,6 +68,8 @@ export class WalletModel {
         return { sw: 0x9000, reason: L.REASON_NONE };
       case "load": {
         if (op.seq <= s.loadSeq) return { sw: 0x6985, reason: L.REASON_REPLAY };
+        // the host's time, not the time seen: it must not push the latest time past the deadline
+        if (this.pastSyncDeadline(op.time)) return { sw: 0x6985, reason: L.REASON_SYNC_OVERDUE };
         const t = Math.max(s.latest, op.time);
         if (op.expiry < t) return { sw: 0x6985, reason: L.REASON_EXPIRED };
         if (s.logCount >= NVM_LOG_CAPACITY) return { sw: 0x6a84, reason: L.REASON_LOG_FULL };
@@ -81,7 +88,7 @@ export class WalletModel {
         if (op.amount > s.balance) return { sw: 0x6985, reason: L.REASON_BALANCE };
         if (s.sinceCount >= lim.maxCountSinceSync) return { sw: 0x6985, reason: L.REASON_COUNT_SINCE_SYNC };
         if (s.sinceAmount + op.amount > lim.maxAmountSinceSync) return { sw: 0x6985, reason: L.REASON_AMOUNT_SINCE_SYNC };
-        if (lim.syncInterval !== 0 && t > s.syncAnchor + lim.syncInterval) return { sw: 0x6985, reason: L.REASON_SYNC_OVERDUE };
+        if (this.pastSyncDeadline(t)) return { sw: 0x6985, reason: L.REASON_SYNC_OVERDUE };
         if (op.amount > lim.noCvm && !s.pinVerified) return { sw: 0x6982, reason: L.REASON_HOLDER };
         s.balance -= op.amount;
         s.counter++;

@@ -43,6 +43,14 @@ function timeSeen(hostTime: u32): u32 {
   return max32(max32(ws(WS_LATEST_TIME), hostTime), clock_now());
 }
 
+/** Whether `t` is past the sync deadline (sync anchor + interval; interval 0 = none). PAY
+ * refuses such a time seen; LOAD and RECEIVE refuse such a host time, or a reader or peer
+ * could push the latest time seen (which never goes back) past it and block every PAY. */
+function pastSyncDeadline(t: u32): bool {
+  const interval = limit(LIMIT_SYNC_INTERVAL);
+  return interval != 0 && <u64>t > <u64>ws(WS_SYNC_ANCHOR) + interval;
+}
+
 /** Commits the entry in ENTRY_BUF with the wallet state; answers the entry's COSE bytes. */
 function commitEntry(entryLen: i32): u16 {
   txBegin();
@@ -72,8 +80,7 @@ export function cmdPay(p1: u8, data: usize, n: i32): u16 {
   if (<u64>ws(WS_SINCE_AMOUNT) + amount > <u64>limit(LIMIT_MAX_AMOUNT_SINCE_SYNC)) {
     return refuse(SW_CONDITIONS_NOT_SATISFIED, REASON_AMOUNT_SINCE_SYNC);
   }
-  const interval = limit(LIMIT_SYNC_INTERVAL);
-  if (interval != 0 && <u64>t > <u64>ws(WS_SYNC_ANCHOR) + interval) return refuse(SW_CONDITIONS_NOT_SATISFIED, REASON_SYNC_OVERDUE);
+  if (pastSyncDeadline(t)) return refuse(SW_CONDITIONS_NOT_SATISFIED, REASON_SYNC_OVERDUE);
   const counter = ws(WS_COUNTER) + 1;
   if (counter == 0) return refuse(SW_CONDITIONS_NOT_SATISFIED, REASON_COUNT_SINCE_SYNC); // 2^32 vouchers: end of life
   // holder verification last, so the holder is never asked for a payment that fails anyway
@@ -118,6 +125,7 @@ export function cmdLoad(data: usize, n: i32): u16 {
   if (memory.compare(dev, DEVICE_ID, 8) != 0) return refuse(SW_WRONG_DATA, REASON_FOREIGN);
   if (cur != currency()) return refuse(SW_WRONG_DATA, REASON_CURRENCY);
   if (seq <= ws(WS_LOAD_SEQ)) return refuse(SW_CONDITIONS_NOT_SATISFIED, REASON_REPLAY);
+  if (pastSyncDeadline(rd32(data))) return refuse(SW_CONDITIONS_NOT_SATISFIED, REASON_SYNC_OVERDUE);
   const t = timeSeen(rd32(data));
   if (expiry < t) return refuse(SW_CONDITIONS_NOT_SATISFIED, REASON_EXPIRED);
   if (logFull()) return refuse(SW_NOT_ENOUGH_MEMORY, REASON_LOG_FULL);
@@ -182,6 +190,7 @@ export function cmdReceive(data: usize, n: i32): u16 {
   if (6 + vlen >= n) return SW_WRONG_LENGTH;
   const voucher = data + 6;
   const cert = voucher + <usize>vlen;
+  if (pastSyncDeadline(rd32(data))) return refuse(SW_CONDITIONS_NOT_SATISFIED, REASON_SYNC_OVERDUE);
   const t = timeSeen(rd32(data));
   const sw = checkCert(cert, n - 6 - vlen, t);
   if (sw != SW_NO_ERROR) return sw;
