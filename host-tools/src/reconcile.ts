@@ -353,6 +353,8 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     const subs: Submission[] = [];
     const openCase = async (c: FraudCase) => void ((await ledger.openFraudCase(c)) && newCases.push(c));
     for (const { file, coses, chunks } of batches) for (const { start, results: pending } of chunks) {
+      // a POS export's vouchers must be made out to its merchant (else: replay)
+      const merchant = file.kind === "pos-export" ? file.presenter.slice("merchant:".length) : null;
       const tw = performance.now();
       const results = await pending;
       waitMs += performance.now() - tw;
@@ -382,7 +384,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
           perDevice.set(r.deviceId, d);
         }
         if (!d.hashes.has(rec.hash)) (d.hashes.add(rec.hash), d.all.push(rec)); // as written: "settled"
-        if (file.kind === "pos-export" && file.presenter !== `merchant:${v.payee}`) {
+        if (merchant !== null && v.payee !== merchant) {
           subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
           await openCase({ kind: "replay", deviceId: r.deviceId, counter: v.counter, voucherHash: r.hash, detail: `presented by ${file.presenter} in ${file.name}, made out to ${v.payee}` });
         }
