@@ -115,10 +115,9 @@ async function certInputs(ledger: Ledger): Promise<{ trusted: TrustedKey[]; devi
   return { trusted, devices };
 }
 
-/** Device keys for voucher checks: each registered certificate chain-checked once (in the pool's workers when given). */
-export async function deviceKeys(ledger: Ledger, pool?: VerifierPool): Promise<Map<string, DeviceKey>> {
+/** Device keys for voucher checks: each registered certificate chain-checked once. */
+export async function deviceKeys(ledger: Ledger): Promise<Map<string, DeviceKey>> {
   const { trusted, devices } = await certInputs(ledger);
-  if (pool) return pool.checkCerts(trusted, devices);
   return new Map(devices.map((d) => [d.deviceId, deviceKeyOf(d, trusted)]));
 }
 
@@ -170,12 +169,6 @@ export class VerifierPool {
       this.owed.get(w)!.push({ resolve, reject });
       w.postMessage(msg, transfer);
     });
-  }
-  /** Chain-checks device certificates, the devices split among the workers. */
-  async checkCerts(trusted: TrustedKey[], devices: DeviceCertInput[]): Promise<Map<string, DeviceKey>> {
-    const per = Math.ceil(devices.length / this.workers.length);
-    const parts = await Promise.all(this.workers.map((w, i) => this.ask<{ keys: [string, DeviceKey][] }>(w, { certs: { trusted, devices: devices.slice(i * per, (i + 1) * per) } })));
-    return new Map(parts.flatMap((p) => p.keys));
   }
   setKeys(keys: Map<string, DeviceKey>): void {
     if (this.keysSent === keys) return;
@@ -310,10 +303,10 @@ export async function reconcile(ledger: Ledger, sources: Source[], opts: { worke
 }
 
 async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<string, DeviceKey> | undefined, pool: VerifierPool | undefined): Promise<ReconcileResult> {
-  // with workers, they chain-check the certificates while this thread parses the first file
-  const keysReady = knownKeys ? Promise.resolve(knownKeys) : deviceKeys(ledger, pool);
-  keysReady.catch(() => {}); // awaited below; a failure must not surface as unhandled first
-  let keys: Map<string, DeviceKey> | undefined;
+  // certificates checked here, once each (in workers every isolate would compile the
+  // strict CBOR decoder again), while the pool's workers start
+  const keys = knownKeys ?? (await deviceKeys(ledger));
+  pool?.setKeys(keys);
   return ledger.transaction(async () => {
     const t0 = performance.now();
     // A: parse each file and hand its vouchers to the workers at once; the next file is
@@ -328,16 +321,13 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
       if (already) continue;
       const coses = f.coses.filter((c) => !isReceipt(c));
       receipts += f.coses.length - coses.length;
-      if (!keys) {
-        keys = await keysReady;
-        pool?.setKeys(keys);
-      }
-      const k = keys;
-      const chunks = pool ? pool.submit(coses) : [{ start: 0, results: Promise.resolve(coses.map((c) => toFacts(checkVoucher(c, (id) => k.get(id))))) }];
+      const chunks = pool ? pool.submit(coses) : [{ start: 0, results: Promise.resolve(coses.map((c) => toFacts(checkVoucher(c, (id) => keys.get(id))))) }];
       batches.push({ file: f, coses, chunks });
+      // let the event loop run between files: workers' answers are taken (and their next
+      // slices posted) only there, and parsing all files takes longer than their queues
+      if (pool) await new Promise(setImmediate);
     }
     const t1 = performance.now();
-    keys ??= await keysReady;
     // B: results slice by slice, written as they arrive (new vouchers go in as "settled";
     // C corrects the few that are not)
     // per touched device: what the ledger held before this import (read while the workers
