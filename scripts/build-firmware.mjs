@@ -37,10 +37,12 @@ function newestSource(dirs) {
 }
 
 const force = process.argv.includes("--force");
+// --release: only what ships (build/firmware.wasm), for the demo and the CLIs; tests build all
+const only = process.argv.includes("--release") ? TARGETS.slice(0, 1) : TARGETS;
 const src = newestSource(["firmware/assembly", "protocol/portable", "wearable-sim/test-fixtures"]);
 mkdirSync(join(ROOT, "build"), { recursive: true });
 const asc = join(ROOT, "node_modules/assemblyscript/bin/asc.js");
-for (const t of TARGETS) {
+for (const t of only) {
   const out = join(ROOT, t.out);
   if (!force && existsSync(out) && statSync(out).mtimeMs > src) continue;
   const args = [asc, t.entry, "--config", "asconfig.json", "--target", t.target, "--outFile", t.out, ...(t.flags ?? [])];
