@@ -226,4 +226,17 @@ describe("reconcile", () => {
     await reconcile(l2, [posFile(M1, vs)], { workers: 0 });
     expect(await snapshot(l2)).toEqual(await snapshot(l));
   });
+
+  it("with worker threads, every voucher of a device whose certificate fails is rejected (the workers start before the certificate checks)", async () => {
+    const rogue = PaperDevice.create(issuer("p256")); // its certificate names an untrusted issuer key
+    const vs = [...Array.from({ length: 20 }, (_, i) => a.pay(10, M1, T + i)), ...Array.from({ length: 20 }, (_, i) => rogue.pay(10, M1, T + i))];
+    const l = await ledgerWith(a, rogue);
+    const r = await reconcile(l, [posFile(M1, vs)], { workers: 2 });
+    expect(r.rejected).toBe(20);
+    expect(r.newVouchers).toBe(20);
+    expect(new Set((await l.rejected()).map((x) => x.reason))).toEqual(new Set([expect.stringMatching(/not trusted/)]));
+    const l2 = await ledgerWith(a, rogue);
+    await reconcile(l2, [posFile(M1, vs)], { workers: 0 });
+    expect(await snapshot(l2)).toEqual(await snapshot(l));
+  });
 });

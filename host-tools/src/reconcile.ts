@@ -25,7 +25,7 @@ import { Worker } from "node:worker_threads";
 import { DOC_TYPE_RECEIPT } from "../../protocol/portable/cbor-keys.ts";
 import { peekDocType } from "./fast-voucher.ts";
 import { reconcileWorkerUrl } from "./worker-bundle.ts";
-import type { TrustedKey } from "./docs.ts";
+import { certRefOf, hex, type TrustedKey } from "./docs.ts";
 import { dataError } from "./errors.ts";
 import type { DeviceRecord, FraudCase, Ledger, Submission, SyncAck, VoucherRecord, VoucherStatus } from "./ledger/ledger.ts";
 import { checkVoucher, deviceKeyOf, toFacts, type Checked, type DeviceCertInput, type DeviceKey } from "./voucher-check.ts";
@@ -122,6 +122,9 @@ export async function deviceKeys(ledger: Ledger): Promise<Map<string, DeviceKey>
 }
 
 type Check = Checked;
+
+/** Certificates checked between two turns of the event loop (≈ 80 µs each). */
+const CERT_STEP = 100;
 
 /** Batches at least this large are checked in worker threads (smaller ones are not worth the start-up). */
 export const WORKER_THRESHOLD = 2000;
@@ -303,10 +306,33 @@ export async function reconcile(ledger: Ledger, sources: Source[], opts: { worke
 }
 
 async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<string, DeviceKey> | undefined, pool: VerifierPool | undefined): Promise<ReconcileResult> {
-  // certificates checked here, once each (in workers every isolate would compile the
-  // strict CBOR decoder again), while the pool's workers start
-  const keys = knownKeys ?? (await deviceKeys(ledger));
-  pool?.setKeys(keys);
+  // Certificates are checked here, once each (in workers every isolate would compile the
+  // strict CBOR decoder again). With workers, that overlaps their first slices: they start
+  // with the registered keys as if every certificate were good ("provisional"), and every
+  // voucher of a device whose certificate then fails is checked again here with the real
+  // verdict, so the outcome (and the reason given) is exactly that of checking after.
+  let keys: Map<string, DeviceKey>;
+  let certInput: Awaited<ReturnType<typeof certInputs>> | undefined;
+  if (knownKeys) pool?.setKeys((keys = knownKeys));
+  else if (pool) {
+    certInput = await certInputs(ledger);
+    keys = new Map(certInput.devices.map((d) => [d.deviceId, { suite: d.suite, pub: d.pub, certRef: hex(certRefOf(d.suite, d.cert)) }]));
+    pool.setKeys(keys);
+  } else keys = await deviceKeys(ledger);
+  let recheck = new Set<string>(); // devices whose provisional results do not stand
+  /** The real certificate checks, in steps so workers keep getting slices. */
+  const checkCerts = async () => {
+    if (!certInput) return;
+    const { trusted, devices } = certInput;
+    certInput = undefined;
+    const real = new Map<string, DeviceKey>();
+    for (let i = 0; i < devices.length; i++) {
+      real.set(devices[i].deviceId, deviceKeyOf(devices[i], trusted));
+      if (i % CERT_STEP === CERT_STEP - 1) await new Promise(setImmediate);
+    }
+    keys = real;
+    recheck = new Set([...real].filter(([, k]) => k.certError).map(([id]) => id));
+  };
   return ledger.transaction(async () => {
     const t0 = performance.now();
     // A: parse each file and hand its vouchers to the workers at once; the next file is
@@ -326,7 +352,9 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
       // let the event loop run between files: workers' answers are taken (and their next
       // slices posted) only there, and parsing all files takes longer than their queues
       if (pool) await new Promise(setImmediate);
+      await checkCerts();
     }
+    await checkCerts();
     const t1 = performance.now();
     // B: results slice by slice, written as they arrive (new vouchers go in as "settled";
     // C corrects the few that are not)
@@ -350,8 +378,8 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
       waitMs += performance.now() - tw;
       const recs: VoucherRecord[] = [];
       for (let j = 0; j < results.length; j++) {
-        const r = results[j];
         const i = start + j;
+        const r = results[j].deviceId !== null && recheck.has(results[j].deviceId!) ? toFacts(checkVoucher(coses[i], (id) => keys.get(id))) : results[j];
         if (!r.ok) {
           subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
           rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason: r.reason, cose: coses[i], source: file.name }]);
