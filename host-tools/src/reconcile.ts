@@ -136,7 +136,7 @@ export interface Chunk {
 }
 
 /** Slices a worker holds at once: it starts the next while the main thread is busy (writing, parsing) and has not answered yet. */
-const WORKER_DEPTH = 2;
+const WORKER_DEPTH = 3;
 
 /**
  * Worker threads that check vouchers (and device certificates). `submit` queues a batch
