@@ -130,6 +130,16 @@ describe("reconcile", () => {
     expect(kinds).toHaveLength(2);
   });
 
+  it("a sync acknowledgement starts a new since-sync window", async () => {
+    const d = PaperDevice.create(P256, { limits: { ...a.limits, maxCountSinceSync: 2 } });
+    const l = await ledgerWith(d);
+    for (const upToCounter of [2, 4]) await l.addSyncAck({ deviceId: d.id, upToCounter, time: T, revocationVersion: 0, ack: new Uint8Array(1) });
+    const vs = Array.from({ length: 7 }, (_, i) => d.pay(10, M1, T + i));
+    const r = await reconcile(l, [posFile(M1, vs)]);
+    // windows: 1-2, 3-4, then 5-7 (the third payment since the ack at 4 is one too many)
+    expect(r.newFraudCases.map((c) => [c.kind, c.counter])).toEqual([["over-limit", 7]]);
+  });
+
   it("vouchers signed after revocation are fraud; earlier ones settle", async () => {
     const l = await ledgerWith(a);
     await l.setRevoked(a.id, true, T + 100);

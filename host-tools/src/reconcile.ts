@@ -233,7 +233,10 @@ export function evaluateDevice(dev: DeviceRecord, vouchers: VoucherRecord[], ack
   // prefix sums over counters (a fork counts once, at its largest amount) for O(1) windows
   const idx = new Map(counters.map((c, i) => [c, i]));
   const prefix = [0];
-  for (const c of counters) prefix.push(prefix[prefix.length - 1] + Math.max(...byCounter.get(c)!.map((x) => x.amount)));
+  for (const c of counters) {
+    const g = byCounter.get(c)!;
+    prefix.push(prefix[prefix.length - 1] + (g.length === 1 ? g[0].amount : Math.max(...g.map((x) => x.amount))));
+  }
 
   for (const c of counters) {
     const group = byCounter.get(c)!;
@@ -245,7 +248,8 @@ export function evaluateDevice(dev: DeviceRecord, vouchers: VoucherRecord[], ack
     if (dev.revoked && dev.revokedAt !== null && v.time >= dev.revokedAt) fraud(v, "revoked", `signed at ${v.time}, device revoked at ${dev.revokedAt}`);
     if (v.amount > dev.limits.maxPayment) fraud(v, "over-limit", `amount ${v.amount} > per-payment maximum ${dev.limits.maxPayment}`);
     // since-sync window: the vouchers after the last acknowledged counter below c
-    const from = ackCounters.filter((a) => a < c).pop() ?? 0;
+    const below = lowerBound(ackCounters, c); // acks with upToCounter < c
+    const from = below > 0 ? ackCounters[below - 1] : 0;
     const at = idx.get(c)!;
     const start = upperBound(counters, from); // first index with counter > from
     const count = at + 1 - start;
@@ -259,10 +263,25 @@ export function evaluateDevice(dev: DeviceRecord, vouchers: VoucherRecord[], ack
     }
     if (!status.has(v.hash)) {
       const linked = c === 1 || byCounter.has(c - 1);
-      status.set(v.hash, linked ? { status: "settled", reason: null } : { status: "pending", reason: `gap: counter ${c - 1} not seen yet` });
+      status.set(v.hash, linked ? SETTLED : { status: "pending", reason: `gap: counter ${c - 1} not seen yet` });
     }
   }
   return { status, cases, gaps };
+}
+
+/** The verdict of most vouchers: one shared (read-only) object, not one per voucher. */
+const SETTLED: { status: VoucherStatus; reason: string | null } = Object.freeze({ status: "settled", reason: null });
+
+/** Index of the first element of sorted `a` not less than x. */
+function lowerBound(a: number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Index of the first element of sorted `a` greater than x. */
