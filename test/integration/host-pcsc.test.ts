@@ -98,7 +98,7 @@ describe("wallet over real pcscd + vpcd", () => {
     await fleet.remove("card0");
     expect((await wallet("pos", "export", "--out", join(home, "export.json"))).code).toBe(0);
     const rec = JSON.parse((await wallet("reconcile", join(home, "export.json"), "--json")).out);
-    expect(rec.summary.merchants).toEqual([{ payee: "00000000000000c3", vouchers: 1, settled: 2500, pending: 0 }]);
+    expect(rec.summary.merchants).toEqual([{ payee: "00000000000000c3", vouchers: 1, settled: 2500, pending: 0, held: 0 }]);
     expect(rec.summary.fraudCases).toBe(0);
   });
 
