@@ -99,7 +99,7 @@ export class HidChannel implements Channel {
   /** A real USB HID device through node-hid: a device path, or "VID:PID" in hex. */
   static async usb(spec: string): Promise<HidChannel> {
     type HidDevice = { write(d: number[]): number; on(ev: "data", l: (b: Buffer) => void): void; on(ev: "error", l: (e: Error) => void): void; close(): void };
-    const HID = loadOptional<{ HID: new (...a: (string | number)[]) => HidDevice }>("node-hid", "apt-get install libusb-1.0-0 libudev1 && npm rebuild node-hid");
+    const HID = loadOptional<{ HID: new (...a: (string | number)[]) => HidDevice }>("node-hid", "apt-get install libusb-1.0-0 libudev1 && npm install");
     const vp = /^([0-9a-f]{4}):([0-9a-f]{4})$/i.exec(spec);
     let dev: HidDevice;
     try {

@@ -33,7 +33,7 @@ export interface PCSCLite {
   close(): void;
 }
 
-const INSTALL = "apt-get install pcscd libpcsclite-dev && npm_config_nodedir=/usr npm rebuild pcsclite";
+const INSTALL = "apt-get install pcscd libpcsclite-dev && npm_config_nodedir=/usr npm install (it retries the optional pcsclite binding)";
 const MAX_RESPONSE = 65538; // extended Le 65536 + SW1 SW2
 
 export interface PcscOptions {

@@ -18,7 +18,7 @@ interface Port {
   on(ev: "error" | "close", l: (e?: Error) => void): void;
 }
 
-const INSTALL = "npm_config_nodedir=/usr npm rebuild @serialport/bindings-cpp";
+const INSTALL = "npm_config_nodedir=/usr npm install (it retries the optional @serialport/bindings-cpp binding)";
 
 export class SerialChannel implements Channel {
   private decoder = new SerialDecoder();
