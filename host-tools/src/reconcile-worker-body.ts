@@ -1,8 +1,8 @@
 // Worker body: checks slices of vouchers (voucher-check.ts) against the device keys it was
 // last sent ({keys}); a slice arrives as one buffer with end offsets ({buf, ends}) and its
-// results go back in order ({results}).
+// results go back in order, packed ({packed}: voucher-check.ts packChecks).
 import { parentPort } from "node:worker_threads";
-import { checkVoucher, toFacts, type DeviceKey } from "./voucher-check.ts";
+import { checkVoucher, packChecks, type DeviceKey } from "./voucher-check.ts";
 
 let devices = new Map<string, DeviceKey>();
 parentPort!.on("message", (msg: { keys: [string, DeviceKey][] } | { buf: Uint8Array; ends: Uint32Array }) => {
@@ -11,6 +11,7 @@ parentPort!.on("message", (msg: { keys: [string, DeviceKey][] } | { buf: Uint8Ar
     return;
   }
   const results = [];
-  for (let i = 0, o = 0; i < msg.ends.length; o = msg.ends[i++]) results.push(toFacts(checkVoucher(msg.buf.subarray(o, msg.ends[i]), (id) => devices.get(id))));
-  parentPort!.postMessage({ results });
+  for (let i = 0, o = 0; i < msg.ends.length; o = msg.ends[i++]) results.push(checkVoucher(msg.buf.subarray(o, msg.ends[i]), (id) => devices.get(id)));
+  const packed = packChecks(results);
+  parentPort!.postMessage({ packed }, [packed.nums.buffer as ArrayBuffer]);
 });

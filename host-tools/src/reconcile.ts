@@ -28,7 +28,7 @@ import { reconcileWorkerUrl } from "./worker-bundle.ts";
 import { certRefOf, hex, type TrustedKey } from "./docs.ts";
 import { dataError } from "./errors.ts";
 import type { DeviceRecord, FraudCase, Ledger, Submission, SyncAck, VoucherRecord, VoucherStatus } from "./ledger/ledger.ts";
-import { checkVoucher, deviceKeyOf, toFacts, type Checked, type DeviceCertInput, type DeviceKey } from "./voucher-check.ts";
+import { checkVoucher, deviceKeyOf, toFacts, unpackChecks, type Checked, type PackedChecks, type DeviceCertInput, type DeviceKey } from "./voucher-check.ts";
 
 export const POS_EXPORT_FORMAT = "offline-wallet-pos-export";
 export const DEVICE_LOG_FORMAT = "offline-wallet-device-log";
@@ -201,7 +201,7 @@ export class VerifierPool {
       for (let i = 0; i < s.coses.length; i++) ends[i] = n += s.coses[i].length;
       const buf = new Uint8Array(n);
       for (let i = 0, o = 0; i < s.coses.length; o = ends[i++]) buf.set(s.coses[i], o);
-      this.ask<{ results: Check[] }>(w, { buf, ends }, [buf.buffer, ends.buffer]).then((m) => s.resolve(m.results), s.reject);
+      this.ask<{ packed: PackedChecks }>(w, { buf, ends }, [buf.buffer, ends.buffer]).then((m) => s.resolve(unpackChecks(m.packed)), s.reject);
     }
   }
   async close(): Promise<void> {
