@@ -7,13 +7,13 @@
 import { afterAll, describe, expect, it } from "vitest";
 import * as A from "../protocol/portable/apdu.ts";
 import { SUITE_P256_SHA256_AES128, SUITE_SM2_SM3_SM4 } from "../protocol/portable/suite.ts";
-import { GP_DEFAULT_KEYS, diversifyKeys } from "../protocol/src/scp03.ts";
+import { GP_DEFAULT_KEYS, diversifyKeys, putKeyData } from "../protocol/src/scp03.ts";
 import { FORM_CARD } from "../protocol/portable/cbor-keys.ts";
 import { DeviceOffError } from "../wearable-sim/src/device.ts";
 import type { NorFlash, TearMode } from "../wearable-sim/src/flash.ts";
 import { AppletHarness, pinBlock, type Resp, type Status } from "./support/applet-device.ts";
 import { DEFAULT_LIMITS, TestIssuer, type SuiteId } from "./support/applet-issuer.ts";
-import { T0, identityData, limitsBytes, openChannel, putKeyData } from "./support/applet-perso.ts";
+import { T0, identityData, limitsBytes, openChannel } from "./support/applet-perso.ts";
 import { activeWallet, challengeOf, load, loadDoc, pay, receiveData, syncAck, type Wallet } from "./support/applet-wallet.ts";
 import { cat, u32be } from "./support/applet-device.ts";
 

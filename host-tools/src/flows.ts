@@ -8,7 +8,7 @@ import { LC_ACTIVE, LC_MANUFACTURED, LC_PERSONALIZING } from "../../protocol/por
 import { DOC_BLOCK_LIST_MAX, VOUCHER_KIND_D2D, VOUCHER_KIND_POS } from "../../protocol/portable/cbor-keys.ts";
 import { SUITE_P256_SHA256_AES128 } from "../../protocol/portable/suite.ts";
 import { CERT_SCHEMA, RECEIPT_SCHEMA, decodeSigned, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
-import { diversifyKeys, encryptKeyData, GP_DEFAULT_KEYS, keyCheckValue, Scp03Session, type ScpKeys } from "../../protocol/src/scp03.ts";
+import { diversifyKeys, GP_DEFAULT_KEYS, putKeyData, Scp03Session, type ScpKeys } from "../../protocol/src/scp03.ts";
 import * as L from "../../protocol/portable/limits.ts";
 import { ApduError } from "../../protocol/src/sw.ts";
 import { WalletCard, type CardStatus } from "./card.ts";
@@ -125,8 +125,7 @@ export async function personalize(
   if (info.lifecycle === LC_MANUFACTURED) {
     // blank: the session runs on AES with the GP default keys until identity is set
     await openChannel(card, GP_DEFAULT_KEYS, SUITE_P256_SHA256_AES128, A.SCP_DEFAULT_KVN);
-    const block = (k: Uint8Array) => [A.GP_KEY_TYPE_AES, A.GP_KEY_LEN + 1, A.GP_KEY_LEN, ...encryptKeyData(GP_DEFAULT_KEYS.dek, k, SUITE_P256_SHA256_AES128), A.GP_KCV_LEN, ...keyCheckValue(k, SUITE_P256_SHA256_AES128)];
-    await card.putKey(0, Uint8Array.from([KVN_ISSUER, ...block(devKeys.enc), ...block(devKeys.mac), ...block(devKeys.dek)]));
+    await card.putKey(0, putKeyData(KVN_ISSUER, devKeys, GP_DEFAULT_KEYS.dek, SUITE_P256_SHA256_AES128));
     steps.push("put-key");
   } else {
     if (info.suite && info.suite !== sid) throw refused(`personalize: device ${deviceId} was started as suite ${suiteName(info.suite)}, not ${suite}`);

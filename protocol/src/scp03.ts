@@ -7,7 +7,7 @@
 // ApduError for status words, RangeError/TypeError for bad arguments.
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { encodeCommand, parseCommand, parseResponse, encodeResponse, checkResponse } from "./apdu.ts";
-import { CLA_PROPRIETARY, CLA_SECURE_MESSAGING, INS_INITIALIZE_UPDATE, INS_EXTERNAL_AUTHENTICATE } from "../portable/apdu.ts";
+import { CLA_PROPRIETARY, CLA_SECURE_MESSAGING, INS_INITIALIZE_UPDATE, INS_EXTERNAL_AUTHENTICATE, GP_KCV_LEN, GP_KEY_LEN, GP_KEY_TYPE_AES } from "../portable/apdu.ts";
 import { SW_NO_ERROR } from "../portable/sw.ts";
 import { SUITE_SM2_SM3_SM4, SUITE_P256_SHA256_AES128 } from "../portable/suite.ts";
 import {
@@ -133,6 +133,14 @@ export function encryptKeyData(dek: Uint8Array, key: Uint8Array, suite: number =
 /** Key check value: first 3 bytes of E(key, 01 x 16) (Amd D §7.5). */
 export function keyCheckValue(key: Uint8Array, suite: number = SUITE_P256_SHA256_AES128): Uint8Array {
   return cbc(suite, key16(key, "key"), null, new Uint8Array(BLOCK).fill(1)).slice(0, 3);
+}
+
+/** PUT KEY data for a whole new key set (GP Card Spec §11.8; SPEC §3.3): the new key version,
+ * then ENC, MAC and DEK, each as type ‖ length ‖ DEK-encrypted key ‖ KCV length ‖ KCV,
+ * encrypted under the DEK of the key set the channel was opened with. */
+export function putKeyData(newKvn: number, keys: ScpKeys, oldDek: Uint8Array, suite: number = SUITE_P256_SHA256_AES128): Uint8Array {
+  const block = (k: Uint8Array) => [GP_KEY_TYPE_AES, GP_KEY_LEN + 1, GP_KEY_LEN, ...encryptKeyData(oldDek, k, suite), GP_KCV_LEN, ...keyCheckValue(k, suite)];
+  return Uint8Array.from([newKvn, ...block(keys.enc), ...block(keys.mac), ...block(keys.dek)]);
 }
 
 export class Scp03Session {

@@ -6,7 +6,7 @@
 import * as A from "../../protocol/portable/apdu.ts";
 import { FORM_CARD } from "../../protocol/portable/cbor-keys.ts";
 import { SCP03_SL_CDEC, SCP03_SL_CMAC, SCP03_SL_RENC, SCP03_SL_RMAC } from "../../protocol/portable/scp03.ts";
-import { GP_DEFAULT_KEYS, Scp03Session, diversifyKeys, encryptKeyData, keyCheckValue, type ScpKeys } from "../../protocol/src/scp03.ts";
+import { GP_DEFAULT_KEYS, Scp03Session, diversifyKeys, putKeyData, type ScpKeys } from "../../protocol/src/scp03.ts";
 import type { Limits } from "../../protocol/src/formats.ts";
 import { SUITE_P256_SHA256_AES128 } from "../../protocol/portable/suite.ts";
 import { AppletHarness, cat, pinBlock, u16be, u32be, type Resp } from "./applet-device.ts";
@@ -47,13 +47,6 @@ export async function openChannel(h: AppletHarness, keys: ScpKeys, suite: number
   const s = await Scp03Session.open(async (apdu) => h.dev.transmit(apdu), keys, { suite, level, keyVersion: 0 });
   h.secure = s;
   return s;
-}
-
-/** PUT KEY data for a new key set (GP Card Spec §11.8; SPEC §3.3). */
-export function putKeyData(newKvn: number, keys: ScpKeys, oldDek: Uint8Array, suite: number): Uint8Array {
-  const block = (k: Uint8Array) =>
-    cat(Uint8Array.of(A.GP_KEY_TYPE_AES, A.GP_KEY_LEN + 1, A.GP_KEY_LEN), encryptKeyData(oldDek, k, suite), Uint8Array.of(A.GP_KCV_LEN), keyCheckValue(k, suite));
-  return cat(Uint8Array.of(newKvn), block(keys.enc), block(keys.mac), block(keys.dek));
 }
 
 export function identityData(suite: number, form: number, currency: number, token: Uint8Array): Uint8Array {
