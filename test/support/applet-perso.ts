@@ -9,6 +9,7 @@ import { SCP03_SL_CDEC, SCP03_SL_CMAC, SCP03_SL_RENC, SCP03_SL_RMAC } from "../.
 import { GP_DEFAULT_KEYS, Scp03Session, diversifyKeys, putKeyData, type ScpKeys } from "../../protocol/src/scp03.ts";
 import type { Limits } from "../../protocol/src/formats.ts";
 import { SUITE_P256_SHA256_AES128 } from "../../protocol/portable/suite.ts";
+import { LIMIT_ORDER } from "../../host-tools/src/flows.ts";
 import { AppletHarness, cat, pinBlock, u16be, u32be, type Resp } from "./applet-device.ts";
 import { DEFAULT_LIMITS, TestIssuer, type SuiteId } from "./applet-issuer.ts";
 
@@ -38,7 +39,7 @@ export interface Personalized {
 }
 
 export function limitsBytes(l: Limits): Uint8Array {
-  return cat(...[l.cap, l.maxPayment, l.noCvm, l.maxCountSinceSync, l.maxAmountSinceSync, l.syncInterval].map(u32be));
+  return cat(...LIMIT_ORDER.map((k) => u32be(l[k])));
 }
 
 /** Opens SCP03 on the harness (keys default: GP default keys; cipher AES until the suite is set). */
