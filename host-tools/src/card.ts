@@ -157,17 +157,7 @@ export class WalletCard {
   async status(): Promise<CardStatus> {
     const d = await this.exec({ ins: A.INS_GET_STATUS, ne: 256, what: "GET STATUS" });
     if (d.length < A.STATUS_RESP_LEN) throw deviceError(`${this.channel.name}: GET STATUS answered ${d.length} bytes`);
-    const dv = new DataView(d.buffer, d.byteOffset);
-    return {
-      lifecycle: d[A.STATUS_OFF_LIFECYCLE], suite: d[A.STATUS_OFF_SUITE], formFactor: d[A.STATUS_OFF_FORM_FACTOR], flags: d[A.STATUS_OFF_FLAGS],
-      pinTries: d[A.STATUS_OFF_PIN_TRIES], pukTries: d[A.STATUS_OFF_PUK_TRIES], deviceId: d.slice(A.STATUS_OFF_DEVICE_ID, A.STATUS_OFF_DEVICE_ID + 8),
-      balance: dv.getUint32(A.STATUS_OFF_BALANCE), cap: dv.getUint32(A.STATUS_OFF_CAP), counter: dv.getUint32(A.STATUS_OFF_COUNTER),
-      remainingPayments: dv.getUint32(A.STATUS_OFF_REMAINING_PAYMENTS), remainingAmount: dv.getUint32(A.STATUS_OFF_REMAINING_AMOUNT),
-      latestTime: dv.getUint32(A.STATUS_OFF_LATEST_TIME), syncDeadline: dv.getUint32(A.STATUS_OFF_SYNC_DEADLINE),
-      logCount: dv.getUint16(A.STATUS_OFF_LOG_COUNT), logCapacity: dv.getUint16(A.STATUS_OFF_LOG_CAPACITY), loadSeq: dv.getUint32(A.STATUS_OFF_LOAD_SEQ),
-      revocationVersion: dv.getUint32(A.STATUS_OFF_REVOCATION_VERSION), currency: dv.getUint16(A.STATUS_OFF_CURRENCY),
-      lastReason: d[A.STATUS_OFF_LAST_REASON], storeState: d[A.STATUS_OFF_STORE_STATE],
-    };
+    return parseStatus(d);
   }
 
   getChallenge(): Promise<Uint8Array> {
@@ -256,4 +246,20 @@ export class WalletCard {
   lifecycle(ins: typeof A.INS_LOCK | typeof A.INS_UNLOCK | typeof A.INS_TERMINATE, what: string) {
     return this.sec({ ins, what });
   }
+}
+
+/** The GET STATUS response fields (SPEC §3.3, offsets STATUS_OFF_* in protocol/portable/apdu.ts);
+ * `d` holds at least STATUS_RESP_LEN bytes. */
+export function parseStatus(d: Uint8Array): CardStatus {
+  const dv = new DataView(d.buffer, d.byteOffset);
+  return {
+    lifecycle: d[A.STATUS_OFF_LIFECYCLE], suite: d[A.STATUS_OFF_SUITE], formFactor: d[A.STATUS_OFF_FORM_FACTOR], flags: d[A.STATUS_OFF_FLAGS],
+    pinTries: d[A.STATUS_OFF_PIN_TRIES], pukTries: d[A.STATUS_OFF_PUK_TRIES], deviceId: d.slice(A.STATUS_OFF_DEVICE_ID, A.STATUS_OFF_DEVICE_ID + 8),
+    balance: dv.getUint32(A.STATUS_OFF_BALANCE), cap: dv.getUint32(A.STATUS_OFF_CAP), counter: dv.getUint32(A.STATUS_OFF_COUNTER),
+    remainingPayments: dv.getUint32(A.STATUS_OFF_REMAINING_PAYMENTS), remainingAmount: dv.getUint32(A.STATUS_OFF_REMAINING_AMOUNT),
+    latestTime: dv.getUint32(A.STATUS_OFF_LATEST_TIME), syncDeadline: dv.getUint32(A.STATUS_OFF_SYNC_DEADLINE),
+    logCount: dv.getUint16(A.STATUS_OFF_LOG_COUNT), logCapacity: dv.getUint16(A.STATUS_OFF_LOG_CAPACITY), loadSeq: dv.getUint32(A.STATUS_OFF_LOAD_SEQ),
+    revocationVersion: dv.getUint32(A.STATUS_OFF_REVOCATION_VERSION), currency: dv.getUint16(A.STATUS_OFF_CURRENCY),
+    lastReason: d[A.STATUS_OFF_LAST_REASON], storeState: d[A.STATUS_OFF_STORE_STATE],
+  };
 }

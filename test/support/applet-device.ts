@@ -7,7 +7,7 @@ import { Device, type DeviceOptions } from "../../wearable-sim/src/device.ts";
 import { encodeCommand } from "../../protocol/src/apdu.ts";
 import * as A from "../../protocol/portable/apdu.ts";
 import { SW_BYTES_REMAINING_00 } from "../../protocol/portable/sw.ts";
-import type { CardStatus } from "../../host-tools/src/card.ts";
+import { parseStatus as parseCardStatus, type CardStatus } from "../../host-tools/src/card.ts";
 
 export interface Resp {
   data: Uint8Array;
@@ -126,28 +126,5 @@ export class AppletHarness {
 
 export function parseStatus(d: Uint8Array): Status {
   if (d.length !== A.STATUS_RESP_LEN) throw new Error(`GET STATUS: ${d.length} bytes`);
-  const v = new DataView(d.buffer, d.byteOffset, d.length);
-  return {
-    lifecycle: d[A.STATUS_OFF_LIFECYCLE],
-    suite: d[A.STATUS_OFF_SUITE],
-    formFactor: d[A.STATUS_OFF_FORM_FACTOR],
-    flags: d[A.STATUS_OFF_FLAGS],
-    pinTries: d[A.STATUS_OFF_PIN_TRIES],
-    pukTries: d[A.STATUS_OFF_PUK_TRIES],
-    deviceId: d.slice(A.STATUS_OFF_DEVICE_ID, A.STATUS_OFF_DEVICE_ID + 8),
-    balance: v.getUint32(A.STATUS_OFF_BALANCE),
-    cap: v.getUint32(A.STATUS_OFF_CAP),
-    counter: v.getUint32(A.STATUS_OFF_COUNTER),
-    remainingPayments: v.getUint32(A.STATUS_OFF_REMAINING_PAYMENTS),
-    remainingAmount: v.getUint32(A.STATUS_OFF_REMAINING_AMOUNT),
-    latestTime: v.getUint32(A.STATUS_OFF_LATEST_TIME),
-    syncDeadline: v.getUint32(A.STATUS_OFF_SYNC_DEADLINE),
-    logCount: v.getUint16(A.STATUS_OFF_LOG_COUNT),
-    logCapacity: v.getUint16(A.STATUS_OFF_LOG_CAPACITY),
-    loadSeq: v.getUint32(A.STATUS_OFF_LOAD_SEQ),
-    revocationVersion: v.getUint32(A.STATUS_OFF_REVOCATION_VERSION),
-    currency: v.getUint16(A.STATUS_OFF_CURRENCY),
-    lastReason: d[A.STATUS_OFF_LAST_REASON],
-    storeState: d[A.STATUS_OFF_STORE_STATE],
-  };
+  return parseCardStatus(d);
 }
