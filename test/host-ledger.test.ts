@@ -29,7 +29,7 @@ describe("ledger", () => {
   it("upgrades a version-1 ledger in place, keeping its data", async () => {
     const path = join(dir, "v1.sqlite");
     const db = new Database(path);
-    db.exec(MIGRATIONS[0]);
+    db.exec(MIGRATIONS[0] as string);
     db.pragma("user_version = 1");
     db.prepare("INSERT INTO token_vault VALUES ('acct', 'ab', 'x')").run();
     db.close();

@@ -133,7 +133,7 @@ describe("reconcile", () => {
   it("a sync acknowledgement starts a new since-sync window", async () => {
     const d = PaperDevice.create(P256, { limits: { ...a.limits, maxCountSinceSync: 2 } });
     const l = await ledgerWith(d);
-    for (const upToCounter of [2, 4]) await l.addSyncAck({ deviceId: d.id, upToCounter, time: T, revocationVersion: 0, ack: new Uint8Array(1) });
+    for (const upToCounter of [2, 4]) await l.addSyncAck({ deviceId: d.id, upToCounter, time: T + upToCounter, revocationVersion: 0, ack: new Uint8Array(1) });
     const vs = Array.from({ length: 7 }, (_, i) => d.pay(10, M1, T + i));
     const r = await reconcile(l, [posFile(M1, vs)]);
     // windows: 1-2, 3-4, then 5-7 (the third payment since the ack at 4 is one too many)
@@ -179,7 +179,7 @@ describe("reconcile", () => {
     const v3 = a.pay(100, M1, T + 2);
     const r = await reconcile(l, [posFile(M1, [v1, v3])]);
     expect(r.newFraudCases).toEqual([]);
-    expect(r.pendingGaps).toEqual([{ deviceId: a.id, counters: [2] }]);
+    expect(r.pendingGaps).toEqual([{ deviceId: a.id, ranges: [[2, 2]] }]);
     expect((await l.vouchersOf(a.id)).map((v) => v.status)).toEqual(["settled", "pending"]);
     await reconcile(l, [posFile(M2, [v2])]);
     expect((await l.vouchersOf(a.id)).map((v) => v.status)).toEqual(["settled", "settled", "settled"]);

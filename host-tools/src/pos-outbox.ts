@@ -8,7 +8,7 @@ import Database from "better-sqlite3";
 import { dataError, notFound } from "./errors.ts";
 import { hex, unhex, type TrustedKey } from "./docs.ts";
 import type { PosConfig, PosPayment } from "./flows.ts";
-import { POS_EXPORT_FORMAT, type PosExport } from "./reconcile.ts";
+import { POS_EXPORT_FORMAT, type PosExport } from "./exchange.ts";
 import { existsSync } from "node:fs";
 
 const SCHEMA = [

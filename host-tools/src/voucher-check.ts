@@ -20,7 +20,7 @@ export interface DeviceKey {
 
 export interface CheckedVoucher {
   ok: true;
-  hash: string; // SHA-256 of the COSE bytes: identity in the ledger
+  hash: string; // signedPartId: identity in the ledger
   chainHash: string; // suite hash of the COSE bytes: what the next voucher's prev must be
   deviceId: string;
   v: Voucher;
@@ -139,8 +139,26 @@ export function deviceKeyOf(d: DeviceCertInput, trusted: readonly TrustedKey[]):
 }
 
 // crypto.hash (Node ≥ 20.12): one call, no Hash object per voucher (≈ 2x faster for a voucher's 200 bytes)
-export const voucherId: (cose: Uint8Array) => string =
-  typeof nodeHash === "function" ? (cose) => nodeHash("sha256", cose, "hex") : (cose) => createHash("sha256").update(cose).digest("hex");
+const sha256Hex: (b: Uint8Array) => string =
+  typeof nodeHash === "function" ? (b) => nodeHash("sha256", b, "hex") : (b) => createHash("sha256").update(b).digest("hex");
+
+/** Bytes of a COSE_Sign1's signature field at its end: `58 40` ‖ r ‖ s (SPEC §5.1). */
+const SIG_FIELD_LEN = 66;
+
+/**
+ * A signed document's identity (vouchers, receipts; SPEC §5.1): SHA-256 of its COSE bytes
+ * without the signature field, i.e. of the headers and payload the signature covers. The
+ * signature bytes never take part: (r, s) and its twin (r, n−s) name the same document, so
+ * a third party cannot make "another" voucher out of one. Strict decoding fixes where the
+ * signature is; bytes that do not end in a 64-byte signature field are hashed whole.
+ */
+export function signedPartId(cose: Uint8Array): string {
+  const n = cose.length;
+  const hasSig = n > SIG_FIELD_LEN && cose[n - SIG_FIELD_LEN] === 0x58 && cose[n - SIG_FIELD_LEN + 1] === 0x40;
+  return sha256Hex(hasSig ? cose.subarray(0, n - SIG_FIELD_LEN) : cose);
+}
+
+export const voucherId = signedPartId;
 
 export function checkVoucher(cose: Uint8Array, lookup: (deviceId: string) => DeviceKey | undefined): CheckedVoucher | RejectedCheck {
   const hash = voucherId(cose);
@@ -151,7 +169,7 @@ export function checkVoucher(cose: Uint8Array, lookup: (deviceId: string) => Dev
     const dev = lookup(deviceId);
     if (dev && !dev.certError && hex(fast.doc.certRef) === dev.certRef && suiteOfAlg(fast.alg) === dev.suite) {
       if (!verifyRaw(dev.suite, pubBytes(dev), fast.tbs, fast.signature)) return { ok: false, hash, deviceId, reason: "bad voucher: signature does not verify" };
-      return { ok: true, hash, chainHash: dev.suite === "p256" ? hash : hex(suiteHash(dev.suite, cose)), deviceId, v: fast.doc };
+      return { ok: true, hash, chainHash: dev.suite === "p256" ? sha256Hex(cose) : hex(suiteHash(dev.suite, cose)), deviceId, v: fast.doc };
     }
   }
   return checkSlow(cose, hash, lookup);

@@ -39,7 +39,10 @@ export interface DeviceRecord {
 export type VoucherStatus = "settled" | "pending" | "fraud";
 
 export interface VoucherRecord {
-  hash: string; // SHA-256 of the COSE bytes: the voucher's identity in the ledger
+  /** SHA-256 of the signed part of the COSE bytes (all but the signature): the voucher's
+   * identity in the ledger. Never the signature bytes: an ECDSA signature has twins
+   * (SPEC §5.1), so two signatures over one payload are one voucher presented twice. */
+  hash: string;
   deviceId: string;
   counter: number;
   amount: number;
@@ -53,6 +56,27 @@ export interface VoucherRecord {
   cose: Uint8Array;
   status: VoucherStatus;
   reason: string | null;
+  /** device-to-device vouchers only, judged on the payee's evidence (SPEC §5.10):
+   * received (the payee's RECEIVE receipt), awaiting (no payee sync since), unclaimed
+   * (the payee synced without receiving it: credited to the payee's bank account) */
+  claim?: Claim | null;
+}
+
+export type Claim = "received" | "awaiting" | "unclaimed";
+
+/** A device-signed receipt from a device log (SPEC §5.7): what the device says it was credited. */
+export interface ReceiptRecord {
+  hash: string; // SHA-256 of the signed part (as vouchers)
+  deviceId: string;
+  kind: number; // RECEIPT_KIND_*
+  ref: string; // load seq (decimal) for kind LOAD; hex suite hash of the voucher COSE for RECEIVE
+  amount: number;
+  currency: number;
+  counter: number;
+  time: number;
+  balanceAfter: number;
+  cose: Uint8Array;
+  source: string;
 }
 
 /** A voucher that failed decoding, the certificate chain or its signature: never settled. */
@@ -70,7 +94,7 @@ export interface Submission {
   presenter: string; // merchant id (hex) or device id of a device log
 }
 
-export type FraudKind = "fork" | "replay" | "over-limit" | "revoked" | "tampered" | "chain-break";
+export type FraudKind = "fork" | "replay" | "over-limit" | "revoked" | "tampered" | "chain-break" | "unissued-load" | "bad-receipt";
 
 export interface FraudCase {
   id?: number;
@@ -89,15 +113,25 @@ export interface LoadRecord {
   currency: number;
   expiry: number;
   auth: Uint8Array; // COSE bytes of the load authorization
+  /** the device's receipt: set when the device confirmed it (LOAD's answer, or its log) */
   receipt?: Uint8Array | null;
+  issuedAt?: string;
 }
+
+/** Recorded as "issued" before it is sent (DESIGN §8); the device's own state says what it applied. */
+export type AckState = "issued" | "applied" | "void";
 
 export interface SyncAck {
   deviceId: string;
   upToCounter: number;
-  time: number;
+  time: number; // issuer time in the ack: unique per device (the device refuses a time ≤ its last ack's)
   revocationVersion: number;
   ack: Uint8Array;
+  /** new limits carried by the ack (null: unchanged) */
+  limits?: Limits | null;
+  /** issued: sent, not yet confirmed by the device; applied: GET STATUS showed its time as the
+   * device's last ack; void: the device showed a later state without it (never applied) */
+  state?: AckState;
 }
 
 export interface IssuerKeyRecord {
@@ -149,10 +183,17 @@ export interface Ledger {
   revokedIds(): Promise<string[]>;
 
   // loads and sync
+  /** records an issued load (receipt null: pending) or its confirmation (receipt set) */
   addLoad(l: LoadRecord): Promise<void>;
   loads(deviceId?: string): Promise<LoadRecord[]>;
   addSyncAck(a: SyncAck): Promise<void>;
+  setSyncAckState(deviceId: string, time: number, state: AckState): Promise<void>;
   syncAcks(deviceId: string): Promise<SyncAck[]>;
+  addReceipts(r: ReceiptRecord[]): Promise<number>;
+  receiptsOf(deviceId: string): Promise<ReceiptRecord[]>;
+  /** device-to-device vouchers made out to this device */
+  transfersTo(deviceId: string): Promise<VoucherRecord[]>;
+  setVoucherClaim(hash: string, claim: Claim | null): Promise<void>;
 
   // vouchers, submissions, settlements, fraud
   hasImport(sourceHash: string): Promise<boolean>;
@@ -189,5 +230,12 @@ export interface LedgerSummary {
   /** of which settled to the merchants, and held because the voucher is in a fraud case */
   settledToMerchants: number;
   heldForFraud: number;
+  /** device-to-device value the payee never received: credited to the payee's bank account */
+  unclaimedTransfers: number;
+  /** device-to-device value that left the payer and has no payee receipt yet */
+  transfersInFlight: number;
+  /** loads issued but not confirmed by the device (not counted as loaded) */
+  pendingLoads: number;
+  /** confirmed loads − paid to merchants − unclaimed − in flight: value on the devices */
   inCirculation: number;
 }

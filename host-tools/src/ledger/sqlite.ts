@@ -7,12 +7,13 @@
 import Database from "better-sqlite3";
 import { createHash, randomBytes } from "node:crypto";
 import { dataError } from "../errors.ts";
+import { signedPartId } from "../voucher-check.ts";
 import type {
-  AuditEntry, AuditVerdict, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, RejectedVoucher, Submission,
+  AckState, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
 
-export const MIGRATIONS: string[] = [
+export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   // 1: the initial schema
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
    INSERT INTO meta VALUES ('revocation_version', '0');
@@ -48,6 +49,36 @@ export const MIGRATIONS: string[] = [
    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;`,
   // 2: limits changed by the issuer, waiting for the device's next sync (NULL: none)
   `ALTER TABLE devices ADD COLUMN pending_limits TEXT;`,
+  // 3: truth between a device and the ledger (DESIGN §8): acks recorded as issued before
+  // they are sent, keyed by their (unique, increasing) time, with the limits they carry;
+  // receipts from device logs; the payee-side claim of device-to-device vouchers
+  `CREATE TABLE sync_acks_3 (device_id TEXT NOT NULL, time INTEGER NOT NULL, up_to_counter INTEGER NOT NULL,
+     revocation_version INTEGER NOT NULL, ack BLOB NOT NULL, limits TEXT, state TEXT NOT NULL, PRIMARY KEY (device_id, time));
+   INSERT INTO sync_acks_3 SELECT device_id, time, up_to_counter, revocation_version, ack, NULL, 'applied' FROM sync_acks;
+   DROP TABLE sync_acks;
+   ALTER TABLE sync_acks_3 RENAME TO sync_acks;
+   ALTER TABLE loads ADD COLUMN confirmed_at TEXT;
+   UPDATE loads SET confirmed_at = created_at WHERE receipt IS NOT NULL;
+   CREATE TABLE receipts (hash TEXT PRIMARY KEY, device_id TEXT NOT NULL, kind INTEGER NOT NULL, ref TEXT NOT NULL,
+     amount INTEGER NOT NULL, currency INTEGER NOT NULL, counter INTEGER NOT NULL, time INTEGER NOT NULL,
+     balance_after INTEGER NOT NULL, cose BLOB NOT NULL, source TEXT NOT NULL);
+   CREATE INDEX receipts_device ON receipts(device_id);
+   ALTER TABLE vouchers ADD COLUMN claim TEXT;
+   CREATE INDEX vouchers_payee ON vouchers(payee, kind);`,
+  // 4: a voucher's identity is its signed part, not its signature bytes (SPEC §5.1)
+  (db) => {
+    const rows = db.prepare("SELECT hash, cose FROM vouchers").all() as { hash: string; cose: Buffer }[];
+    const seen = new Set<string>();
+    for (const r of rows) {
+      const id = signedPartId(new Uint8Array(r.cose));
+      if (id === r.hash) continue;
+      if (seen.has(id)) db.prepare("DELETE FROM vouchers WHERE hash = ?").run(r.hash); // a signature twin: one voucher
+      else db.prepare("UPDATE vouchers SET hash = ? WHERE hash = ?").run(id, r.hash);
+      seen.add(id);
+      db.prepare("UPDATE OR IGNORE submissions SET voucher_hash = ? WHERE voucher_hash = ?").run(id, r.hash);
+      db.prepare("UPDATE OR IGNORE fraud_cases SET voucher_hash = ? WHERE voucher_hash = ?").run(id, r.hash);
+    }
+  },
 ];
 
 const GENESIS = "0".repeat(64);
@@ -79,7 +110,7 @@ function toVoucher(r: Row): VoucherRecord {
   return {
     hash: r.hash, deviceId: r.device_id, counter: r.counter, amount: r.amount, currency: r.currency, payee: r.payee,
     kind: r.kind, time: r.time, prev: r.prev, chainHash: r.chain_hash, balanceAfter: r.balance_after,
-    cose: new Uint8Array(r.cose), status: r.status, reason: r.reason,
+    cose: new Uint8Array(r.cose), status: r.status, reason: r.reason, claim: r.claim ?? null,
   };
 }
 
@@ -129,7 +160,9 @@ export class SqliteLedger implements Ledger {
     for (; v < MIGRATIONS.length; v++) {
       const step = v;
       this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[step]);
+        const m = MIGRATIONS[step];
+        if (typeof m === "string") this.db.exec(m);
+        else m(this.db);
         this.db.pragma(`user_version = ${step + 1}`);
       })();
     }
@@ -236,9 +269,11 @@ export class SqliteLedger implements Ledger {
   }
 
   async addLoad(l: LoadRecord): Promise<void> {
-    this.db
-      .prepare("INSERT INTO loads (device_id, seq, amount, currency, expiry, auth, receipt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET receipt = excluded.receipt")
-      .run(l.deviceId, l.seq, l.amount, l.currency, l.expiry, Buffer.from(l.auth), l.receipt ? Buffer.from(l.receipt) : null, now());
+    // an issued authorization is never replaced; its receipt (confirmation) is added once
+    this.st(
+      `INSERT INTO loads (device_id, seq, amount, currency, expiry, auth, receipt, created_at, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT DO UPDATE SET receipt = COALESCE(loads.receipt, excluded.receipt), confirmed_at = COALESCE(loads.confirmed_at, excluded.confirmed_at)`,
+    ).run(l.deviceId, l.seq, l.amount, l.currency, l.expiry, Buffer.from(l.auth), l.receipt ? Buffer.from(l.receipt) : null, now(), l.receipt ? now() : null);
     this.st("UPDATE devices SET last_load_seq = MAX(last_load_seq, ?) WHERE device_id = ?").run(l.seq, l.deviceId);
   }
 
@@ -246,20 +281,52 @@ export class SqliteLedger implements Ledger {
     const rows = (deviceId
       ? this.st("SELECT * FROM loads WHERE device_id = ? ORDER BY seq").all(deviceId)
       : this.st("SELECT * FROM loads ORDER BY device_id, seq").all()) as Row[];
-    return rows.map((r) => ({ deviceId: r.device_id, seq: r.seq, amount: r.amount, currency: r.currency, expiry: r.expiry, auth: new Uint8Array(r.auth), receipt: r.receipt ? new Uint8Array(r.receipt) : null }));
+    return rows.map((r) => ({
+      deviceId: r.device_id, seq: r.seq, amount: r.amount, currency: r.currency, expiry: r.expiry, auth: new Uint8Array(r.auth),
+      receipt: r.receipt ? new Uint8Array(r.receipt) : null, issuedAt: r.created_at,
+    }));
   }
 
   async addSyncAck(a: SyncAck): Promise<void> {
-    this.db
-      .prepare("INSERT OR IGNORE INTO sync_acks (device_id, up_to_counter, time, revocation_version, ack) VALUES (?, ?, ?, ?, ?)")
-      .run(a.deviceId, a.upToCounter, a.time, a.revocationVersion, Buffer.from(a.ack));
-    this.st("UPDATE devices SET last_sync = ? WHERE device_id = ?").run(now(), a.deviceId);
+    this.st("INSERT OR IGNORE INTO sync_acks (device_id, time, up_to_counter, revocation_version, ack, limits, state) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(a.deviceId, a.time, a.upToCounter, a.revocationVersion, Buffer.from(a.ack), a.limits ? JSON.stringify(a.limits) : null, a.state ?? "applied");
+    if ((a.state ?? "applied") === "applied") this.st("UPDATE devices SET last_sync = ? WHERE device_id = ?").run(now(), a.deviceId);
+  }
+
+  async setSyncAckState(deviceId: string, time: number, state: AckState): Promise<void> {
+    this.st("UPDATE sync_acks SET state = ? WHERE device_id = ? AND time = ?").run(state, deviceId, time);
+    if (state === "applied") this.st("UPDATE devices SET last_sync = ? WHERE device_id = ?").run(now(), deviceId);
   }
 
   async syncAcks(deviceId: string): Promise<SyncAck[]> {
-    return (this.st("SELECT * FROM sync_acks WHERE device_id = ? ORDER BY up_to_counter").all(deviceId) as Row[]).map((r) => ({
+    return (this.st("SELECT * FROM sync_acks WHERE device_id = ? ORDER BY time").all(deviceId) as Row[]).map((r) => ({
       deviceId: r.device_id, upToCounter: r.up_to_counter, time: r.time, revocationVersion: r.revocation_version, ack: new Uint8Array(r.ack),
+      limits: r.limits ? JSON.parse(r.limits) : null, state: r.state,
     }));
+  }
+
+  async addReceipts(rs: ReceiptRecord[]): Promise<number> {
+    const st = this.st(
+      "INSERT OR IGNORE INTO receipts (hash, device_id, kind, ref, amount, currency, counter, time, balance_after, cose, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
+    let n = 0;
+    for (const r of rs) n += st.run(r.hash, r.deviceId, r.kind, r.ref, r.amount, r.currency, r.counter, r.time, r.balanceAfter, r.cose, r.source).changes;
+    return n;
+  }
+
+  async receiptsOf(deviceId: string): Promise<ReceiptRecord[]> {
+    return (this.st("SELECT * FROM receipts WHERE device_id = ? ORDER BY counter, time, hash").all(deviceId) as Row[]).map((r) => ({
+      hash: r.hash, deviceId: r.device_id, kind: r.kind, ref: r.ref, amount: r.amount, currency: r.currency, counter: r.counter, time: r.time,
+      balanceAfter: r.balance_after, cose: new Uint8Array(r.cose), source: r.source,
+    }));
+  }
+
+  async transfersTo(deviceId: string): Promise<VoucherRecord[]> {
+    return (this.st("SELECT * FROM vouchers WHERE payee = ? AND kind = 1 ORDER BY device_id, counter, hash").all(deviceId) as Row[]).map(toVoucher);
+  }
+
+  async setVoucherClaim(hash: string, claim: Claim | null): Promise<void> {
+    this.st("UPDATE vouchers SET claim = ? WHERE hash = ?").run(claim, hash);
   }
 
   async hasImport(sourceHash: string): Promise<boolean> {
@@ -317,7 +384,7 @@ export class SqliteLedger implements Ledger {
   }
 
   async vouchersOf(deviceId: string, opts: { cose?: boolean } = {}): Promise<VoucherRecord[]> {
-    const cols = opts.cose === false ? "hash, device_id, counter, amount, currency, payee, kind, time, prev, chain_hash, balance_after, x'' AS cose, status, reason" : "*";
+    const cols = opts.cose === false ? "hash, device_id, counter, amount, currency, payee, kind, time, prev, chain_hash, balance_after, x'' AS cose, status, reason, claim" : "*";
     return (this.st(`SELECT ${cols} FROM vouchers WHERE device_id = ? ORDER BY counter, hash`).all(deviceId) as Row[]).map(toVoucher);
   }
 
@@ -358,9 +425,9 @@ export class SqliteLedger implements Ledger {
     const devices = (this.db
       .prepare(
         `SELECT d.device_id AS deviceId, d.alias, d.revoked,
-           (SELECT COALESCE(SUM(amount), 0) FROM loads l WHERE l.device_id = d.device_id) AS loaded,
+           (SELECT COALESCE(SUM(amount), 0) FROM loads l WHERE l.device_id = d.device_id AND l.receipt IS NOT NULL) AS loaded,
            (SELECT COALESCE(SUM(amount), 0) FROM vouchers v WHERE v.device_id = d.device_id) AS spent,
-           (SELECT COALESCE(SUM(amount), 0) FROM vouchers v WHERE v.payee = d.device_id AND v.kind = 1 AND v.status = 'settled') AS received,
+           (SELECT COALESCE(SUM(amount), 0) FROM vouchers v WHERE v.payee = d.device_id AND v.kind = 1 AND v.claim = 'received') AS received,
            (SELECT COUNT(*) FROM vouchers v WHERE v.device_id = d.device_id) AS vouchers,
            (SELECT COUNT(*) FROM vouchers v WHERE v.device_id = d.device_id AND v.status = 'fraud') AS fraud,
            (SELECT COUNT(*) FROM vouchers v WHERE v.device_id = d.device_id AND v.status = 'pending') AS pending
@@ -368,12 +435,17 @@ export class SqliteLedger implements Ledger {
       )
       .all() as Row[]).map((r) => ({ ...r, revoked: !!r.revoked })) as LedgerSummary["devices"];
     const one = (sql: string) => Number((this.st(sql).get() as Row).n);
-    const loaded = one("SELECT COALESCE(SUM(amount), 0) AS n FROM loads");
+    // the ledger counts value on a device only with the device's receipt (DESIGN §8)
+    const loaded = one("SELECT COALESCE(SUM(amount), 0) AS n FROM loads WHERE receipt IS NOT NULL");
+    const pendingLoads = one("SELECT COALESCE(SUM(amount), 0) AS n FROM loads WHERE receipt IS NULL");
     const paidToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0");
     const settledToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0 AND status = 'settled'");
     const heldForFraud = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0 AND status = 'fraud'");
+    const unclaimedTransfers = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 1 AND claim = 'unclaimed'");
+    const transfersInFlight = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 1 AND (claim IS NULL OR claim = 'awaiting')");
     return {
-      merchants, devices, loaded, paidToMerchants, settledToMerchants, heldForFraud, inCirculation: loaded - paidToMerchants,
+      merchants, devices, loaded, paidToMerchants, settledToMerchants, heldForFraud, unclaimedTransfers, transfersInFlight, pendingLoads,
+      inCirculation: loaded - paidToMerchants - unclaimedTransfers - transfersInFlight,
       fraudCases: one("SELECT COUNT(*) AS n FROM fraud_cases"),
       rejected: one("SELECT COUNT(*) AS n FROM rejected"),
     };
