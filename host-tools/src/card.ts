@@ -44,6 +44,8 @@ export interface CardStatus {
   currency: number;
   lastReason: number;
   storeState: number;
+  /** time of the last sync ack the device applied (0: none): says which issued ack it took */
+  lastAckTime: number;
 }
 
 /** An open secure channel (protocol/src/scp03.ts Scp03Session): wraps commands, unwraps responses. */
@@ -260,6 +262,6 @@ export function parseStatus(d: Uint8Array): CardStatus {
     latestTime: dv.getUint32(A.STATUS_OFF_LATEST_TIME), syncDeadline: dv.getUint32(A.STATUS_OFF_SYNC_DEADLINE),
     logCount: dv.getUint16(A.STATUS_OFF_LOG_COUNT), logCapacity: dv.getUint16(A.STATUS_OFF_LOG_CAPACITY), loadSeq: dv.getUint32(A.STATUS_OFF_LOAD_SEQ),
     revocationVersion: dv.getUint32(A.STATUS_OFF_REVOCATION_VERSION), currency: dv.getUint16(A.STATUS_OFF_CURRENCY),
-    lastReason: d[A.STATUS_OFF_LAST_REASON], storeState: d[A.STATUS_OFF_STORE_STATE],
+    lastReason: d[A.STATUS_OFF_LAST_REASON], storeState: d[A.STATUS_OFF_STORE_STATE], lastAckTime: dv.getUint32(A.STATUS_OFF_LAST_ACK_TIME),
   };
 }

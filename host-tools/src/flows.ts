@@ -5,7 +5,7 @@
 import { randomBytes, randomInt } from "node:crypto";
 import * as A from "../../protocol/portable/apdu.ts";
 import { LC_ACTIVE, LC_MANUFACTURED, LC_PERSONALIZING } from "../../protocol/portable/lifecycle.ts";
-import { DOC_BLOCK_LIST_MAX, VOUCHER_KIND_D2D, VOUCHER_KIND_POS } from "../../protocol/portable/cbor-keys.ts";
+import { DOC_BLOCK_LIST_MAX, DOC_TYPE_RECEIPT, RECEIPT_KIND_LOAD, VOUCHER_KIND_D2D, VOUCHER_KIND_POS } from "../../protocol/portable/cbor-keys.ts";
 import { SUITE_P256_SHA256_AES128 } from "../../protocol/portable/suite.ts";
 import { CERT_SCHEMA, RECEIPT_SCHEMA, decodeSigned, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
 import { diversifyKeys, GP_DEFAULT_KEYS, putKeyData, Scp03Session, type ScpKeys } from "../../protocol/src/scp03.ts";
@@ -17,10 +17,12 @@ import { certRefOf, checkCert, FORM_IDS, hex, issueCert, issueLoad, issueSyncAck
 import { deviceError, refused } from "./errors.ts";
 import { money } from "./format.ts";
 import type { Keystore } from "./keystore.ts";
-import type { DeviceRecord, FormFactor, Ledger } from "./ledger/ledger.ts";
+import type { DeviceRecord, FormFactor, Ledger, LoadRecord } from "./ledger/ledger.ts";
+import { peekDocType } from "./fast-voucher.ts";
 import { DEVICE_LOG_FORMAT, parseInput, reconcile, type ReconcileResult } from "./reconcile.ts";
 import type { SuiteName } from "./sig.ts";
 import { checkVoucher } from "./voucher-check.ts";
+import { limitsProblem } from "./limits-rule.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 const SCP_LEVEL = 0x33; // C-MAC + C-DEC + R-MAC + R-ENC: keys and PINs travel encrypted
@@ -179,8 +181,33 @@ async function registered(ledger: Ledger, deviceId: string): Promise<DeviceRecor
   return d;
 }
 
-/** LOAD: an issuer-signed authorization, refused here when it would exceed the cap. */
-export async function load(channel: Channel, ks: Keystore, ledger: Ledger, amount: number, expectDevice?: string): Promise<{ deviceId: string; seq: number; balance: number; receipt: Receipt }> {
+/** What `load` did: a new load, or the outcome of an earlier one whose answer was lost. */
+export type LoadOutcome = "loaded" | "earlier-applied" | "redelivered";
+
+export interface LoadResult {
+  deviceId: string;
+  seq: number;
+  amount: number;
+  balance: number;
+  receipt: Receipt;
+  outcome: LoadOutcome;
+  /** earlier unconfirmed loads this contact settled: confirmed by the device, or void */
+  settled: { seq: number; amount: number; state: "confirmed" | "void" }[];
+}
+
+/** A transport failure after the command left: the device may have committed (never an ApduError, which is a refusal). */
+const answerLost = (e: unknown) => !(e instanceof ApduError);
+
+/**
+ * LOAD (DESIGN §8, SPEC §5.10): the authorization is recorded as issued BEFORE it is
+ * sent, and the device's receipt confirms it. A re-run first asks the device: an earlier
+ * authorization whose answer was lost is confirmed by the device's last load sequence and
+ * its receipt (in the device log or the ledger), and never followed by a second one for the
+ * same intent; an earlier one the device has not applied and that has not expired is
+ * delivered again (the same bytes: the device takes it at most once). Refused here when the
+ * balance would exceed the cap.
+ */
+export async function load(channel: Channel, ks: Keystore, ledger: Ledger, amount: number, expectDevice?: string): Promise<LoadResult> {
   const { card, deviceId } = await connect(channel);
   const dev = await registered(ledger, deviceId);
   if (expectDevice && dev.deviceId !== expectDevice) {
@@ -189,18 +216,89 @@ export async function load(channel: Channel, ks: Keystore, ledger: Ledger, amoun
   }
   if (dev.revoked) throw refused(`load: device ${deviceName(dev)} is revoked`);
   const st = await card.status();
-  if (st.balance + amount > st.cap) throw refused(`load: balance ${money(st.balance)} + ${money(amount)} would exceed the cap ${money(st.cap)}`);
-  const seq = Math.max(dev.lastLoadSeq, st.loadSeq) + 1;
   const t = Math.max(now(), st.latestTime);
-  const auth = issueLoad(signerFor(ks, dev), { deviceId: Buffer.from(deviceId, "hex"), seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S });
-  const receiptCose = await card.load(t, auth);
+  // 1. earlier authorizations without a receipt: what did the device do with them?
+  const settled: LoadResult["settled"] = [];
+  let outstanding: LoadRecord | undefined;
+  let earlierApplied: { l: LoadRecord; r: Receipt } | undefined;
+  const open = (await ledger.loads(deviceId)).filter((l) => !l.receipt && !l.voided);
+  if (open.length) {
+    const found = await loadReceipts(card, ledger, dev);
+    for (const l of open) {
+      const r = found.get(l.seq);
+      if (r && r.doc.amount === l.amount) {
+        await ledger.transaction(async () => {
+          await ledger.addLoad({ ...l, receipt: r.cose });
+          await ledger.audit("load", { deviceId, seq: l.seq, amount: l.amount, balanceAfter: r.doc.balanceAfter, confirmed: "device log" });
+        });
+        settled.push({ seq: l.seq, amount: l.amount, state: "confirmed" });
+        earlierApplied = { l, r: r.doc };
+      } else if (l.seq <= st.loadSeq || l.expiry < t) {
+        // passed over (a later sequence was applied) or expired on the device's own clock
+        await ledger.voidLoad(deviceId, l.seq);
+        settled.push({ seq: l.seq, amount: l.amount, state: "void" });
+      } else outstanding = l;
+    }
+  }
+  if (earlierApplied && earlierApplied.l.amount === amount && !outstanding)
+    return { deviceId, seq: earlierApplied.l.seq, amount, balance: st.balance, receipt: earlierApplied.r, outcome: "earlier-applied", settled };
+  let seq: number;
+  let auth: Uint8Array;
+  let outcome: LoadOutcome;
+  if (outstanding) {
+    if (outstanding.amount !== amount)
+      throw refused(
+        `load: an earlier load of ${money(outstanding.amount)} (seq ${outstanding.seq}) to ${deviceName(dev)} is unconfirmed and valid until ${iso(outstanding.expiry)}; ` +
+          `run \`wallet load ${dev.alias ?? deviceId} ${money(outstanding.amount)}\` to deliver it, or wait until it expires`,
+      );
+    if (st.balance + amount > st.cap) throw refused(`load: balance ${money(st.balance)} + ${money(amount)} would exceed the cap ${money(st.cap)}`);
+    ({ seq, auth } = outstanding);
+    outcome = "redelivered";
+  } else {
+    if (st.balance + amount > st.cap) throw refused(`load: balance ${money(st.balance)} + ${money(amount)} would exceed the cap ${money(st.cap)}`);
+    seq = Math.max(dev.lastLoadSeq, st.loadSeq) + 1;
+    auth = issueLoad(signerFor(ks, dev), { deviceId: Buffer.from(deviceId, "hex"), seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S });
+    // 2. recorded as issued (committed) before the device sees it
+    await ledger.transaction(async () => {
+      await ledger.addLoad({ deviceId, seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S, auth, receipt: null });
+      await ledger.audit("load-issued", { deviceId, seq, amount, expiry: t + LOAD_VALIDITY_S });
+    });
+    outcome = "loaded";
+  }
+  let receiptCose: Uint8Array;
+  try {
+    receiptCose = await card.load(t, auth);
+  } catch (e) {
+    if (answerLost(e))
+      throw deviceError(
+        `load: the answer to LOAD was lost (${(e as Error).message}); the device may have taken ${money(amount)} (seq ${seq}). ` +
+          `Present the device and run \`wallet load\` again: it asks the device first and never loads twice`,
+      );
+    await ledger.voidLoad(deviceId, seq);
+    throw e;
+  }
   const receipt = deviceSigned<Receipt>(receiptCose, dev, "receipt");
   await ledger.transaction(async () => {
-    await ledger.addLoad({ deviceId, seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S, auth, receipt: receiptCose });
+    await ledger.addLoad({ deviceId, seq, amount, currency: dev.currency, expiry: 0, auth, receipt: receiptCose });
     await ledger.audit("load", { deviceId, seq, amount, balanceAfter: receipt.balanceAfter });
   });
-  return { deviceId, seq, balance: receipt.balanceAfter, receipt };
+  return { deviceId, seq, amount, balance: receipt.balanceAfter, receipt, outcome, settled };
 }
+
+/** LOAD receipts by seq: from the device's log (verified) and from the ledger's receipts. */
+async function loadReceipts(card: WalletCard, ledger: Ledger, dev: DeviceRecord): Promise<Map<number, { doc: Receipt; cose: Uint8Array }>> {
+  const out = new Map<number, { doc: Receipt; cose: Uint8Array }>();
+  for (const r of await ledger.receiptsOf(dev.deviceId))
+    if (r.kind === RECEIPT_KIND_LOAD) out.set(Number(r.ref), { doc: decodeSigned<Receipt>(r.cose, RECEIPT_SCHEMA).doc, cose: r.cose });
+  for (const cose of await card.readLog()) {
+    if (peekDocType(cose) !== DOC_TYPE_RECEIPT) continue;
+    const doc = deviceSigned<Receipt>(cose, dev, "receipt");
+    if (doc.kind === RECEIPT_KIND_LOAD) out.set(Number(doc.ref), { doc, cose });
+  }
+  return out;
+}
+
+const iso = (t: number) => new Date(t * 1000).toISOString().replace(/\.000Z$/, "Z");
 
 function deviceSigned<T>(cose: Uint8Array, dev: DeviceRecord, what: string): T {
   const s = decodeSigned<T>(cose, RECEIPT_SCHEMA);
@@ -305,33 +403,90 @@ export interface SyncResult {
   revocationVersion: number;
   blockList: string[];
   newLimits: Limits | null;
+  /** the device is revoked: its own id was in the block list and it locked itself */
+  locked: boolean;
+  /** earlier acks whose answers were lost, settled at this contact from GET STATUS */
+  earlierAcks: { time: number; state: "applied" | "void" }[];
   reconcile: ReconcileResult;
   log: string; // the device-log file contents (JSON), for upload / archive
 }
 
-/** Sync: read the log, reconcile it, then write the signed acknowledgement back. */
+/**
+ * What the device's own state says about the acks issued to it and not yet confirmed
+ * (DESIGN §8): GET STATUS names the time of the last ack it applied, and ack times are
+ * unique and increasing per device, so that ack is applied and older unconfirmed ones can
+ * never be (the device refuses an ack older than its last). Newer ones stay issued.
+ */
+export async function settleAcks(ledger: Ledger, dev: DeviceRecord, st: CardStatus): Promise<SyncResult["earlierAcks"]> {
+  const out: SyncResult["earlierAcks"] = [];
+  await ledger.transaction(async () => {
+    for (const a of await ledger.syncAcks(dev.deviceId)) {
+      if (a.state !== "issued") continue;
+      if (a.time === st.lastAckTime) {
+        await ledger.setSyncAckState(dev.deviceId, a.time, "applied");
+        if (a.limits) await ledger.putDevice({ ...(await registered(ledger, dev.deviceId)), limits: a.limits, pendingLimits: null });
+        out.push({ time: a.time, state: "applied" });
+      } else if (a.time < st.lastAckTime) {
+        await ledger.setSyncAckState(dev.deviceId, a.time, "void");
+        out.push({ time: a.time, state: "void" });
+      }
+    }
+    if (out.length) await ledger.audit("sync-settled", { deviceId: dev.deviceId, acks: out });
+  });
+  return out;
+}
+
+/**
+ * Sync (DESIGN §8, SPEC §5.10): settle earlier acks from GET STATUS, read the log and
+ * reconcile it (the device is judged again even when its log is empty), then issue the
+ * signed acknowledgement: recorded as issued before it is sent, applied when the device
+ * answers. A revoked device gets its own id in the block list and locks itself.
+ */
 export async function sync(channel: Channel, ks: Keystore, ledger: Ledger): Promise<SyncResult> {
   const { card, deviceId } = await connect(channel);
   const dev = await registered(ledger, deviceId);
   const st: CardStatus = await card.status();
+  const earlierAcks = await settleAcks(ledger, dev, st);
   const entries = await card.readLog();
   const log = JSON.stringify({ format: DEVICE_LOG_FORMAT, version: 1, deviceId, readAt: new Date().toISOString(), entries: entries.map(hex) });
-  const rec = await reconcile(ledger, [parseInput(`sync-${deviceId}-${st.counter}.json`, log)]);
+  const rec = await reconcile(ledger, [parseInput(`sync-${deviceId}-${st.counter}-${st.lastAckTime}.json`, log)], { judge: [deviceId] });
   const acks = await ledger.syncAcks(deviceId);
   const time = Math.max(now(), st.latestTime, ...acks.map((a) => a.time + 1));
   const revocationVersion = await ledger.revocationVersion();
-  const blockList = (await ledger.revokedIds()).filter((id) => id !== deviceId).slice(-DOC_BLOCK_LIST_MAX);
-  const limits = dev.pendingLimits ?? undefined;
-  if (limits && limits.cap < st.balance) throw refused(`sync: new cap ${limits.cap} is below the balance ${st.balance}; change the limits first`);
-  const ack = issueSyncAck(signerFor(ks, dev), {
+  const cur = await registered(ledger, deviceId);
+  // a revoked device's own id comes first: the firmware locks itself when it sees it (SPEC §3.3 SYNC)
+  const others = (await ledger.revokedIds()).filter((id) => id !== deviceId);
+  const blockList = cur.revoked ? [deviceId, ...others.slice(-(DOC_BLOCK_LIST_MAX - 1))] : others.slice(-DOC_BLOCK_LIST_MAX);
+  const limits = cur.pendingLimits ?? undefined;
+  if (limits) {
+    const why = limitsProblem(limits, st.balance);
+    if (why) throw refused(`sync: the new limits cannot be delivered: ${why}; change them with \`wallet devices limits\` first`);
+  }
+  const ack = issueSyncAck(signerFor(ks, cur), {
     deviceId: Buffer.from(deviceId, "hex"), upToCounter: st.counter, time, revocationVersion, blockList: blockList.map((b) => Buffer.from(b, "hex")), limits,
   });
-  await card.sync(ack);
   await ledger.transaction(async () => {
-    await ledger.addSyncAck({ deviceId, upToCounter: st.counter, time, revocationVersion, ack });
-    if (limits) await ledger.putDevice({ ...(await registered(ledger, deviceId)), limits, pendingLimits: null });
-    await ledger.audit("sync", { deviceId, entries: entries.length, upToCounter: st.counter, revocationVersion, newLimits: limits ?? null });
+    await ledger.addSyncAck({ deviceId, upToCounter: st.counter, time, revocationVersion, ack, limits: limits ?? null, state: "issued" });
+    await ledger.audit("sync-issued", { deviceId, upToCounter: st.counter, time, revocationVersion, newLimits: limits ?? null });
   });
-  return { deviceId, entries: entries.length, upToCounter: st.counter, revocationVersion, blockList, newLimits: limits ?? null, reconcile: rec, log };
+  try {
+    await card.sync(ack);
+  } catch (e) {
+    if (answerLost(e))
+      throw deviceError(
+        `sync: the answer to SYNC was lost (${(e as Error).message}); the device may have applied the acknowledgement. ` +
+          "Present the device and run `wallet sync` again: it asks the device which acknowledgement it holds",
+      );
+    await ledger.setSyncAckState(deviceId, time, "void");
+    throw e;
+  }
+  await ledger.transaction(async () => {
+    await ledger.setSyncAckState(deviceId, time, "applied");
+    if (limits) await ledger.putDevice({ ...(await registered(ledger, deviceId)), limits, pendingLimits: null });
+    await ledger.audit("sync", { deviceId, entries: entries.length, upToCounter: st.counter, revocationVersion, newLimits: limits ?? null, locked: cur.revoked });
+  });
+  // the new ack starts a new window: judge again (vouchers are unchanged, but an undecided one may settle)
+  const after = await reconcile(ledger, [], { judge: [deviceId] });
+  rec.newFraudCases.push(...after.newFraudCases);
+  return { deviceId, entries: entries.length, upToCounter: st.counter, revocationVersion, blockList, newLimits: limits ?? null, locked: cur.revoked, earlierAcks, reconcile: rec, log };
 }
-

@@ -61,19 +61,27 @@ export interface ReconcileResult {
 /** A file to import: parsed already, or a path parsed inside the transaction (overlapping the checks). */
 export type Source = InputFile | string;
 
-export async function reconcile(ledger: Ledger, sources: Source[], opts: { workers?: number; keys?: Map<string, DeviceKey>; pool?: VerifierPool } = {}): Promise<ReconcileResult> {
+export interface ReconcileOptions {
+  workers?: number;
+  keys?: Map<string, DeviceKey>;
+  pool?: VerifierPool;
+  /** devices judged again even if no file touches them (new evidence outside files: an ack settled) */
+  judge?: string[];
+}
+
+export async function reconcile(ledger: Ledger, sources: Source[], opts: ReconcileOptions = {}): Promise<ReconcileResult> {
   // a voucher takes ≈ 500 bytes of an export file: enough to decide on workers before parsing
   const known = sources.reduce((a, f) => a + (typeof f !== "string" ? f.coses.length : existsSync(f) ? statSync(f).size / 500 : 0), 0);
   const n = opts.workers ?? (known >= WORKER_THRESHOLD ? availableParallelism() : 0);
   const pool = opts.pool ?? (n > 0 ? new VerifierPool(n) : undefined);
   try {
-    return await reconcileWith(ledger, sources, opts.keys, pool);
+    return await reconcileWith(ledger, sources, opts.keys, pool, opts.judge ?? []);
   } finally {
     if (pool && !opts.pool) await pool.close();
   }
 }
 
-async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<string, DeviceKey> | undefined, pool: VerifierPool | undefined): Promise<ReconcileResult> {
+async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<string, DeviceKey> | undefined, pool: VerifierPool | undefined, judge: string[]): Promise<ReconcileResult> {
   // Certificates are checked here, once each (in workers every isolate would compile the
   // strict CBOR decoder again). With workers, that overlaps their first slices: they start
   // with the registered keys as if every certificate were good ("provisional"), and every
@@ -125,7 +133,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     const t1 = performance.now();
     // B: results slice by slice, written as they arrive (new vouchers go in as "settled";
     // C corrects the few that are not)
-    const touched = new Set<string>();
+    const touched = new Set<string>(judge);
     const newCases: FraudCase[] = [];
     let inserted = 0;
     let good = 0;

@@ -117,7 +117,8 @@ export const STATUS_OFF_REVOCATION_VERSION: u8 = 50; // u32 from the last sync a
 export const STATUS_OFF_CURRENCY: u8 = 54; // u16 ISO 4217 numeric
 export const STATUS_OFF_LAST_REASON: u8 = 56; // u8 REASON_* of the last refused command (limits.ts)
 export const STATUS_OFF_STORE_STATE: u8 = 57; // u8 0 = ok, else the store's mount error
-export const STATUS_RESP_LEN: u8 = 58;
+export const STATUS_OFF_LAST_ACK_TIME: u8 = 58; // u32 time of the last applied sync acknowledgement (0 = none): which ack the device applied
+export const STATUS_RESP_LEN: u8 = 62;
 
 export const STATUS_FLAG_PIN_VERIFIED: u8 = 0x01; // PIN verified in this session
 export const STATUS_FLAG_PIN_BLOCKED: u8 = 0x02;

@@ -10,7 +10,7 @@ import {
   STATUS_OFF_BALANCE, STATUS_OFF_CAP, STATUS_OFF_COUNTER, STATUS_OFF_CURRENCY, STATUS_OFF_DEVICE_ID,
   STATUS_OFF_FLAGS, STATUS_OFF_FORM_FACTOR, STATUS_OFF_LAST_REASON, STATUS_OFF_LATEST_TIME, STATUS_OFF_LIFECYCLE,
   STATUS_OFF_LOAD_SEQ, STATUS_OFF_LOG_CAPACITY, STATUS_OFF_LOG_COUNT, STATUS_OFF_PIN_TRIES, STATUS_OFF_PUK_TRIES,
-  STATUS_OFF_REMAINING_AMOUNT, STATUS_OFF_REMAINING_PAYMENTS, STATUS_OFF_REVOCATION_VERSION, STATUS_OFF_STORE_STATE,
+  STATUS_OFF_REMAINING_AMOUNT, STATUS_OFF_REMAINING_PAYMENTS, STATUS_OFF_REVOCATION_VERSION, STATUS_OFF_STORE_STATE, STATUS_OFF_LAST_ACK_TIME,
   STATUS_OFF_SUITE, STATUS_OFF_SYNC_DEADLINE, STATUS_RESP_LEN, SELECT_OFF_FORM_FACTOR, SELECT_OFF_LIFECYCLE,
   SELECT_OFF_REVISION, SELECT_OFF_SUITE, PIN_BLOCK_LEN,
 } from "../../../protocol/portable/apdu";
@@ -43,7 +43,7 @@ import { lastReason, pinVerified, refuse, respCopy, respSetLen, succeed } from "
 import {
   CERT, DEVICE_ID, DEVKEY, DEVKEY_LEN, DEV_PUB, IDENTITY, ISSUER_LEN, LIMITS, LIMITS_LEN, PIN_REC, PUK_REC, TOKEN,
   WS, WS_BALANCE, WS_COUNTER, WS_LATEST_TIME, WS_LEN, WS_LOAD_SEQ, WS_RL_VERSION, WS_SINCE_AMOUNT, WS_SINCE_COUNT,
-  WS_SYNC_ANCHOR, certLen, commit, currency, formFactor, hasIdentity, hasKey, hasLimits, hasPin, hasPuk, hasWallet,
+  WS_SYNC_ANCHOR, WS_LAST_ACK, certLen, commit, currency, formFactor, hasIdentity, hasKey, hasLimits, hasPin, hasPuk, hasWallet,
   issuerPresent, lifecycle, limit, putLifecycle, putWallet, stateLoad, storeState, suite, ws, wsSet,
 } from "./state";
 import { RESP_BUF } from "./mem";
@@ -111,6 +111,7 @@ export function cmdGetStatus(): u16 {
   wr16(r + <usize>STATUS_OFF_CURRENCY, currency());
   store<u8>(r + <usize>STATUS_OFF_LAST_REASON, lastReason);
   store<u8>(r + <usize>STATUS_OFF_STORE_STATE, <u8>storeState);
+  wr32(r + <usize>STATUS_OFF_LAST_ACK_TIME, ws(WS_LAST_ACK));
   respSetLen(<i32>STATUS_RESP_LEN);
   return SW_NO_ERROR; // a status read is not a success that clears the last refusal reason
 }

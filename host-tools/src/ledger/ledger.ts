@@ -116,6 +116,8 @@ export interface LoadRecord {
   /** the device's receipt: set when the device confirmed it (LOAD's answer, or its log) */
   receipt?: Uint8Array | null;
   issuedAt?: string;
+  /** the device refused it (it may still turn up confirmed by a receipt: receipts win) */
+  voided?: boolean;
 }
 
 /** Recorded as "issued" before it is sent (DESIGN §8); the device's own state says what it applied. */
@@ -186,6 +188,8 @@ export interface Ledger {
   /** records an issued load (receipt null: pending) or its confirmation (receipt set) */
   addLoad(l: LoadRecord): Promise<void>;
   loads(deviceId?: string): Promise<LoadRecord[]>;
+  /** the device refused the authorization: not outstanding any more (a later receipt still confirms it) */
+  voidLoad(deviceId: string, seq: number): Promise<void>;
   addSyncAck(a: SyncAck): Promise<void>;
   setSyncAckState(deviceId: string, time: number, state: AckState): Promise<void>;
   syncAcks(deviceId: string): Promise<SyncAck[]>;

@@ -58,6 +58,7 @@ export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
    DROP TABLE sync_acks;
    ALTER TABLE sync_acks_3 RENAME TO sync_acks;
    ALTER TABLE loads ADD COLUMN confirmed_at TEXT;
+   ALTER TABLE loads ADD COLUMN void_at TEXT;
    UPDATE loads SET confirmed_at = created_at WHERE receipt IS NOT NULL;
    CREATE TABLE receipts (hash TEXT PRIMARY KEY, device_id TEXT NOT NULL, kind INTEGER NOT NULL, ref TEXT NOT NULL,
      amount INTEGER NOT NULL, currency INTEGER NOT NULL, counter INTEGER NOT NULL, time INTEGER NOT NULL,
@@ -283,8 +284,12 @@ export class SqliteLedger implements Ledger {
       : this.st("SELECT * FROM loads ORDER BY device_id, seq").all()) as Row[];
     return rows.map((r) => ({
       deviceId: r.device_id, seq: r.seq, amount: r.amount, currency: r.currency, expiry: r.expiry, auth: new Uint8Array(r.auth),
-      receipt: r.receipt ? new Uint8Array(r.receipt) : null, issuedAt: r.created_at,
+      receipt: r.receipt ? new Uint8Array(r.receipt) : null, issuedAt: r.created_at, voided: r.void_at !== null,
     }));
+  }
+
+  async voidLoad(deviceId: string, seq: number): Promise<void> {
+    this.st("UPDATE loads SET void_at = ? WHERE device_id = ? AND seq = ? AND receipt IS NULL").run(now(), deviceId, seq);
   }
 
   async addSyncAck(a: SyncAck): Promise<void> {
@@ -437,7 +442,7 @@ export class SqliteLedger implements Ledger {
     const one = (sql: string) => Number((this.st(sql).get() as Row).n);
     // the ledger counts value on a device only with the device's receipt (DESIGN §8)
     const loaded = one("SELECT COALESCE(SUM(amount), 0) AS n FROM loads WHERE receipt IS NOT NULL");
-    const pendingLoads = one("SELECT COALESCE(SUM(amount), 0) AS n FROM loads WHERE receipt IS NULL");
+    const pendingLoads = one("SELECT COALESCE(SUM(amount), 0) AS n FROM loads WHERE receipt IS NULL AND void_at IS NULL");
     const paidToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0");
     const settledToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0 AND status = 'settled'");
     const heldForFraud = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0 AND status = 'fraud'");
