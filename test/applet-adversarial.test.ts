@@ -257,3 +257,47 @@ describe("time pushed forward by a malicious reader or peer (SPEC §3.3 LOAD, RE
     expect(load(w, 500).sw).toBe(OK); // the same load sequence number was not used up
   });
 });
+
+describe("SYNC: new limits the device cannot honour (SPEC §3.3 SYNC, SET LIMITS)", () => {
+  // A signed ack must not set what SET LIMITS refuses: a cap below the balance (never met)
+  // or a max payment above the cap. Both commands share one rule (state.ts limitsHonourable).
+  const sync = (w: Wallet, time: number, limits?: typeof DEFAULT_LIMITS) => w.h.cmd(A.INS_SYNC, 0, 0, syncAck(w, w.h.status().counter, time, { limits }));
+  const snapshot = (s: Status) => ({
+    ...valueOf(s), cap: s.cap, remainingPayments: s.remainingPayments, remainingAmount: s.remainingAmount,
+    syncDeadline: s.syncDeadline, latestTime: s.latestTime, revocationVersion: s.revocationVersion, lifecycle: s.lifecycle,
+  });
+
+  it("cap < balance and max payment > cap are refused with 6A80 by SYNC and SET LIMITS; nothing changes", async () => {
+    const w = await activeWallet(P256);
+    expect(load(w, 30_000).sw).toBe(OK);
+    expect(pay(w, 100).sw).toBe(OK); // balance 29 900; log: the load receipt and the voucher
+    const before = w.h.status();
+    const capBelow = { ...DEFAULT_LIMITS, cap: 29_899, maxPayment: 10_000 };
+    const payAboveCap = { ...DEFAULT_LIMITS, maxPayment: DEFAULT_LIMITS.cap + 1 };
+    const t = T0 + 200;
+    for (const bad of [capBelow, payAboveCap]) {
+      const r = sync(w, t, bad);
+      expect(r.sw.toString(16)).toBe("6a80");
+      const after = w.h.status();
+      expect(after.lastReason).toBe(L.REASON_FORMAT);
+      expect(snapshot(after)).toEqual(snapshot(before));
+      expect(readLog(w).length).toBe(before.logCount); // nothing pruned (the load receipt and the voucher)
+    }
+    // SET LIMITS refuses the same values (the one rule)
+    const { openChannel, limitsBytes } = await import("./support/applet-perso.ts");
+    await openChannel(w.h, w.p.keys, P256);
+    for (const bad of [capBelow, payAboveCap]) expect(w.h.cmd(A.INS_SET_LIMITS, 0, 0, limitsBytes(bad)).sw.toString(16)).toBe("6a80");
+    w.h.select();
+    expect(snapshot(w.h.status())).toEqual(snapshot(before));
+    // the old max payment still holds (the refused ack did not raise it)
+    expect(pay(w, DEFAULT_LIMITS.maxPayment + 1).sw).toBe(0x6985);
+    expect(w.h.status().lastReason).toBe(L.REASON_MAX_PAYMENT);
+    // control: the boundary (cap = balance, max payment = cap) is honourable, and the refused
+    // acks left the last ack time alone, so an ack of the same time is accepted
+    const edge = { ...DEFAULT_LIMITS, cap: before.balance, maxPayment: before.balance };
+    expect(sync(w, t, edge).sw).toBe(OK);
+    const s = w.h.status();
+    expect(s.cap).toBe(before.balance);
+    expect(s.logCount).toBe(0);
+  });
+});

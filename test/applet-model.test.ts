@@ -1,6 +1,6 @@
 // Model-based property test (issue 4 "Tests"): fast-check command sequences — LOAD (fresh
 // and replayed), PAY (any amount and POS time), VERIFY (right / wrong PIN), SYNC, LOCK /
-// UNLOCK in the secure channel and power cycles — run on the real firmware and on test/support/wallet-model.ts; after every step
+// UNLOCK in the secure channel and power cycles, SYNC with new limits (refused when the device cannot honour them) — run on the real firmware and on test/support/wallet-model.ts; after every step
 // the status word, the refusal reason and the device's GET STATUS must match the model.
 import { beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
@@ -21,6 +21,10 @@ const opArb: fc.Arbitrary<ModelOp> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ t: fc.constant("pay" as const), amount: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 1, max: 1_000 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 3_500 }) }), time: fc.integer({ min: 0, max: 3_000 }) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("verify" as const), correct: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("sync" as const), time: fc.integer({ min: 0, max: 4_000 }) }) },
+  // a sync ack with new limits: cap and max payment around the balance and each other (SPEC §3.3 SYNC)
+  { weight: 1, arbitrary: fc.record({ t: fc.constant("sync" as const), time: fc.integer({ min: 0, max: 4_000 }), limits: fc.record({
+    cap: fc.integer({ min: 0, max: 12_000 }), maxPayment: fc.integer({ min: 0, max: 4_000 }),
+  }).map((l) => ({ ...LIMITS, ...l })) }) },
   { weight: 1, arbitrary: fc.constant({ t: "powerCycle" as const }) },
   { weight: 1, arbitrary: fc.constant({ t: "lock" as const }) },
   { weight: 1, arbitrary: fc.constant({ t: "unlock" as const }) },
@@ -62,7 +66,10 @@ describe.each([["P-256", SUITE_P256_SHA256_AES128, 60], ["SM2", SUITE_SM2_SM3_SM
                 sw = h.iso(A.INS_VERIFY, 0, A.P2_PIN, pinBlock(op.correct ? p.pin : "0000")).sw;
                 break;
               case "sync": {
-                const ack = issuer.syncAck({ deviceId: p.deviceId, upToCounter: h.status().counter, time: T0 + op.time, revocationVersion: 1, blockList: [] });
+                const ack = issuer.syncAck({
+                  deviceId: p.deviceId, upToCounter: h.status().counter, time: T0 + op.time, revocationVersion: 1, blockList: [],
+                  ...(op.limits ? { limits: op.limits } : {}),
+                });
                 sw = h.cmd(A.INS_SYNC, 0, 0, ack).sw;
                 break;
               }
@@ -89,15 +96,15 @@ describe.each([["P-256", SUITE_P256_SHA256_AES128, 60], ["SM2", SUITE_SM2_SM3_SM
             expect({
               balance: s.balance, counter: s.counter, loadSeq: s.loadSeq, latest: s.latestTime, log: s.logCount,
               remaining: s.remainingPayments, remainingAmount: s.remainingAmount, pinTries: s.pinTries,
-              verified: (s.flags & A.STATUS_FLAG_PIN_VERIFIED) !== 0, deadline: s.syncDeadline, lifecycle: s.lifecycle,
+              verified: (s.flags & A.STATUS_FLAG_PIN_VERIFIED) !== 0, deadline: s.syncDeadline, lifecycle: s.lifecycle, cap: s.cap,
             }, what).toEqual({
               balance: m.s.balance, counter: m.s.counter, loadSeq: m.s.loadSeq, latest: m.s.latest, log: m.s.logCount,
-              remaining: LIMITS.maxCountSinceSync - m.s.sinceCount, remainingAmount: LIMITS.maxAmountSinceSync - m.s.sinceAmount,
-              pinTries: m.s.pinTries, verified: m.s.pinVerified, deadline: m.s.syncAnchor + LIMITS.syncInterval,
-              lifecycle: m.s.lifecycle,
+              remaining: m.limits.maxCountSinceSync - m.s.sinceCount, remainingAmount: m.limits.maxAmountSinceSync - m.s.sinceAmount,
+              pinTries: m.s.pinTries, verified: m.s.pinVerified, deadline: m.s.syncAnchor + m.limits.syncInterval,
+              lifecycle: m.s.lifecycle, cap: m.limits.cap,
             });
-            // the cap is never exceeded, whatever the sequence
-            expect(s.balance).toBeLessThanOrEqual(LIMITS.cap);
+            // the cap is never exceeded, whatever the sequence (new limits included)
+            expect(s.balance).toBeLessThanOrEqual(s.cap);
           }
         }),
         { numRuns },

@@ -4,12 +4,15 @@
 // case. Every valid case is also corrupted (signature, key or message, in turn) and both
 // sides must reject it; the slow reference side checks every RECHECK-th corruption.
 // sm-crypto's verification of the firmware's signatures dominates the run time.
+// P-256 follows the low-S policy (SPEC §5.1): the firmware's signatures must have s ≤ n/2;
+// OpenSSL's (either form) are fed to the firmware in low-S form, and their high-S twin
+// (r, n − s), which OpenSSL accepts, must be refused.
 // The test files crypto-ec-diff-*.test.ts split the 10,000-case runs so they can run in
 // parallel (sm-crypto manages ~100 signs/s and ~50 verifies/s).
 import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import smCryptoLib from "sm-crypto";
 import { describe, it, expect } from "vitest";
-import { EcWasm, SM2, P256, hex, unhex } from "./crypto-ec-harness.ts";
+import { EcWasm, SM2, P256, CURVE, hex, unhex, fromBe, toBe32 } from "./crypto-ec-harness.ts";
 
 /** deterministic bytes: SHA-256(seed || counter) blocks */
 export class SeededBytes {
@@ -108,6 +111,11 @@ function nodeKeys(priv: Uint8Array, pub: Uint8Array): { priv: KeyObject; pub: Ke
 }
 const nodeOk = (key: KeyObject, msg: Uint8Array, sig: Uint8Array) => nodeVerify("sha256", msg, { key, dsaEncoding: "ieee-p1363" }, sig);
 
+const N256 = CURVE[P256].n;
+const highS = (sig: Uint8Array) => fromBe(sig.subarray(32, 64)) > N256 >> 1n;
+/** (r, n − s) */
+const twinOf = (sig: Uint8Array) => Uint8Array.from([...sig.subarray(0, 32), ...toBe32(N256 - fromBe(sig.subarray(32, 64)))]);
+
 /** P-256 both ways: firmware sign -> OpenSSL verify, OpenSSL sign -> firmware verify */
 export function p256BothWays(w: EcWasm, seed: string, count: number): DiffReport {
   const rnd = new SeededBytes(seed);
@@ -119,10 +127,15 @@ export function p256BothWays(w: EcWasm, seed: string, count: number): DiffReport
     const keys = nodeKeys(kp.priv, kp.pub); // OpenSSL checks the point is on the curve
     const msg = rnd.take(rnd.int(200));
     const mine = w.sign(P256, kp.priv, kp.pub, msg, rnd.take(32))!;
-    const theirs = new Uint8Array(nodeSign("sha256", msg, { key: keys.priv, dsaEncoding: "ieee-p1363" }));
+    const raw = new Uint8Array(nodeSign("sha256", msg, { key: keys.priv, dsaEncoding: "ieee-p1363" }));
+    const theirs = highS(raw) ? twinOf(raw) : raw;
     r.cases += 2;
+    if (highS(mine)) r.failures.push(`${seed}#${i}: firmware sig has s > n/2 sig=${hex(mine)}`);
     if (!nodeOk(keys.pub, msg, mine)) r.failures.push(`${seed}#${i}: OpenSSL rejects firmware sig priv=${hex(kp.priv)} msg=${hex(msg)} sig=${hex(mine)}`);
     if (!w.verify(P256, kp.pub, msg, theirs)) r.failures.push(`${seed}#${i}: firmware rejects OpenSSL sig pub=${hex(kp.pub)} msg=${hex(msg)} sig=${hex(theirs)}`);
+    const high = twinOf(theirs); // OpenSSL accepts it; the low-S rule must not
+    if (!nodeOk(keys.pub, msg, high)) r.failures.push(`${seed}#${i}: OpenSSL rejects the twin (harness error)`);
+    if (w.verify(P256, kp.pub, msg, high)) r.failures.push(`${seed}#${i}: firmware accepts s > n/2 sig=${hex(high)}`);
     for (const sig of [mine, theirs]) {
       const c = corrupt(i, rnd, kp.pub, prev.pub, msg, sig);
       r.corrupted++;

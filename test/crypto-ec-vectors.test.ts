@@ -4,14 +4,24 @@
 // - RFC 6979 A.2.5 P-256 / SHA-256 (test/vectors/rfc6979/): exact deterministic nonces;
 // - Wycheproof ecdsa_secp256r1_sha256_p1363_test.json (test/vectors/wycheproof/): every case,
 //   raw r || s verification with the expected valid / invalid result.
+// P-256 follows the low-S policy (SPEC §5.1): the firmware signs s ≤ n/2 and refuses s > n/2.
+// Vectors that publish a high s (RFC 6979 "sample"; Wycheproof "valid" cases with s > n/2)
+// are checked in their canonical form (r, n − s), and the published high-S form must be refused.
 import { describe, it, expect, beforeAll } from "vitest";
 import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { EcWasm, SM2, P256, unhex, hex } from "./crypto-ec-harness.ts";
+import { EcWasm, SM2, P256, CURVE, unhex, hex, fromBe, toBe32 } from "./crypto-ec-harness.ts";
 
 const V = new URL("./vectors/", import.meta.url).pathname;
 const json = (p: string) => JSON.parse(readFileSync(V + p, "utf8"));
 const utf8 = (s: string) => new TextEncoder().encode(s);
+
+const N256 = CURVE[P256].n;
+const isHighS = (sig: Uint8Array) => fromBe(sig.subarray(32, 64)) > N256 >> 1n;
+/** (r, n − s) */
+const twinOf = (sig: Uint8Array) => Uint8Array.from([...sig.subarray(0, 32), ...toBe32(N256 - fromBe(sig.subarray(32, 64)))]);
+/** the canonical (low-S) form of a raw P-256 signature */
+const lowS = (sig: Uint8Array) => (isHighS(sig) ? twinOf(sig) : sig);
 
 let w: EcWasm;
 beforeAll(() => { w = new EcWasm(); });
@@ -69,11 +79,13 @@ describe("RFC 6979 A.2.5 P-256 / SHA-256", () => {
     expect(hex(w.publicKey(P256, unhex(v.privateKey))!)).toBe(hex(pub));
   });
   for (const c of v.cases as { message: string; k: string; r: string; s: string }[]) {
-    it(`message "${c.message}": exact RFC 6979 nonce gives (r, s)`, () => {
-      const want = (c.r + c.s).toLowerCase();
+    it(`message "${c.message}": exact RFC 6979 nonce gives (r, s), in low-S form`, () => {
+      const published = unhex(c.r + c.s);
+      const want = hex(lowS(published)); // "sample" publishes s > n/2: the firmware emits n − s
       expect(hex(w.sign(P256, unhex(v.privateKey), pub, utf8(c.message), null)!)).toBe(want);
       expect(signWithK(P256, v.privateKey, pub, utf8(c.message), c.k)).toBe(want);
       expect(w.verify(P256, pub, utf8(c.message), unhex(want))).toBe(true);
+      if (isHighS(published)) expect(w.verify(P256, pub, utf8(c.message), published)).toBe(false);
     });
     it(`message "${c.message}": a hedged nonce gives a different, valid signature`, () => {
       const sig = w.sign(P256, unhex(v.privateKey), pub, utf8(c.message), new Uint8Array(32).fill(7))!;
@@ -92,18 +104,31 @@ describe("Wycheproof ecdsa_secp256r1_sha256_p1363 (all cases)", () => {
   it("holds every case of the published file", () => {
     expect(total).toBe(file.numberOfTests);
   });
-  it("gives the expected result for every case", () => {
+  it("gives the expected result for every case (low-S policy: valid cases with s > n/2 are refused)", () => {
     const wrong: string[] = [];
+    let highValid = 0;
     for (const g of groups) {
       const pub = unhex(g.publicKey.uncompressed);
       for (const t of g.tests) {
         const sig = unhex(t.sig);
+        const msg = unhex(t.msg);
         // P1363 signatures of any other length than 64 bytes are malformed for P-256
-        const got = sig.length === 64 && pub.length === 65 ? w.verify(P256, pub, unhex(t.msg), sig) : false;
+        const well = sig.length === 64 && pub.length === 65;
+        const got = well ? w.verify(P256, pub, msg, sig) : false;
+        // Wycheproof follows plain ECDSA, where (r, s) and (r, n − s) are both valid; under
+        // SPEC §5.1 a "valid" case with s > n/2 is non-canonical and must be refused, while
+        // its twin (r, n − s) must verify (so it is refused for the rule, not for its math)
+        let want = t.result === "valid";
+        if (want && well && isHighS(sig)) {
+          want = false;
+          highValid++;
+          if (!w.verify(P256, pub, msg, twinOf(sig))) wrong.push(`tc ${t.tcId}: low-S twin of a valid case refused`);
+        }
         // "acceptable" cases: none in this file; treat as must-not-crash, either answer
-        if (t.result !== "acceptable" && got !== (t.result === "valid")) wrong.push(`tc ${t.tcId}: got ${got}, want ${t.result}`);
+        if (t.result !== "acceptable" && got !== want) wrong.push(`tc ${t.tcId}: got ${got}, want ${want ? "valid" : "refused"} (${t.result})`);
       }
     }
     expect(wrong).toEqual([]);
+    expect(highValid).toBe(67); // of this file's valid cases, 67 carry s > n/2
   });
 });

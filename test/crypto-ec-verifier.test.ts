@@ -9,7 +9,12 @@ import smCryptoLib from "sm-crypto";
 import {
   VERIFIER_PUB_OFFSET, VERIFIER_SIG_OFFSET, VERIFIER_MSG_OFFSET, VERIFIER_BUFFER_SIZE,
 } from "../protocol/portable/crypto-verifier.ts";
-import { unhex } from "./crypto-ec-harness.ts";
+import { CURVE, P256, fromBe, toBe32, unhex } from "./crypto-ec-harness.ts";
+
+// P-256 low-S policy (SPEC §5.1): p256_verify refuses s > n/2; OpenSSL emits either form
+const N256 = CURVE[P256].n;
+const isHighS = (sig: Uint8Array) => fromBe(sig.subarray(32, 64)) > N256 >> 1n;
+const twinOf = (sig: Uint8Array) => Uint8Array.from([...sig.subarray(0, 32), ...toBe32(N256 - fromBe(sig.subarray(32, 64)))]);
 
 interface Verifier { memory: WebAssembly.Memory; crypto_buffer(): number; sm2_verify(n: number): number; p256_verify(n: number): number }
 let x: Verifier;
@@ -46,14 +51,16 @@ describe("firmware.wasm crypto verifier", () => {
       expect(run("sm2", pub, sig, msg, msg.length - 1)).toBe(0);
     }
   });
-  it("P-256: OpenSSL signatures verify; altered ones do not", () => {
+  it("P-256: OpenSSL signatures verify in low-S form, their high-S twin and altered ones do not", () => {
     for (let i = 0; i < 20; i++) {
       const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
       const jwk = publicKey.export({ format: "jwk" });
       const pub = Uint8Array.from([4, ...Buffer.from(jwk.x!, "base64url"), ...Buffer.from(jwk.y!, "base64url")]);
       const msg = randomBytes(i * 50);
-      const sig = new Uint8Array(nodeSign("sha256", msg, { key: privateKey, dsaEncoding: "ieee-p1363" }));
+      const raw = new Uint8Array(nodeSign("sha256", msg, { key: privateKey, dsaEncoding: "ieee-p1363" }));
+      const sig = isHighS(raw) ? twinOf(raw) : raw;
       expect(run("p256", pub, sig, msg)).toBe(1);
+      expect(run("p256", pub, twinOf(sig), msg)).toBe(0); // s > n/2: non-canonical
       expect(run("sm2", pub, sig, msg)).toBe(0);
       const badPub = Uint8Array.from(pub); badPub[1 + (i % 64)] ^= 1;
       expect(run("p256", badPub, sig, msg)).toBe(0);

@@ -12,6 +12,7 @@ import {
   type DeviceCert, type LoadAuth, type Signed, type SyncAck,
 } from "../../protocol/src/formats.ts";
 import { signRaw, suiteHash, verifyRaw, type KeyPair, type SuiteName } from "./sig.ts";
+import { limitsProblem } from "./limits-rule.ts";
 import type { FormFactor } from "./ledger/ledger.ts";
 
 export const suiteId = (s: SuiteName): number => (s === "sm2" ? SUITE_SM2_SM3_SM4 : SUITE_P256_SHA256_AES128);
@@ -40,7 +41,13 @@ export interface Signer {
 
 export const issueCert = (s: Signer, c: Omit<DeviceCert, "issuerKeyId">) => signDoc(s.suite, s.key, s.kid, encodeCert({ ...c, issuerKeyId: s.kid }));
 export const issueLoad = (s: Signer, l: Omit<LoadAuth, "issuerKeyId">) => signDoc(s.suite, s.key, s.kid, encodeLoad({ ...l, issuerKeyId: s.kid }));
-export const issueSyncAck = (s: Signer, a: Omit<SyncAck, "issuerKeyId">) => signDoc(s.suite, s.key, s.kid, encodeSyncAck({ ...a, issuerKeyId: s.kid }));
+/** A sync ack; new limits must pass the device's rule at least for a zero balance (max payment ≤ cap:
+ * limits-rule.ts). The balance part is the caller's, who read the balance from the device. */
+export function issueSyncAck(s: Signer, a: Omit<SyncAck, "issuerKeyId">): Uint8Array {
+  const problem = a.limits ? limitsProblem(a.limits, 0) : null;
+  if (problem) throw new RangeError(`sync ack: ${problem}`);
+  return signDoc(s.suite, s.key, s.kid, encodeSyncAck({ ...a, issuerKeyId: s.kid }));
+}
 
 /** The cert ref a device's vouchers carry: first 8 bytes of the suite hash of the cert's COSE bytes. */
 export const certRefOf = (suite: SuiteName, certCose: Uint8Array) => suiteHash(suite, certCose).subarray(0, DOC_CERT_REF_LEN);

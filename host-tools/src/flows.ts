@@ -460,7 +460,7 @@ export async function sync(channel: Channel, ks: Keystore, ledger: Ledger): Prom
   const limits = cur.pendingLimits ?? undefined;
   if (limits) {
     const why = limitsProblem(limits, st.balance);
-    if (why) throw refused(`sync: the new limits cannot be delivered: ${why}; change them with \`wallet devices limits\` first`);
+    if (why) throw refused(`sync: the new limits cannot be delivered (${why}); change them with \`wallet devices limits\` first`);
   }
   const ack = issueSyncAck(signerFor(ks, cur), {
     deviceId: Buffer.from(deviceId, "hex"), upToCounter: st.counter, time, revocationVersion, blockList: blockList.map((b) => Buffer.from(b, "hex")), limits,

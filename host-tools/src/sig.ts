@@ -1,6 +1,8 @@
 // Host-side signatures for the two suites (DESIGN.md §3, §5): raw r‖s (64 bytes),
 // public keys 04‖x‖y (65 bytes), private keys 32 bytes big-endian.
-//  - P-256 / ECDSA-SHA256: node:crypto (OpenSSL), `ieee-p1363` encoding.
+//  - P-256 / ECDSA-SHA256: node:crypto (OpenSSL), `ieee-p1363` encoding, low-S only (SPEC §5.1):
+//    signRaw emits s ≤ n/2, verifiers refuse s > n/2 — (r, n−s) verifies in OpenSSL too, so
+//    without the rule anyone could make a second valid voucher with other bytes (hash).
 //  - SM2-with-SM3, default user id "1234567812345678" (GB/T 32918.2 Z_A): sm-crypto,
 //    because node:crypto's SM2 always uses an EMPTY user id (TRAPS.md "SM2").
 // Key objects are cached per public key: reconciliation verifies many vouchers per device.
@@ -73,13 +75,32 @@ function p256Public(pub: Uint8Array): KeyObject | null {
   return k;
 }
 
-/** Signs msg (hashing inside, Z_A for SM2); returns raw r‖s. */
+/** P-256 group order n and floor(n/2) (FIPS 186-4 D.1.2.3), 32 bytes big-endian. */
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P256_HALF_N = Buffer.from((P256_N >> 1n).toString(16).padStart(64, "0"), "hex");
+
+/** true if the s half of a raw 64-byte P-256 signature is above n/2 (the non-canonical twin). */
+export function isHighS(sig: Uint8Array): boolean {
+  return Buffer.compare(sig.subarray(32, 64), P256_HALF_N) > 0;
+}
+
+/** (r, n − s) when s > n/2, else the signature itself: the canonical low-S form (SPEC §5.1). */
+export function toLowS(sig: Uint8Array): Uint8Array {
+  if (sig.length !== 64 || !isHighS(sig)) return sig;
+  const s = BigInt("0x" + hex(sig.subarray(32, 64)));
+  const out = Buffer.from(sig);
+  Buffer.from((P256_N - s).toString(16).padStart(64, "0"), "hex").copy(out, 32);
+  return out;
+}
+
+/** Signs msg (hashing inside, Z_A for SM2); returns raw r‖s (P-256: low-S). */
 export function signRaw(suite: SuiteName, key: KeyPair, msg: Uint8Array): Uint8Array {
   if (suite === "sm2") {
     const sig = smCrypto.sm2.doSignature(msg, hex(key.priv), { hash: true, der: false, publicKey: hex(key.pub) });
     return Buffer.from(sig, "hex");
   }
-  return sign("sha256", msg, { key: p256Private(key.priv, key.pub), dsaEncoding: "ieee-p1363" });
+  // OpenSSL emits high-S half the time; devices refuse those issuer documents
+  return toLowS(sign("sha256", msg, { key: p256Private(key.priv, key.pub), dsaEncoding: "ieee-p1363" }));
 }
 
 /**
@@ -106,8 +127,9 @@ export function verifySm2Reference(pub: Uint8Array, msg: Uint8Array, sig: Uint8A
   }
 }
 
-/** P-256 through node:crypto (OpenSSL). */
+/** P-256 through node:crypto (OpenSSL); s > n/2 is refused as non-canonical before OpenSSL runs. */
 export function verifyP256OpenSsl(pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  if (sig.length !== 64 || isHighS(sig)) return false;
   const k = p256Public(pub);
   if (!k) return false;
   try {

@@ -28,7 +28,7 @@ export type ModelOp =
   | { t: "load"; amount: number; seq: number; time: number; expiry: number }
   | { t: "pay"; amount: number; time: number }
   | { t: "verify"; correct: boolean }
-  | { t: "sync"; time: number }
+  | { t: "sync"; time: number; limits?: Limits }
   | { t: "powerCycle" }
   | { t: "lock" }
   | { t: "unlock" };
@@ -40,7 +40,7 @@ export interface Outcome {
 
 export class WalletModel {
   s: ModelState;
-  constructor(readonly limits: Limits, time: number) {
+  constructor(public limits: Limits, time: number) {
     this.s = {
       balance: 0, counter: 0, sinceCount: 0, sinceAmount: 0, loadSeq: 0, latest: time, logCount: 0,
       syncAnchor: time, lastAck: 0, pinTries: PIN_TRIES, pinVerified: false, lifecycle: LC_ACTIVE,
@@ -111,6 +111,9 @@ export class WalletModel {
       case "sync": {
         // the acknowledgement covers everything up to the current counter
         if (op.time <= s.lastAck) return { sw: 0x6985, reason: L.REASON_REPLAY };
+        // new limits the device cannot honour (as SET LIMITS): cap below the balance, max payment above the cap
+        if (op.limits && (op.limits.cap < s.balance || op.limits.maxPayment > op.limits.cap)) return { sw: 0x6a80, reason: L.REASON_FORMAT };
+        if (op.limits) this.limits = { ...op.limits };
         s.logCount = 0;
         s.sinceCount = 0;
         s.sinceAmount = 0;

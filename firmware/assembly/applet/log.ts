@@ -22,7 +22,7 @@ import { ENTRY_HEADER, ENTRY_KIND_VOUCHER, checkIssuerDoc } from "./docs";
 import { refuse, respCopy, succeed } from "./session";
 import {
   BLOCK, BLOCK_LEN, DEVICE_ID, LIMITS_LEN, WS_LAST_ACK, WS_LATEST_TIME, WS_LOG_HEAD, WS_LOG_TAIL, WS_RL_VERSION,
-  WS_COUNTER, WS_SINCE_AMOUNT, WS_SINCE_COUNT, WS_SYNC_ANCHOR, commit, lifecycle, logId, putLifecycle, putWallet, stateLoad, ws, wsSet,
+  WS_COUNTER, WS_SINCE_AMOUNT, WS_SINCE_COUNT, WS_SYNC_ANCHOR, commit, lifecycle, limitsHonourable, logId, putLifecycle, putWallet, stateLoad, ws, wsSet,
 } from "./state";
 
 export function logCount(): u32 {
@@ -99,6 +99,9 @@ export function cmdSync(data: usize, n: i32): u16 {
   if (upTo > ws(WS_COUNTER)) return refuse(SW_WRONG_DATA, REASON_FORMAT);
   // freshness: a replayed (older) acknowledgement must not reset the since-sync limits
   if (time <= ws(WS_LAST_ACK)) return refuse(SW_CONDITIONS_NOT_SATISFIED, REASON_REPLAY);
+  // new limits under SET LIMITS' rule: a signed ack does not make a cap below the balance
+  // (or a max payment above the cap) honourable
+  if (hasLimits && !limitsHonourable(NEW_LIMITS)) return refuse(SW_WRONG_DATA, REASON_FORMAT);
 
   // drop acknowledged entries (counter <= upTo: a receipt carries the counter of the
   // last voucher before it), then recount what stays unsynced

@@ -21,7 +21,7 @@ import {
 } from "../../../protocol/portable/cbor-keys";
 import { LC_ACTIVE, LC_LOCKED, LC_TERMINATED } from "../../../protocol/portable/lifecycle";
 import {
-  LIMIT_CAP, LIMIT_MAX_AMOUNT_SINCE_SYNC, LIMIT_MAX_COUNT_SINCE_SYNC, LIMIT_MAX_PAYMENT, LIMIT_SYNC_INTERVAL,
+  LIMIT_CAP, LIMIT_MAX_AMOUNT_SINCE_SYNC, LIMIT_MAX_COUNT_SINCE_SYNC, LIMIT_SYNC_INTERVAL,
   REASON_FOREIGN, REASON_FORMAT,
 } from "../../../protocol/portable/limits";
 import { NVM_CERT, NVM_DEVICE_KEY, NVM_IDENTITY, NVM_ISSUER_KEY_0, NVM_LIMITS, NVM_LOG_CAPACITY, NVM_MAX_VALUE } from "../../../protocol/portable/nvm";
@@ -44,7 +44,7 @@ import {
   CERT, DEVICE_ID, DEVKEY, DEVKEY_LEN, DEV_PUB, IDENTITY, ISSUER_LEN, LIMITS, LIMITS_LEN, PIN_REC, PUK_REC, TOKEN,
   WS, WS_BALANCE, WS_COUNTER, WS_LATEST_TIME, WS_LEN, WS_LOAD_SEQ, WS_RL_VERSION, WS_SINCE_AMOUNT, WS_SINCE_COUNT,
   WS_SYNC_ANCHOR, WS_LAST_ACK, certLen, commit, currency, formFactor, hasIdentity, hasKey, hasLimits, hasPin, hasPuk, hasWallet,
-  issuerPresent, lifecycle, limit, putLifecycle, putWallet, stateLoad, storeState, suite, ws, wsSet,
+  issuerPresent, lifecycle, limit, limitsHonourable, putLifecycle, putWallet, stateLoad, storeState, suite, ws, wsSet,
 } from "./state";
 import { RESP_BUF } from "./mem";
 
@@ -137,8 +137,7 @@ export function cmdSetIdentity(data: usize, n: i32): u16 {
 
 export function cmdSetLimits(data: usize, n: i32): u16 {
   if (n != LIMITS_LEN) return SW_WRONG_LENGTH;
-  const cap = rd32(data + (<usize>LIMIT_CAP << 2));
-  if (cap < ws(WS_BALANCE) || rd32(data + (<usize>LIMIT_MAX_PAYMENT << 2)) > cap) return SW_WRONG_DATA;
+  if (!limitsHonourable(data)) return SW_WRONG_DATA;
   txBegin();
   txPut(NVM_LIMITS, data, n);
   return done();

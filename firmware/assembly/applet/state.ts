@@ -9,7 +9,7 @@ import {
 } from "../../../protocol/portable/nvm";
 import { LC_MANUFACTURED, LC_TERMINATED } from "../../../protocol/portable/lifecycle";
 import { IDENTITY_DATA_LEN, PIN_BLOCK_LEN } from "../../../protocol/portable/apdu";
-import { LIMIT_COUNT } from "../../../protocol/portable/limits";
+import { LIMIT_CAP, LIMIT_COUNT, LIMIT_MAX_PAYMENT } from "../../../protocol/portable/limits";
 import { DOC_BLOCK_LIST_MAX } from "../../../protocol/portable/cbor-keys";
 import { counter_increment, counter_read, random } from "../hw";
 import { hashOnce } from "../crypto/hash";
@@ -32,6 +32,14 @@ export const LIMITS_LEN: i32 = <i32>LIMIT_COUNT * 4;
 export const LIMITS: usize = memory.data(LIMITS_LEN);
 export let hasLimits: bool = false;
 export function limit(id: u8): u32 { return rd32(LIMITS + (<usize>id << 2)); }
+/** Limits (LIMIT_COUNT × u32 BE at `l`) this device can honour now, the ONE rule of SET LIMITS
+ * and of a SYNC ack's new limits (SPEC §3.3): cap ≥ current balance (a cap below it could
+ * never be met) and max payment ≤ cap. Other relations (no-CVM or the since-sync totals
+ * above the cap or the max payment) only make a limit inert, and stay allowed. */
+export function limitsHonourable(l: usize): bool {
+  const cap = rd32(l + (<usize>LIMIT_CAP << 2));
+  return cap >= ws(WS_BALANCE) && rd32(l + (<usize>LIMIT_MAX_PAYMENT << 2)) <= cap;
+}
 
 // NVM_DEVICE_KEY: private [32] | public [65]
 export const DEVKEY_LEN: i32 = 97;

@@ -1,14 +1,16 @@
 // Suite-generic signatures, the API the wallet applet calls (issue 3):
 //   suite 1 (SUITE_SM2_SM3_SM4): SM2 signature, GB/T 32918.2-2016 §6 (sign) and §7 (verify),
 //     digest e = SM3(Z_A || M) with the default user id (sm2.ts);
-//   suite 2 (SUITE_P256_SHA256_AES128): ECDSA P-256 with SHA-256, FIPS 186-4 §6.4 / SEC 1 §4.1.
+//   suite 2 (SUITE_P256_SHA256_AES128): ECDSA P-256 with SHA-256, FIPS 186-4 §6.4 / SEC 1 §4.1,
+//     low-S only (SPEC §5.1): signing emits s <= n/2 and verification refuses s > n/2, because
+//     (r, n - s) verifies too and anyone could otherwise change a voucher's bytes (its hash).
 // Raw pointers; scalars 32 bytes big-endian; public keys 04 || x || y; signatures r || s.
 // Random bytes come from the caller (the hw `random` import): crypto stays pure.
 // Signing and key generation are constant time in the private key and the nonce;
 // verification (public data) is variable time, returns false on any malformed input
 // and never traps. No function here throws or allocates.
 import { SUITE_SM2_SM3_SM4 } from "../../../protocol/portable/suite";
-import { CB_P, CB_N, FB_MOD, fadd, fsub, fsqr, fmul, toMont, ltU256, beToLimbs, limbsToBe, isZeroMask } from "./field";
+import { CB_P, CB_N, FB_MOD, fadd, fsub, fneg, fsqr, fmul, toMont, ltU256, cmov, beToLimbs, limbsToBe, isZeroMask } from "./field";
 import { JAC, AFF, mulBase, mulDoubleVT, isInfVT } from "./point";
 import {
   curveOf, decodePointVT, encodePoint, affineX, inRangeMask, reduceOnceN, nmul, ninv, reduceBytes,
@@ -58,6 +60,13 @@ function boundNMinus(C: usize, sub: u32): usize {
   store<u32>(BOUND, load<u32>(BOUND) - sub);
   return BOUND;
 }
+// all-ones if s > n/2 (s in [1, n-1]; n is odd, so s > (n-1)/2 exactly when n - s < s),
+// with tmp = n - s; constant time
+function highSMask(C: usize, s: usize, tmp: usize): u32 {
+  fneg(C + CB_N, tmp, s);
+  return 0 - ltU256(tmp, s);
+}
+
 // Valid private keys: [1, n-1] for ECDSA, [1, n-2] for SM2 (1 + d must be invertible).
 // @ts-ignore: decorator
 @inline function keyBound(suite: u8, C: usize): usize {
@@ -152,6 +161,9 @@ export function signWith(suite: u8, priv32: usize, pub65: usize, msg: usize, msg
     if (!retry && isZeroMask(S) == 0) { ok = true; break; }
     if (k32 != 0) break;                  // a fixed nonce cannot be retried
   }
+  // ECDSA: (r, s) and (r, n - s) both verify; emit the low one, n - s computed and selected
+  // by mask whatever s is (the suite is public). SM2 has no such twin (SPEC §5.1).
+  if (!sm2) cmov(S, T, highSMask(C, S, T), 32);
   if (ok) {
     limbsToBe(sig64, R);
     limbsToBe(sig64 + 32, S);
@@ -169,6 +181,7 @@ export function ecVerify(suite: u8, pub65: usize, msg: usize, msgLen: i32, sig64
   beToLimbs(R, sig64);
   beToLimbs(S, sig64 + 32);
   if (inRangeMask(R, n) == 0 || inRangeMask(S, n) == 0) return false;
+  if (suite != SUITE_SM2_SM3_SM4 && highSMask(C, S, T) != 0) return false; // non-canonical twin
   digest(suite, C, pub65, msg, msgLen);
   if (suite == SUITE_SM2_SM3_SM4) {
     fadd(C + CB_N, T, R, S);              // t = (r + s) mod n, t != 0
