@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/integration/**", "node_modules/**"],
+          exclude: ["test/integration/**", "test/reliability/**", "node_modules/**"],
         },
       },
       {
@@ -23,6 +23,15 @@ export default defineConfig({
           globalSetup: ["test/rig/global-setup.ts"],
           // one pcscd and fixed vpcd ports: integration files run one at a time
           fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "reliability",
+          // lost answers, fuzzing, crash safety, fraud detection: reliability-report.md
+          include: ["test/reliability/**/*.test.ts"],
+          globalSetup: ["test/reliability/teardown.ts"],
         },
       },
     ],
