@@ -135,7 +135,7 @@ describe("host flows on the real firmware", () => {
     await personalize(cw, ks, l, req({ formFactor: "watch" }));
     await load(ca, ks, l, 40_000);
     await load(cw, ks, l, 20_000);
-    const t = await transfer(cw, ca, 3_000, trusted);
+    const t = await transfer(cw, ca, 3_000, l);
     expect(t.receipt.balanceAfter).toBe(43_000);
     const outbox: PosPayment[] = [];
     const store = (x: PosPayment) => void outbox.push(x);

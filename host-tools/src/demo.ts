@@ -83,7 +83,7 @@ try {
   await charge("band", ch.band, "A", 450);
 
   step("device-to-device: the watch pays the card 50.00 (tap two wallets)");
-  const tr = await transfer(ch.watch, ch.card, 5_000, trusted);
+  const tr = await transfer(ch.watch, ch.card, 5_000, ledger);
   say(`    carol-watch ${tr.from} → alice-card ${tr.to}: received; card balance ${money(tr.receipt.balanceAfter)}, watch balance ${money(tr.payerBalance)}`);
 
   step("a cloned card: its flash image is copied into a second device, and both spend");

@@ -14,7 +14,7 @@ import { ApduError } from "../../protocol/src/sw.ts";
 import { WalletCard, type CardStatus } from "./card.ts";
 import type { Channel } from "./channels/channel.ts";
 import { certRefOf, checkCert, FORM_IDS, hex, issueCert, issueLoad, issueSyncAck, suiteId, suiteName, verifySigned, type Signer, type TrustedKey } from "./docs.ts";
-import { deviceError, refused } from "./errors.ts";
+import { dataError, deviceError, EXIT_DATA, refused, WalletError } from "./errors.ts";
 import { money } from "./format.ts";
 import type { Keystore } from "./keystore.ts";
 import type { DeviceRecord, FormFactor, Ledger, LoadRecord } from "./ledger/ledger.ts";
@@ -321,6 +321,9 @@ export interface PosConfig {
   revoked: Set<string>;
 }
 
+export type { PayIntent } from "./pos-outbox.ts";
+import type { PayIntent } from "./pos-outbox.ts";
+
 export interface PosPayment {
   approved: true;
   deviceId: string;
@@ -334,14 +337,35 @@ export interface PosPayment {
   balanceAfter: number;
 }
 
+/** The terminal's durable store (pos-outbox.ts): intents before PAY, vouchers after. */
+export interface PosJournal {
+  /** records a payment about to be asked for, committed; throws when it cannot be written */
+  begin(i: PayIntent): void;
+  store(p: PosPayment): void;
+  has(voucherHash: string): boolean;
+  openIntents(deviceId: string): PayIntent[];
+  closeIntents(deviceId: string): void;
+}
+
+export interface ChargeResult extends PosPayment {
+  /** vouchers of earlier payments by this device that the outbox lacked, stored now */
+  recovered: PosPayment[];
+}
+
 /**
- * A POS payment (issue 6 "pos charge"): SELECT, GET STATUS, GET CERTIFICATE, [VERIFY],
- * PAY with a fresh challenge and the terminal's time, then offline verification: the
- * certificate chain to a trusted issuer key, revocation list, the voucher's canonical
- * encoding, signature, and that it answers THIS request. `store` runs before the caller
- * may say "approved".
+ * A POS payment: SELECT, GET STATUS, GET CERTIFICATE, [VERIFY], PAY with a fresh challenge
+ * and the terminal's time, then offline verification: the certificate chain to a trusted
+ * issuer key, revocation list, the voucher's canonical encoding, signature, and that it
+ * answers THIS request. With a journal (DESIGN §8): an earlier payment of this device whose
+ * voucher the outbox lacks is recovered from the device's log first; the intent is
+ * committed before PAY (an outbox that cannot be written declines before the card pays);
+ * after PAY, a failed store never says "declined" — the money left the card, and the
+ * error says how to recover the voucher. `store` runs before the caller may say "approved".
  */
-export async function posCharge(channel: Channel, cfg: PosConfig, amount: number, opts: { pin?: string; store: (p: PosPayment) => void | Promise<void>; time?: number }): Promise<PosPayment> {
+export async function posCharge(
+  channel: Channel, cfg: PosConfig, amount: number,
+  opts: { pin?: string; store?: (p: PosPayment) => void | Promise<void>; journal?: PosJournal; time?: number },
+): Promise<ChargeResult> {
   const { card, deviceId } = await connect(channel);
   if (cfg.revoked.has(deviceId)) throw refused(`declined: device ${deviceId} is on the revocation list`);
   const st = await card.status();
@@ -350,28 +374,100 @@ export async function posCharge(channel: Channel, cfg: PosConfig, amount: number
   const cert = checkCert(certCose, cfg.trusted);
   if (typeof cert === "string") throw refused(`declined: ${cert}`);
   if (hex(cert.deviceId) !== deviceId) throw refused("declined: certificate names another device");
-  const suite = suiteName(cert.suite)!;
+  const key = { suite: suiteName(cert.suite)!, pub: hex(cert.publicKey), certRef: hex(certRefOf(suiteName(cert.suite)!, certCose)) };
+  const journal = opts.journal;
+  const recovered = journal && journal.openIntents(deviceId).length ? (await recoverFrom(card, deviceId, key, certCose, cfg, journal)).recovered : [];
   if (cert.currency !== cfg.currency) throw refused(`declined: device currency ${cert.currency}, terminal ${cfg.currency}`);
   if (amount > cert.limits.maxPayment) throw refused(`declined: ${money(amount)} is above the device's per-payment maximum ${money(cert.limits.maxPayment)}`);
   if (amount > st.balance) throw refused(`declined: insufficient offline balance (${money(st.balance)})`);
   if (opts.pin && amount > cert.limits.noCvm) await card.verifyPin(opts.pin);
   const challenge = new Uint8Array(randomBytes(16));
   const time = opts.time ?? now();
-  const voucher = await card.pay({ amount, currency: cfg.currency, payee: cfg.merchant, challenge, time }).catch(async (e) => {
-    throw e instanceof ApduError ? refused(`declined by the device: ${e.message.replace(/^apdu failed: /, "")} (${reasonName((await card.status()).lastReason)})`) : e;
-  });
-  const r = checkVoucher(voucher, (id) => (id === deviceId ? { suite, pub: hex(cert.publicKey), certRef: hex(certRefOf(suite, certCose)) } : undefined));
+  try {
+    journal?.begin({ deviceId, counterBefore: st.counter, amount, challenge: hex(challenge), time });
+  } catch (e) {
+    throw dataError(`declined: the outbox cannot be written (${(e as Error).message}); nothing was charged`);
+  }
+  let voucher: Uint8Array;
+  try {
+    voucher = await card.pay({ amount, currency: cfg.currency, payee: cfg.merchant, challenge, time });
+  } catch (e) {
+    if (e instanceof ApduError) {
+      journal?.closeIntents(deviceId);
+      throw refused(`declined by the device: ${e.message.replace(/^apdu failed: /, "")} (${reasonName((await card.status()).lastReason)})`);
+    }
+    throw deviceError(
+      `the answer to PAY was lost (${(e as Error).message}): the card may have paid ${money(amount)}. Do not charge again: ` +
+        "tap the same card again (or run `wallet pos recover`); its log shows whether it paid, and the voucher is stored then",
+    );
+  }
+  const r = checkVoucher(voucher, (id) => (id === deviceId ? key : undefined));
   if (!r.ok) throw deviceError(`declined: voucher does not verify: ${r.reason}`);
   const v = r.v;
   if (v.amount !== amount || v.currency !== cfg.currency || hex(v.payeeId) !== hex(cfg.merchant) || hex(v.challenge) !== hex(challenge) || v.kind !== VOUCHER_KIND_POS)
     throw deviceError("declined: voucher does not answer this payment request");
   const p: PosPayment = { approved: true, deviceId, counter: v.counter, amount, currency: v.currency, time: v.time, voucher, voucherHash: r.hash, cert: certCose, balanceAfter: v.balanceAfter };
-  await opts.store(p);
-  return p;
+  try {
+    if (journal) journal.store(p);
+    await opts.store?.(p);
+  } catch (e) {
+    throw new WalletError(
+      `PAID, NOT STORED: ${money(amount)} left the card in voucher #${v.counter}, but the outbox could not store it (${(e as Error).message}). ` +
+        "Do not charge again: free the outbox, then run `wallet pos recover` with this card",
+      EXIT_DATA,
+    );
+  }
+  journal?.closeIntents(deviceId);
+  return { ...p, recovered };
 }
 
-/** Device-to-device payment: GET CHALLENGE on the payee, PAY on the payer, RECEIVE on the payee. */
-export async function transfer(from: Channel, to: Channel, amount: number, trusted: TrustedKey[]): Promise<{ from: string; to: string; voucher: Uint8Array; receipt: Receipt; payerBalance: number }> {
+/** `wallet pos recover`: the device's log → every voucher made out to this merchant that the outbox lacks. */
+export async function posRecover(channel: Channel, cfg: PosConfig, journal: PosJournal): Promise<{ deviceId: string; recovered: PosPayment[]; openIntents: number }> {
+  const { card, deviceId } = await connect(channel);
+  const certCose = await card.getCertificate();
+  const cert = checkCert(certCose, cfg.trusted);
+  if (typeof cert === "string") throw refused(`pos recover: ${cert}`);
+  const key = { suite: suiteName(cert.suite)!, pub: hex(cert.publicKey), certRef: hex(certRefOf(suiteName(cert.suite)!, certCose)) };
+  const openIntents = journal.openIntents(deviceId).length;
+  return { deviceId, openIntents, ...(await recoverFrom(card, deviceId, key, certCose, cfg, journal)) };
+}
+
+async function recoverFrom(card: WalletCard, deviceId: string, key: { suite: SuiteName; pub: string; certRef: string }, certCose: Uint8Array, cfg: PosConfig, journal: PosJournal): Promise<{ recovered: PosPayment[] }> {
+  const recovered: PosPayment[] = [];
+  for (const cose of await card.readLog()) {
+    if (peekDocType(cose) === DOC_TYPE_RECEIPT) continue;
+    const r = checkVoucher(cose, (id) => (id === deviceId ? key : undefined));
+    if (!r.ok || r.v.kind !== VOUCHER_KIND_POS || hex(r.v.payeeId) !== hex(cfg.merchant) || journal.has(r.hash)) continue;
+    const v = r.v;
+    const p: PosPayment = { approved: true, deviceId, counter: v.counter, amount: v.amount, currency: v.currency, time: v.time, voucher: cose, voucherHash: r.hash, cert: certCose, balanceAfter: v.balanceAfter };
+    journal.store(p);
+    recovered.push(p);
+  }
+  // every voucher of this device to this merchant still on the device is stored now; one
+  // that left the log went to the bank with the device's sync (the bank settles it to us)
+  journal.closeIntents(deviceId);
+  return { recovered };
+}
+
+export interface TransferResult {
+  from: string;
+  to: string;
+  voucher: Uint8Array;
+  receipt: Receipt;
+  payerBalance: number;
+}
+
+/**
+ * Device-to-device payment (SPEC §5.10): the payee is checked FIRST (GET STATUS: active,
+ * room under the cap, log space, currency, suite, sync deadline; the payer not revoked),
+ * so a RECEIVE refusal after PAY is the exception, not the rule. The voucher is kept in the
+ * ledger as soon as the payer signed it (never dropped), then RECEIVE; the payee's receipt
+ * goes into the ledger too. If RECEIVE fails after PAY, the value has left the payer: the
+ * voucher stays `awaiting` until the payee's next sync, then `unclaimed` and credited to the
+ * payee's bank account at reconciliation. A retry would pay again, so the error says so.
+ */
+export async function transfer(from: Channel, to: Channel, amount: number, ledger: Ledger): Promise<TransferResult> {
+  const trusted: TrustedKey[] = (await ledger.issuerKeys()).map(({ kid, suite, pub }) => ({ kid, suite, pub }));
   const payee = await connect(to);
   const payer = await connect(from);
   if (payee.deviceId === payer.deviceId) throw refused("transfer: payer and payee are the same device");
@@ -380,20 +476,56 @@ export async function transfer(from: Channel, to: Channel, amount: number, trust
   if (pst.currency !== cst.currency) throw refused("transfer: the two devices hold different currencies");
   // a device trusts issuer keys of its own suite only (PUT ISSUER KEY checks the curve)
   if (pst.suite !== cst.suite) throw refused(`transfer: payer is ${suiteName(pst.suite)}, payee ${suiteName(cst.suite)}: devices of different suites cannot verify each other`);
+  const time = Math.max(now(), pst.latestTime, cst.latestTime);
+  // the payee first: every reason RECEIVE could refuse for that GET STATUS shows
+  if (cst.lifecycle !== LC_ACTIVE) throw refused(`transfer: the payee ${payee.deviceId} is not active (lifecycle ${cst.lifecycle}): nothing was paid`);
+  if (cst.balance + amount > cst.cap) throw refused(`transfer: the payee's balance ${money(cst.balance)} + ${money(amount)} would exceed its cap ${money(cst.cap)}: nothing was paid`);
+  if (cst.logCount >= cst.logCapacity) throw refused(`transfer: the payee's log is full: sync the payee first (\`wallet sync\`): nothing was paid`);
+  if (cst.syncDeadline !== 0 && time > cst.syncDeadline) throw refused(`transfer: the payee is overdue for a sync: run \`wallet sync\` on the payee first: nothing was paid`);
+  if ((await ledger.device(payer.deviceId))?.revoked) throw refused(`transfer: the payer ${payer.deviceId} is revoked: nothing was paid`);
+  const payeeCertCose = await payee.card.getCertificate();
+  const payeeCert = checkCert(payeeCertCose, trusted);
+  if (typeof payeeCert === "string") throw refused(`transfer: payee ${payeeCert}: nothing was paid`);
   const payerCert = await payer.card.getCertificate();
   const pc = checkCert(payerCert, trusted);
-  if (typeof pc === "string") throw refused(`transfer: payer ${pc}`);
+  if (typeof pc === "string") throw refused(`transfer: payer ${pc}: nothing was paid`);
+  if (pst.lifecycle !== LC_ACTIVE) throw refused(`transfer: the payer ${payer.deviceId} is not active (lifecycle ${pst.lifecycle}): nothing was paid`);
+  if (amount > pst.balance) throw refused(`transfer: the payer's balance ${money(pst.balance)} is too low for ${money(amount)}: nothing was paid`);
   const challenge = await payee.card.getChallenge();
-  const time = Math.max(now(), pst.latestTime, cst.latestTime);
-  const voucher = await payer.card.pay({ amount, currency: pst.currency, payee: payee.info.deviceId, challenge, time, toDevice: true });
-  const receiptCose = await payee.card.receive(time, voucher, payerCert);
-  const payeeCert = checkCert(await payee.card.getCertificate(), trusted);
-  if (typeof payeeCert === "string") throw refused(`transfer: payee ${payeeCert}`);
-  const s = decodeSigned<Receipt>(receiptCose, RECEIPT_SCHEMA);
-  if (!verifySigned(s, suiteName(payeeCert.suite)!, payeeCert.publicKey)) throw deviceError("transfer: payee receipt does not verify");
+  let voucher: Uint8Array;
+  try {
+    voucher = await payer.card.pay({ amount, currency: pst.currency, payee: payee.info.deviceId, challenge, time, toDevice: true });
+  } catch (e) {
+    if (e instanceof ApduError) throw refused(`transfer: the payer refused: ${e.message.replace(/^apdu failed: /, "")} (${reasonName((await payer.card.status()).lastReason)}): nothing was paid`);
+    throw deviceError(
+      `transfer: the answer to PAY was lost (${(e as Error).message}); the payer may have paid. Do not retry: ` +
+        "sync the payer (`wallet sync`), whose log holds the voucher; an unreceived transfer is credited to the payee's account",
+    );
+  }
   const v = checkVoucher(voucher, () => ({ suite: suiteName(pc.suite)!, pub: hex(pc.publicKey), certRef: hex(certRefOf(suiteName(pc.suite)!, payerCert)) }));
   if (!v.ok || v.v.kind !== VOUCHER_KIND_D2D) throw deviceError("transfer: payer voucher does not verify");
+  // kept as soon as it exists: the payer's side of the evidence (its log holds it too)
+  await importLog(ledger, payer.deviceId, [voucher], "transfer");
+  let receiptCose: Uint8Array;
+  try {
+    receiptCose = await payee.card.receive(time, voucher, payerCert);
+  } catch (e) {
+    const what = e instanceof ApduError ? `the payee refused: ${e.message.replace(/^apdu failed: /, "")} (${reasonName((await payee.card.status()).lastReason)})` : `the answer to RECEIVE was lost (${(e as Error).message})`;
+    throw refused(
+      `transfer: ${what}. ${money(amount)} left the payer in voucher #${v.v.counter}, kept in the ledger: ` +
+        "sync the payee (`wallet sync`); if it did not receive it, reconciliation credits it to the payee's bank account. Do not retry: a retry pays again",
+    );
+  }
+  const s = decodeSigned<Receipt>(receiptCose, RECEIPT_SCHEMA);
+  if (!verifySigned(s, suiteName(payeeCert.suite)!, payeeCert.publicKey)) throw deviceError("transfer: payee receipt does not verify");
+  await importLog(ledger, payee.deviceId, [receiptCose], "transfer");
   return { from: payer.deviceId, to: payee.deviceId, voucher, receipt: s.doc, payerBalance: v.v.balanceAfter };
+}
+
+/** Imports documents read from a device as a device log (the same path as `wallet sync`). */
+async function importLog(ledger: Ledger, deviceId: string, entries: Uint8Array[], what: string): Promise<ReconcileResult> {
+  const log = JSON.stringify({ format: DEVICE_LOG_FORMAT, version: 1, deviceId, readAt: new Date().toISOString(), entries: entries.map(hex) });
+  return reconcile(ledger, [parseInput(`${what}-${deviceId}-${Date.now()}.json`, log)]);
 }
 
 export interface SyncResult {

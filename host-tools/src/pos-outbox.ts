@@ -7,7 +7,7 @@
 import Database from "better-sqlite3";
 import { dataError, notFound } from "./errors.ts";
 import { hex, unhex, type TrustedKey } from "./docs.ts";
-import type { PosConfig, PosPayment } from "./flows.ts";
+import type { PosConfig, PosJournal, PosPayment } from "./flows.ts";
 import { POS_EXPORT_FORMAT, type PosExport } from "./exchange.ts";
 import { existsSync } from "node:fs";
 
@@ -16,7 +16,21 @@ const SCHEMA = [
    CREATE TABLE outbox (hash TEXT PRIMARY KEY, device_id TEXT NOT NULL, counter INTEGER NOT NULL, amount INTEGER NOT NULL,
      currency INTEGER NOT NULL, time INTEGER NOT NULL, voucher BLOB NOT NULL, cert BLOB NOT NULL, received_at TEXT NOT NULL,
      exported_at TEXT);`,
+  // 2: an intent is written before PAY, so a payment whose voucher was not stored (a crash, a
+  // full disk, a lost answer) is found again from the device's log (`wallet pos recover`)
+  `CREATE TABLE intents (id INTEGER PRIMARY KEY, device_id TEXT NOT NULL, counter_before INTEGER NOT NULL, amount INTEGER NOT NULL,
+     challenge TEXT NOT NULL, time INTEGER NOT NULL, created_at TEXT NOT NULL, closed_at TEXT);
+   CREATE INDEX intents_open ON intents(device_id) WHERE closed_at IS NULL;`,
 ];
+
+/** A payment the terminal is about to ask a device for (DESIGN §8: the intent before the act). */
+export interface PayIntent {
+  deviceId: string;
+  counterBefore: number; // the device's counter before PAY: the voucher will carry counterBefore + 1
+  amount: number;
+  challenge: string; // hex
+  time: number;
+}
 
 export interface PosSettings {
   merchant: string; // hex 8 bytes
@@ -27,7 +41,7 @@ export interface PosSettings {
   revocationVersion: number;
 }
 
-export class PosOutbox {
+export class PosOutbox implements PosJournal {
   private db: Database.Database;
   private constructor(readonly path: string) {
     this.db = new Database(path);
@@ -70,6 +84,27 @@ export class PosOutbox {
     this.db
       .prepare("INSERT OR IGNORE INTO outbox (hash, device_id, counter, amount, currency, time, voucher, cert, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .run(p.voucherHash, p.deviceId, p.counter, p.amount, p.currency, p.time, Buffer.from(p.voucher), Buffer.from(p.cert), new Date().toISOString());
+  }
+
+  /** Records the intent (committed) before PAY; throws when the outbox cannot be written. */
+  begin(i: PayIntent): void {
+    this.db.prepare("INSERT INTO intents (device_id, counter_before, amount, challenge, time, created_at) VALUES (?, ?, ?, ?, ?, ?)").run(i.deviceId, i.counterBefore, i.amount, i.challenge, i.time, new Date().toISOString());
+  }
+
+  openIntents(deviceId?: string): PayIntent[] {
+    const rows = (deviceId
+      ? this.db.prepare("SELECT * FROM intents WHERE closed_at IS NULL AND device_id = ? ORDER BY id").all(deviceId)
+      : this.db.prepare("SELECT * FROM intents WHERE closed_at IS NULL ORDER BY id").all()) as Record<string, any>[];
+    return rows.map((r) => ({ deviceId: r.device_id, counterBefore: r.counter_before, amount: r.amount, challenge: r.challenge, time: r.time }));
+  }
+
+  /** Closes the device's open intents: their outcome is known (stored, recovered, or never paid). */
+  closeIntents(deviceId: string): void {
+    this.db.prepare("UPDATE intents SET closed_at = ? WHERE device_id = ? AND closed_at IS NULL").run(new Date().toISOString(), deviceId);
+  }
+
+  has(voucherHash: string): boolean {
+    return !!this.db.prepare("SELECT 1 FROM outbox WHERE hash = ?").get(voucherHash);
   }
 
   count(): { vouchers: number; unexported: number; amount: number } {

@@ -5,7 +5,7 @@ import { join, resolve } from "node:path";
 import { ensureHome, register, type Ctx, type Values } from "../cli.ts";
 import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openSpec, withChannel, type Channel } from "../channels/index.ts";
 import { dataError, usageError, WalletError } from "../errors.ts";
-import { load, personalize, posCharge, sync, transfer, type PersonalizeRequest, type PersonalizeResult } from "../flows.ts";
+import { load, personalize, posCharge, posRecover, sync, transfer, type PersonalizeRequest, type PersonalizeResult } from "../flows.ts";
 import { money, parseAmount, Progress } from "../format.ts";
 import type { FormFactor } from "../ledger/ledger.ts";
 import { PosOutbox } from "../pos-outbox.ts";
@@ -188,7 +188,13 @@ register(
       return withLedger(ctx, async (l) => {
         const d = await mustDevice(l, device);
         const r = await withChannel(await openFromOptions(o, ctx.trace), (ch) => load(ch, ks, l, amount, d.deviceId));
-        return { data: { deviceId: r.deviceId, seq: r.seq, amount, balance: r.balance }, text: `loaded ${money(amount)} onto ${r.deviceId}: balance ${money(r.balance)} (load seq ${r.seq})` };
+        const lines = r.settled.map((x) => (x.state === "confirmed" ? `earlier load seq ${x.seq} of ${money(x.amount)}: the device had applied it (its answer was lost); confirmed` : `earlier load seq ${x.seq} of ${money(x.amount)}: never applied by the device; void`));
+        lines.push(
+          r.outcome === "earlier-applied"
+            ? `not loaded again: the earlier load of ${money(amount)} (seq ${r.seq}) is on ${r.deviceId}: balance ${money(r.balance)}`
+            : `${r.outcome === "redelivered" ? "delivered the earlier, unapplied authorization:" : "loaded"} ${money(amount)} onto ${r.deviceId}: balance ${money(r.balance)} (load seq ${r.seq})`,
+        );
+        return { data: { deviceId: r.deviceId, seq: r.seq, amount, balance: r.balance, outcome: r.outcome, settled: r.settled }, text: lines.join("\n") };
       }, false);
     },
   },
@@ -234,16 +240,37 @@ register(
       try {
         const cfg = box.config();
         if (o.currency && Number(o.currency) !== cfg.currency) throw usageError(`this terminal takes currency ${cfg.currency}`);
-        const p = await withChannel(await openFromOptions(o, ctx.trace), (ch) => posCharge(ch, cfg, amount, { pin: o.pin as string | undefined, store: (x) => box.store(x) }));
+        ctx.log(`waiting for a tap: ${money(amount)}`);
+        const p = await withChannel(await openFromOptions(o, ctx.trace), (ch) => posCharge(ch, cfg, amount, { pin: o.pin as string | undefined, journal: box }));
         const receipt = [
+          ...p.recovered.map((x) => `RECOVERED an earlier payment of this card: ${money(x.amount)} voucher #${x.counter} (its answer was lost; now stored)`),
           `APPROVED  ${money(amount)} (currency ${p.currency})`,
           `merchant  ${box.settings().merchant}  terminal ${box.settings().terminal}`,
           `payer     ${p.deviceId}  voucher #${p.counter}`,
           `voucher   ${p.voucherHash}`,
           `time      ${new Date(p.time * 1000).toISOString()}`,
         ].join("\n");
-        const { voucher, cert, ...data } = p;
-        return { data: { ...data, voucher }, text: receipt };
+        const { voucher, cert, recovered, ...data } = p;
+        return { data: { ...data, voucher, recovered: recovered.map((x) => ({ counter: x.counter, amount: x.amount, voucherHash: x.voucherHash })) }, text: receipt };
+      } finally {
+        box.close();
+      }
+    },
+  },
+  {
+    name: "pos recover",
+    summary: "read a card's log and store every voucher made out to this terminal's merchant that the outbox lacks (after a crash, a full disk or a lost answer)",
+    usage: "(--reader R | --hid H | --serial P | --sim IMAGE) [--outbox FILE]",
+    options: { ...CHANNEL_OPTIONS, outbox: { type: "string" } },
+    examples: ["wallet pos recover --reader 0"],
+    async run(ctx, _a, o) {
+      channelSpec(o);
+      const box = PosOutbox.open(resolve((o.outbox as string) ?? join(ctx.home, "pos-outbox.sqlite")), true);
+      try {
+        const r = await withChannel(await openFromOptions(o, ctx.trace), (ch) => posRecover(ch, box.config(), box));
+        const lines = r.recovered.map((x) => `recovered voucher #${x.counter} of ${r.deviceId}: ${money(x.amount)} (${x.voucherHash})`);
+        lines.push(r.recovered.length ? `${r.recovered.length} voucher(s) recovered into the outbox` : `nothing to recover: every voucher of ${r.deviceId} to this merchant is in the outbox`);
+        return { data: { deviceId: r.deviceId, recovered: r.recovered.map((x) => ({ counter: x.counter, amount: x.amount, voucherHash: x.voucherHash })) }, text: lines.join("\n") };
       } finally {
         box.close();
       }
@@ -277,10 +304,9 @@ register(
       const amount = amountArg(amountS, "AMOUNT");
       if (!o.from || !o.to) throw usageError("transfer needs --from SPEC and --to SPEC");
       return withLedger(ctx, async (l) => {
-        const trusted = (await l.issuerKeys()).map(({ kid, suite, pub }) => ({ kid, suite, pub }));
         const from = await openSpec(o.from as string, { trace: ctx.trace });
         try {
-          const r = await withChannel(await openSpec(o.to as string, { trace: ctx.trace }), (to) => transfer(from, to, amount, trusted));
+          const r = await withChannel(await openSpec(o.to as string, { trace: ctx.trace }), (to) => transfer(from, to, amount, l));
           return { data: { from: r.from, to: r.to, amount, payeeBalance: r.receipt.balanceAfter, payerBalance: r.payerBalance }, text: `${r.from} paid ${money(amount)} to ${r.to}: payee balance ${money(r.receipt.balanceAfter)}, payer balance ${money(r.payerBalance)}` };
         } finally {
           await from.close();
@@ -302,7 +328,11 @@ register(
         const { log, ...data } = r;
         return {
           data,
-          text: `synced ${r.deviceId}: ${r.entries} log entries (${r.reconcile.newVouchers} new vouchers, ${r.reconcile.newFraudCases.length} fraud cases), acknowledged up to #${r.upToCounter}, revocation list v${r.revocationVersion}`,
+          text: [
+            ...r.earlierAcks.map((a) => `earlier acknowledgement of ${new Date(a.time * 1000).toISOString()}: ${a.state === "applied" ? "the device had applied it (its answer was lost)" : "never applied by the device"}`),
+            `synced ${r.deviceId}: ${r.entries} log entries (${r.reconcile.newVouchers} new vouchers, ${r.reconcile.newFraudCases.length} fraud cases), acknowledged up to #${r.upToCounter}, revocation list v${r.revocationVersion}`,
+            ...(r.locked ? [`device ${r.deviceId} is revoked: it received its own id in the block list and locked itself`] : []),
+          ].join("\n"),
         };
       }, false);
     },
