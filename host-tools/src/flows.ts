@@ -614,6 +614,9 @@ export async function sync(channel: Channel, ks: Keystore, ledger: Ledger): Prom
   }
   await ledger.transaction(async () => {
     await ledger.setSyncAckState(deviceId, time, "applied");
+    // older acks still marked issued can never be applied now (the device refuses an older time)
+    for (const a of await ledger.syncAcks(deviceId))
+      if (a.state === "issued" && a.time < time) (await ledger.setSyncAckState(deviceId, a.time, "void"), earlierAcks.push({ time: a.time, state: "void" }));
     if (limits) await ledger.putDevice({ ...(await registered(ledger, deviceId)), limits, pendingLimits: null });
     await ledger.audit("sync", { deviceId, entries: entries.length, upToCounter: st.counter, revocationVersion, newLimits: limits ?? null, locked: cur.revoked });
   });

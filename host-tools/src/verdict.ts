@@ -144,7 +144,9 @@ export function judgeDevice(ev: DeviceEvidence): Verdict {
   }
   // not received: unclaimed once the payee synced after it (its log then held any receipt)
   const lastSync = Math.max(0, ...ev.acks.filter((a) => a.state !== "void").map((a) => a.time));
-  for (const v of ev.incoming) if (!claims.has(v.hash)) claims.set(v.hash, lastSync > v.time ? "unclaimed" : "awaiting");
+  // (an ack in the same second as the voucher counts: the transfer flow and sync take their
+  // times from the same clock, and the payee's log is read before its ack is issued)
+  for (const v of ev.incoming) if (!claims.has(v.hash)) claims.set(v.hash, lastSync >= v.time ? "unclaimed" : "awaiting");
 
   return { status, cases, gaps, confirmedLoads, claims };
 }
