@@ -114,7 +114,7 @@ describe("host flows on the real firmware", () => {
     await load(ch, ks, ledger, 30_000);
     const stored: PosPayment[] = [];
     const ok = await posCharge(ch, pos(), 1_000, { store: (x) => void stored.push(x) });
-    expect(stored).toEqual([ok]);
+    expect(stored).toEqual([{ ...ok, recovered: undefined }].map(({ recovered, ...x }) => x));
     expect(ok).toMatchObject({ deviceId: p.deviceId, counter: 1, amount: 1_000, balanceAfter: 29_000 });
     // above the no-CVM limit a card needs the PIN in this session
     await expect(posCharge(ch, pos(), DEFAULT_LIMITS.noCvm + 1, { store: () => undefined })).rejects.toThrow(/^declined by the device: PAY: 6982 .*REASON_HOLDER/);

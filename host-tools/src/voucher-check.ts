@@ -82,9 +82,7 @@ export function packChecks(rs: (CheckedVoucher | RejectedCheck)[]): PackedChecks
     const v = r.v;
     const payee = hex(v.payeeId);
     const prev = hex(v.prev);
-    // the chain hash is most often the voucher hash itself (P-256): its length -1 says so
-    const chain = r.chainHash === r.hash ? "" : r.chainHash;
-    parts.push(r.hash, r.deviceId, payee, prev, chain);
+    parts.push(r.hash, r.deviceId, payee, prev, r.chainHash);
     nums[k++] = v.counter;
     nums[k++] = v.amount;
     nums[k++] = v.currency;
@@ -95,7 +93,7 @@ export function packChecks(rs: (CheckedVoucher | RejectedCheck)[]): PackedChecks
     nums[k++] = r.deviceId.length;
     nums[k++] = payee.length;
     nums[k++] = prev.length;
-    nums[k++] = chain ? chain.length : -1;
+    nums[k++] = r.chainHash.length;
   }
   return { n: rs.length, text: parts.join(""), nums, rejects };
 }
@@ -113,7 +111,7 @@ export function unpackChecks(p: PackedChecks): Checked[] {
     const deviceId = text.slice(o, (o += nums[k + 7]));
     const payee = text.slice(o, (o += nums[k + 8]));
     const prev = text.slice(o, (o += nums[k + 9]));
-    const chainHash = nums[k + 10] < 0 ? hash : text.slice(o, (o += nums[k + 10]));
+    const chainHash = text.slice(o, (o += nums[k + 10]));
     out[i] = {
       ok: true, hash, deviceId, counter: nums[k], amount: nums[k + 1], currency: nums[k + 2], payee, kind: nums[k + 3],
       time: nums[k + 4], prev, chainHash, balanceAfter: nums[k + 5],

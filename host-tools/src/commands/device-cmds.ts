@@ -240,7 +240,7 @@ register(
       try {
         const cfg = box.config();
         if (o.currency && Number(o.currency) !== cfg.currency) throw usageError(`this terminal takes currency ${cfg.currency}`);
-        ctx.log(`waiting for a tap: ${money(amount)}`);
+        if (process.stderr.isTTY) ctx.log(`waiting for a tap: ${money(amount)}`); // a prompt for a person, not for a log
         const p = await withChannel(await openFromOptions(o, ctx.trace), (ch) => posCharge(ch, cfg, amount, { pin: o.pin as string | undefined, journal: box }));
         const receipt = [
           ...p.recovered.map((x) => `RECOVERED an earlier payment of this card: ${money(x.amount)} voucher #${x.counter} (its answer was lost; now stored)`),
