@@ -158,4 +158,14 @@ describe("device refusals in words, with the next step", () => {
     expect(r.code, r.err).toBe(3);
     expect(oneLine(r.err)).toMatch(/63C2 .*: wrong PIN, 2 tries left$/i);
   });
+
+  it("a sync deadline passed: the device's reason in words, and the fix", async () => {
+    const img = join(home, "pin.img");
+    expect((await run("devices", "limits", "pin", "--sync-interval", "1")).code).toBe(0);
+    expect((await run("sync", "--sim", img)).code).toBe(0); // delivers the 1 s interval
+    await new Promise((r) => setTimeout(r, 2100));
+    const r = await run("pos", "charge", "1.00", "--sim", img);
+    expect(r.code, r.err).toBe(7);
+    expect(oneLine(r.err)).toMatch(/REASON_SYNC_OVERDUE\): sync overdue: run `wallet sync`$/);
+  });
 });

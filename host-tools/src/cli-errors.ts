@@ -5,8 +5,9 @@
 // codes) and the file system's (errno codes). Anything else is a bug: exit 1 with a stack.
 import { ApduError } from "../../protocol/src/sw.ts";
 import { FormatError } from "../../protocol/src/errors.ts";
-import { dataError, EXIT_DEVICE, EXIT_INTERNAL, notFound, sqliteStorageText, storageError, WalletError } from "./errors.ts";
-import { refusalHint } from "./refusals.ts";
+import { dataError, EXIT_DEVICE, EXIT_INTERNAL, EXIT_REFUSED, notFound, sqliteStorageText, storageError, WalletError } from "./errors.ts";
+import { REASON_TEXT, reasonByName, refusalHint } from "./refusals.ts";
+import { reasonName } from "./flows.ts";
 
 const FS_STORAGE: Record<string, string> = {
   EACCES: "permission denied",
@@ -19,10 +20,18 @@ const FS_STORAGE: Record<string, string> = {
 
 /** The WalletError the CLI prints for `e` (exit 1, with the stack, for bugs only). */
 export function cliError(e: unknown): WalletError {
-  if (e instanceof WalletError) return e;
+  if (e instanceof WalletError) {
+    // "declined by the device: PAY: 6985 … (REASON_SYNC_OVERDUE)": add what to do next
+    const named = /\((REASON_\w+)\)/.exec(e.message)?.[1];
+    const hint = named ? REASON_TEXT[reasonByName(named) ?? -1] : undefined;
+    return hint && !e.message.endsWith(hint) ? new WalletError(`${e.message}: ${hint}`, e.exitCode) : e;
+  }
   if (e instanceof ApduError) {
-    const hint = refusalHint(e.sw);
-    return new WalletError(hint ? `${e.message}: ${hint}` : `${e.message} (see \`wallet devices show\` or retry the tap)`, EXIT_DEVICE);
+    const reason = (e as ApduError & { reason?: number }).reason;
+    const hint = refusalHint(e.sw, reason);
+    const msg = `${e.message}${reason ? ` (${reasonName(reason)})` : ""}`;
+    // a refusal the device explains with a REASON_* is a policy refusal (README: exit 7)
+    return new WalletError(hint ? `${msg}: ${hint}` : `${msg} (see \`wallet devices show\` or retry the tap)`, reason ? EXIT_REFUSED : EXIT_DEVICE);
   }
   if (e instanceof FormatError) return dataError(e.message);
   const err = e as NodeJS.ErrnoException & { name?: string };

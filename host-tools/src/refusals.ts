@@ -42,3 +42,28 @@ export function refusalHint(sw: number, reason?: number): string | undefined {
       return undefined;
   }
 }
+
+/** REASON_* by name ("REASON_SYNC_OVERDUE" → 5), for messages that carry the name. */
+export function reasonByName(name: string): number | undefined {
+  const v = (L as Record<string, unknown>)[name];
+  return name.startsWith("REASON_") && typeof v === "number" ? v : undefined;
+}
+
+/**
+ * A device refusal as the device explains it: after a status word that has a REASON_*
+ * (6985, 6A84, 6A80, 6984, 6A88, 6982), the reason from GET STATUS, read on the same
+ * channel. Returns undefined when there is none (or the device cannot tell).
+ */
+export async function askReason(status: () => Promise<{ lastReason: number }>): Promise<number | undefined> {
+  try {
+    const r = (await status()).lastReason;
+    return r ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export const SW_WITH_REASON = new Set<number>([
+  SW.SW_CONDITIONS_NOT_SATISFIED, SW.SW_NOT_ENOUGH_MEMORY, SW.SW_WRONG_DATA, SW.SW_DATA_INVALID, SW.SW_REFERENCED_DATA_NOT_FOUND,
+  SW.SW_SECURITY_STATUS_NOT_SATISFIED,
+]);

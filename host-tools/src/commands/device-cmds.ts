@@ -15,6 +15,27 @@ import { openKeystore, parseSuite } from "./issuer.ts";
 import { LIMIT_OPTIONS } from "./limits.ts";
 import { parseAmountArg as amountArg, parseNumber, RANGES } from "./numbers.ts";
 import { cliError } from "../cli-errors.ts";
+import { ApduError } from "../../../protocol/src/sw.ts";
+import { WalletCard } from "../card.ts";
+import { askReason, SW_WITH_REASON } from "../refusals.ts";
+
+/**
+ * withChannel, and a refused command explained by the device itself: its REASON_* from
+ * GET STATUS is attached to the status word for the error printer (cli-errors.ts).
+ */
+async function onDevice<T>(ch: Channel, fn: (ch: Channel) => Promise<T>): Promise<T> {
+  return withChannel(ch, async (c) => {
+    try {
+      return await fn(c);
+    } catch (e) {
+      if (e instanceof ApduError && SW_WITH_REASON.has(e.sw)) {
+        const reason = await askReason(() => new WalletCard(c).status());
+        if (reason) Object.assign(e, { reason });
+      }
+      throw e;
+    }
+  });
+}
 
 type Row = Record<string, string | undefined>;
 
@@ -237,7 +258,7 @@ register(
       const ks = await openKeystore(ctx);
       return withLedger(ctx, async (l) => {
         const d = await mustDevice(l, device);
-        const r = await withChannel(await openFromOptions(o, ctx.trace), (ch) => load(ch, ks, l, amount, d.deviceId));
+        const r = await onDevice(await openFromOptions(o, ctx.trace), (ch) => load(ch, ks, l, amount, d.deviceId));
         return { data: { deviceId: r.deviceId, seq: r.seq, amount, balance: r.balance }, text: `loaded ${money(amount)} onto ${r.deviceId}: balance ${money(r.balance)} (load seq ${r.seq})` };
       }, false);
     },
@@ -288,7 +309,7 @@ register(
       try {
         const cfg = box.config();
         if (o.currency !== undefined && parseNumber(String(o.currency), "--currency", RANGES.currency) !== cfg.currency) throw usageError(`this terminal takes currency ${cfg.currency}`);
-        const p = await withChannel(await openFromOptions(o, ctx.trace), (ch) => posCharge(ch, cfg, amount, { pin: o.pin as string | undefined, store: (x) => box.store(x) }));
+        const p = await onDevice(await openFromOptions(o, ctx.trace), (ch) => posCharge(ch, cfg, amount, { pin: o.pin as string | undefined, store: (x) => box.store(x) }));
         const receipt = [
           `APPROVED  ${money(amount)} (currency ${p.currency})`,
           `merchant  ${box.settings().merchant}  terminal ${box.settings().terminal}`,
@@ -352,7 +373,7 @@ register(
       openOptions(o, ctx.trace);
       const ks = await openKeystore(ctx);
       return withLedger(ctx, async (l) => {
-        const r = await withChannel(await openFromOptions(o, ctx.trace), (ch) => sync(ch, ks, l));
+        const r = await onDevice(await openFromOptions(o, ctx.trace), (ch) => sync(ch, ks, l));
         if (o.out) writeFileSync(o.out as string, r.log + "\n");
         const { log, ...data } = r;
         return {
