@@ -3,7 +3,7 @@
 // a command that needs existing state refuses when it is missing (exit 6) instead of
 // creating it; typos get "did you mean"; --version; --help explains every option.
 import { beforeAll, describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCaptured } from "../host-tools/src/run-captured.ts";
@@ -157,6 +157,22 @@ describe("device refusals in words, with the next step", () => {
     const r = await run("pos", "charge", "60.00", "--sim", img, "--pin", "0000");
     expect(r.code, r.err).toBe(3);
     expect(oneLine(r.err)).toMatch(/63C2 .*: wrong PIN, 2 tries left$/i);
+  });
+
+  it("a PIN blocked after three wrong tries: the hint names `wallet pin unblock`, which works", async () => {
+    const img = join(home, "blk.img");
+    expect((await run("personalize", "--sim", img, "--create", "--account", "6222-blk", "--pin", "1357", "--alias", "blk")).code).toBe(0);
+    expect((await run("load", "blk", "100.00", "--sim", img)).code).toBe(0);
+    for (const left of [2, 1, 0]) expect((await run("pos", "charge", "60.00", "--sim", img, "--pin", "0000")).err).toMatch(left ? `wrong PIN, ${left} ${left === 1 ? "try" : "tries"} left` : /no tries left: PIN blocked/);
+    const r = await run("pos", "charge", "60.00", "--sim", img, "--pin", "1357");
+    expect(r.code).toBe(3);
+    expect(oneLine(r.err)).toMatch(/6983 .*: PIN blocked: unblock with the PUK \(`wallet pin unblock`\)$/);
+    const puk = readFileSync(join(home, "pin-mailer.csv"), "utf8").trim().split("\n").find((l) => l.includes(",blk,"))!.split(",").at(-1)!;
+    const bad = await run("pin", "unblock", "--sim", img, "--puk", puk === "00000000" ? "11111111" : "00000000");
+    expect(bad.code).toBe(7);
+    expect(oneLine(bad.err)).toMatch(/wrong PUK, 4 tries left/);
+    expect((await run("pin", "unblock", "--sim", img, "--puk", puk, "--new-pin", "2580")).code).toBe(0);
+    expect((await run("pos", "charge", "60.00", "--sim", img, "--pin", "2580")).code).toBe(0);
   });
 
   it("a sync deadline passed: the device's reason in words, and the fix", async () => {

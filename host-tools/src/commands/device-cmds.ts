@@ -4,7 +4,7 @@ import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } fr
 import { join, resolve } from "node:path";
 import { ensureHome, register, type Ctx, type Values } from "../cli.ts";
 import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, openSpec, withChannel, type Channel } from "../channels/index.ts";
-import { dataError, EXIT_INTERNAL, EXIT_STORAGE, notFound, usageError, WalletError } from "../errors.ts";
+import { dataError, EXIT_INTERNAL, EXIT_STORAGE, notFound, refused, usageError, WalletError } from "../errors.ts";
 import { load, personalize, posCharge, sync, transfer, type PersonalizeRequest, type PersonalizeResult } from "../flows.ts";
 import { money, Progress } from "../format.ts";
 import type { FormFactor } from "../ledger/ledger.ts";
@@ -381,6 +381,37 @@ register(
           text: `synced ${r.deviceId}: ${r.entries} log entries (${r.reconcile.newVouchers} new vouchers, ${r.reconcile.newFraudCases.length} fraud cases), acknowledged up to #${r.upToCounter}, revocation list v${r.revocationVersion}`,
         };
       }, false);
+    },
+  },
+  {
+    name: "pin unblock",
+    summary: "unblock a device's PIN with its PUK (from the PIN mailer), optionally setting a new PIN",
+    usage: "--puk PUK [--new-pin PIN] (--reader R | --hid H | --serial P | --sim IMAGE)",
+    options: { ...CHANNEL_OPTIONS, puk: { type: "string" }, "new-pin": { type: "string" } },
+    examples: ["wallet pin unblock --reader 0 --puk 12345678 --new-pin 2468"],
+    async run(ctx, _a, o) {
+      channelSpec(o);
+      openOptions(o, ctx.trace);
+      const digits = (v: unknown, what: string) => {
+        if (typeof v !== "string" || !/^\d{4,8}$/.test(v)) throw usageError(`${what} must be 4 to 8 digits`);
+        return v;
+      };
+      const puk = digits(o.puk, "--puk");
+      const pin = o["new-pin"] === undefined ? undefined : digits(o["new-pin"], "--new-pin");
+      return withChannel(await openFromOptions(o, ctx.trace), async (ch) => {
+        const card = new WalletCard(ch);
+        const { deviceId } = await card.select();
+        try {
+          await card.resetRetryCounter(puk, pin);
+        } catch (e) {
+          // the PUK's own tries: 63Cx here is about the PUK, not the PIN
+          if (e instanceof ApduError && (e.sw & 0xfff0) === 0x63c0) throw refused(`pin unblock: wrong PUK, ${e.sw & 0x0f} tries left`);
+          if (e instanceof ApduError && e.sw === 0x6983) throw refused("pin unblock: PUK blocked: the device must go back to the issuer");
+          throw e;
+        }
+        const id = Buffer.from(deviceId).toString("hex");
+        return { data: { deviceId: id, newPin: pin !== undefined }, text: `${id}: PIN unblocked${pin !== undefined ? " and changed" : ""}` };
+      });
     },
   },
   {

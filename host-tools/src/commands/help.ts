@@ -39,6 +39,8 @@ export const OPTION_HELP: Record<string, string> = {
   trust: "trusted issuer keys file, written by `wallet issuer export-public --out FILE`",
   terminal: "terminal name in the export (default pos-1)",
   outbox: "POS outbox database file (default HOME/pos-outbox.sqlite)",
+  puk: "the device's PUK (unblocking key), 4 to 8 digits: in the PIN mailer",
+  "new-pin": "the new PIN, 4 to 8 digits (default: the PIN stays as it was)",
   // others
   force: "replace an existing keystore (its keys are lost)",
   out: "output file",
