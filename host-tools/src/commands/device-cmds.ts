@@ -1,7 +1,7 @@
 // Commands that talk to a device (issue 6): personalize (single or batch), load,
 // pos init | charge | export, transfer, sync, readers. Device flows live in flows.ts.
 import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ensureHome, register, type Ctx, type Values } from "../cli.ts";
 import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, openSpec, withChannel, type Channel } from "../channels/index.ts";
 import { dataError, EXIT_INTERNAL, EXIT_STORAGE, notFound, refused, usageError, WalletError } from "../errors.ts";
@@ -178,6 +178,9 @@ register(
         : [request({ account: o.account as string, suite: o.suite as string, form: o.form as string, pin: o.pin as string, alias: o.alias as string, currency: o.currency as string, cap: o.cap as string, max_payment: o["max-payment"] as string, no_cvm: o["no-cvm"] as string, max_count: o["max-count"] as string, max_amount: o["max-amount"] as string, sync_interval: o["sync-interval"] as string }, "personalize", usageError)];
       const ks = await openKeystore(ctx);
       const mailer = resolve((o["pin-mailer"] as string) ?? (batch ? `${batch}.pins.csv` : join(ctx.home, "pin-mailer.csv")));
+      // the PIN mailer is written just before FINALIZE: a directory that is not there must
+      // be found now, not with a card half-personalized in the reader
+      if (!existsSync(dirname(mailer))) throw notFound(`personalize: the PIN mailer's directory ${dirname(mailer)} does not exist`);
       const statePath = batch ? resolve((o.state as string) ?? `${batch}.state.json`) : null;
       let state: BatchState = { rows: {} };
       if (statePath && existsSync(statePath)) {

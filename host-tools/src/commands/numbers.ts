@@ -5,8 +5,7 @@
 // whole numbers (u32 unless said otherwise).
 import { availableParallelism } from "node:os";
 import { usageError, type WalletError } from "../errors.ts";
-import { parseAmount } from "../format.ts";
-import { money } from "../format.ts";
+import { money, parseAmount } from "../format.ts";
 
 export const U32_MAX = 0xffff_ffff;
 
