@@ -96,6 +96,14 @@ describe("personalize batch", () => {
     expect(r.out).toMatch(/0 personalized, 0 resumed, 1 skipped, 0 failed/);
   });
 
+  it("a PIN mailer whose directory does not exist is exit 6 before any device is touched", async () => {
+    const img = join(home, "mailer.img");
+    const r = await run("personalize", "--sim", img, "--create", "--account", "7100", "--pin-mailer", join(home, "no", "dir", "pins.csv"));
+    expect(r.code, r.err).toBe(6);
+    expect(r.err).toMatch(/PIN mailer's directory .*\/no\/dir does not exist/);
+    expect(existsSync(img)).toBe(false);
+  });
+
   it("text mode: failed rows say failed, the summary counts every kind", async () => {
     const sims = join(home, "sims-mixed");
     mkdirSync(sims);
