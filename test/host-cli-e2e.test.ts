@@ -29,7 +29,7 @@ describe("wallet CLI on simulated devices", () => {
   beforeAll(async () => {
     await ok("issuer", "init");
     for (const [name, suite, form] of [["alice", "p256", "card"], ["bob", "p256", "band"], ["carol", "sm2", "watch"]]) {
-      const r = await ok("personalize", "--sim", img(name), "--profile", form, "--account", `6222-${name}`, "--suite", suite, "--form", form, "--pin", "2468", "--alias", name);
+      const r = await ok("personalize", "--sim", img(name), "--create", "--profile", form, "--account", `6222-${name}`, "--suite", suite, "--form", form, "--pin", "2468", "--alias", name);
       ids[name] = r.devices[0].deviceId;
     }
   });
@@ -97,7 +97,7 @@ describe("wallet CLI on simulated devices", () => {
     await ok("issuer", "rotate", "--suite", "p256");
     const keys = (await ok("issuer", "show")).keys.filter((k: { suite: string }) => k.suite === "p256");
     expect(keys.map((k: { status: string }) => k.status)).toEqual(["previous", "active"]);
-    const d = await ok("personalize", "--sim", img("dave"), "--account", "6222-dave", "--suite", "p256", "--form", "card", "--alias", "dave");
+    const d = await ok("personalize", "--sim", img("dave"), "--create", "--account", "6222-dave", "--suite", "p256", "--form", "card", "--alias", "dave");
     await ok("load", "dave", "10.00", "--sim", img("dave"));
     await ok("issuer", "export-public", "--out", join(home, "trust3.json"));
     await ok("pos", "init", "--merchant", "00000000000000e1", "--trust", join(home, "trust3.json"));

@@ -52,15 +52,18 @@ describe("host flows on the real firmware", () => {
   it("personalizes a P-256 card and an SM2 band; the ledger holds their verified certificates", async () => {
     for (const [profile, suite] of [["card", "p256"], ["band", "sm2"]] as const) {
       const d = newDevice(profile);
-      const r = await personalize(new SimChannel(d), ks, ledger, req({ suite, formFactor: profile, pin: undefined }));
+      const q = req({ suite, formFactor: profile, pin: undefined });
+      const r = await personalize(new SimChannel(d), ks, ledger, q);
       expect(r.steps.at(-1)).toBe("finalize");
       expect(r.pin).toMatch(/^\d{6}$/);
       const rec = (await ledger.device(r.deviceId))!;
       expect(rec).toMatchObject({ suite, formFactor: profile, state: "active" });
       expect(await ledger.accountFor(rec.token)).toMatch(/^6222/);
-      // again on the same device: nothing to do
-      const again = await personalize(new SimChannel(d), ks, ledger, req({ suite, formFactor: profile }));
+      // again on the same device for the same account: nothing to do
+      const again = await personalize(new SimChannel(d), ks, ledger, q);
       expect(again.alreadyDone).toBe(true);
+      // for another account: refused, never counted as done
+      expect(await refusal(personalize(new SimChannel(d), ks, ledger, req({ suite, formFactor: profile })))).toMatch(/already personalized for another account/);
     }
     expect((await ledger.verifyAudit()).ok).toBe(true);
   });
@@ -90,9 +93,10 @@ describe("host flows on the real firmware", () => {
       },
     };
     const saved: string[] = [];
-    await expect(personalize(lossy, ks, ledger, req({ pin: undefined }), { beforeFinalize: (x) => void saved.push(x.pin) })).rejects.toThrow(/card removed/);
+    const q = req({ pin: undefined });
+    await expect(personalize(lossy, ks, ledger, q, { beforeFinalize: (x) => void saved.push(x.pin) })).rejects.toThrow(/card removed/);
     expect(saved).toHaveLength(1);
-    const again = await personalize(new SimChannel(d), ks, ledger, req());
+    const again = await personalize(new SimChannel(d), ks, ledger, q);
     expect(again).toMatchObject({ alreadyDone: true, resumed: true });
     expect((await ledger.device(again.deviceId))?.state).toBe("active");
   });
@@ -192,14 +196,15 @@ describe("personalize batch (CLI, --sim DIR)", () => {
     const otherKs = Keystore.create(join(home, "other.json"), "other passphrase");
     await personalize(new SimChannel(foreign), otherKs, ledgerFile(), req({ suite: "sm2", formFactor: "band" }));
     foreign.flash.flush();
-    const first = await quiet("personalize", csv, "--sim", join(home, "sims"), "--json");
-    expect(first.code).toBe(0);
+    const first = await quiet("personalize", csv, "--sim", join(home, "sims"), "--create", "--json");
+    expect(first.code, "a batch with a failed row exits with that row's code").toBe(EXIT_REFUSED);
     const rep = JSON.parse(first.out);
+    expect(rep).toMatchObject({ ok: false, exitCode: EXIT_REFUSED, personalized: 2, resumed: 0, skipped: 0, failed: 1 });
     expect(rep.devices.map((d: { status: string }) => d.status)).toEqual(["personalized", "failed", "personalized"]);
     expect(rep.devices[1].error).toMatch(/not blank/);
     expect(statSync(rep.pinMailer).mode & 0o777).toBe(0o600);
     expect(readFileSync(rep.pinMailer, "utf8")).toMatch(/,1111,\d{8}\n/);
-    const second = await quiet("personalize", csv, "--sim", join(home, "sims"), "--json");
+    const second = await quiet("personalize", csv, "--sim", join(home, "sims"), "--create", "--json");
     expect(JSON.parse(second.out).devices.map((d: { status: string }) => d.status)).toEqual(["skipped", "failed", "skipped"]);
   });
 });

@@ -171,6 +171,12 @@ export class WalletCard {
     await this.exec({ cla: A.CLA_ISO, ins: A.INS_VERIFY, p2: A.P2_PIN, data: pinBlock(pin), what: "VERIFY" });
   }
 
+  /** RESET RETRY COUNTER (SPEC §3): the PUK unblocks the PIN, optionally setting a new one. */
+  async resetRetryCounter(puk: string, newPin?: string): Promise<void> {
+    const data = newPin === undefined ? pinBlock(puk) : cat(pinBlock(puk), pinBlock(newPin));
+    await this.exec({ cla: A.CLA_ISO, ins: A.INS_RESET_RETRY_COUNTER, p1: newPin === undefined ? A.P1_RESET_RETRY_COUNTER_ONLY : A.P1_RESET_RETRY_COUNTER_NEW_PIN, p2: A.P2_PIN, data, what: "RESET RETRY COUNTER" });
+  }
+
   /** PAY: returns the voucher's COSE bytes. */
   pay(p: { amount: number; currency: number; payee: Uint8Array; challenge: Uint8Array; time: number; toDevice?: boolean }): Promise<Uint8Array> {
     const data = cat(u32(p.amount), u16(p.currency), p.payee, p.challenge, u32(p.time));

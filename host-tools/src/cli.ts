@@ -4,11 +4,10 @@
 // otherwise text is printed. Every expected failure is a WalletError: one line on
 // stderr (and {"ok":false,...} on stdout with --json) and its exit code (errors.ts).
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { join, resolve } from "node:path";
-import { mkdirSync } from "node:fs";
-import { EXIT_DATA, EXIT_DEVICE, EXIT_INTERNAL, EXIT_USAGE, WalletError, usageError } from "./errors.ts";
-import { ApduError } from "../../protocol/src/sw.ts";
-import { FormatError } from "../../protocol/src/errors.ts";
+import { dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { EXIT_INTERNAL, EXIT_OK, usageError } from "./errors.ts";
+import { cliError } from "./cli-errors.ts";
 
 export type Options = ParseArgsConfig["options"] & object;
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -16,6 +15,9 @@ export type Values = Record<string, string | boolean | string[] | undefined>;
 export interface Output {
   data: unknown;
   text: string;
+  /** a result that is also a failure (a batch with failed rows): its exit code and one line */
+  exitCode?: number;
+  error?: string;
 }
 
 export interface Ctx {
@@ -34,6 +36,8 @@ export interface Command {
   summary: string;
   usage: string; // after the name: "<file>... [--x N]"
   options?: Options;
+  /** what an option means here when it differs from the shared table (commands/help.ts) */
+  optionHelp?: Record<string, string>;
   args?: [min: number, max: number];
   examples?: string[];
   run(ctx: Ctx, args: string[], opts: Values): Promise<Output>;
@@ -46,23 +50,41 @@ export const GLOBAL_OPTIONS: Options = {
   keystore: { type: "string" },
   ledger: { type: "string" },
   trace: { type: "boolean", default: false },
+  version: { type: "boolean", default: false },
 };
+
+/** host-tools' version: the package's. */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
 
 const registry: Command[] = [];
 export function register(...cmds: Command[]): void {
   registry.push(...cmds);
 }
 
+let optionHelp: Record<string, string> = {};
+
+/** One line per option: the flag, its value, what it means (unit, range, default). */
+function optionLines(opts: Options, own: Record<string, string> = {}): string {
+  const rows = Object.entries(opts).map(([k, o]) => [`--${k}${o.short ? `, -${o.short}` : ""}${o.type === "string" ? " VALUE" : ""}${o.multiple ? " (repeatable)" : ""}`, own[k] ?? optionHelp[k] ?? ""]);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([f, h]) => `  ${f.padEnd(w)}  ${h}`.trimEnd()).join("\n");
+}
+
+/** The help text of an option (undefined when none is written: a test looks for those). */
+export function optionHelpText(c: Command, key: string): string | undefined {
+  return c.optionHelp?.[key] ?? optionHelp[key];
+}
+
 function helpFor(c: Command): string {
-  const opts = Object.entries(c.options ?? {})
-    .map(([k, o]) => `  --${k}${o.type === "string" ? " VALUE" : ""}${o.multiple ? " (repeatable)" : ""}`)
-    .join("\n");
+  const opts = c.options && Object.keys(c.options).length ? optionLines(c.options, c.optionHelp) : "";
   return [
     `wallet ${c.name} ${c.usage}`.trimEnd(),
     "",
     c.summary,
     opts ? `\nOptions:\n${opts}` : "",
-    "\nGlobal: --json  --home DIR  --keystore FILE  --ledger FILE  --trace  --help",
+    `\nGlobal options:\n${optionLines(GLOBAL_OPTIONS)}`,
     c.examples?.length ? `\nExamples:\n${c.examples.map((e) => `  ${e}`).join("\n")}` : "",
   ].join("\n");
 }
@@ -76,7 +98,7 @@ function overview(): string {
     "",
     ...registry.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
     "",
-    "Exit codes: 0 ok, 1 internal, 2 usage, 3 device, 4 data, 5 auth, 6 not found, 7 refused.",
+    "Exit codes: 0 ok, 1 internal, 2 usage, 3 device, 4 data, 5 auth, 6 not found, 7 refused, 8 storage.",
   ].join("\n");
 }
 
@@ -94,7 +116,15 @@ export function makeCtx(values: Values, env: NodeJS.ProcessEnv = process.env): C
 }
 
 export function ensureHome(ctx: Ctx): void {
-  mkdirSync(ctx.home, { recursive: true, mode: 0o700 });
+  if (existsSync(ctx.home)) return;
+  try {
+    mkdirSync(ctx.home, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    // a recursive mkdir reports a read-only or forbidden parent as ENOENT: ask once more
+    // without it, for the real reason (EROFS, EACCES)
+    if (existsSync(dirname(ctx.home))) mkdirSync(ctx.home, { mode: 0o700 });
+    throw e;
+  }
 }
 
 /** Indexes of argv that are words (not options nor the values of string options). */
@@ -129,6 +159,31 @@ function findCommand(argv: string[]): { cmd?: Command; rest: string[]; prefix: s
   return { cmd: best, rest: argv.filter((_, i) => !drop.has(i)), prefix: best.name };
 }
 
+/** Edit distance (insert, delete, substitute, swap two neighbours) for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.length][b.length];
+}
+
+/** The closest of `names` to `word`, when it is close enough to be a typo. */
+export function didYouMean(word: string, names: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const n of names) {
+    const dd = distance(word.toLowerCase(), n.toLowerCase());
+    if (dd < bestD) (best = n), (bestD = dd);
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(Math.min(word.length, best.length) / 3)) ? best : undefined;
+}
+
+const suggest = (hit: string | undefined, what: (h: string) => string) => (hit ? `; did you mean ${what(hit)}?` : "");
+
 /** Runs the CLI; returns the exit code (never throws, never exits the process). */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   await loadCommands();
@@ -141,14 +196,37 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
         process.stdout.write((group.length ? group.map(helpFor).join("\n\n") : overview()) + "\n");
         return 0;
       }
-      if (group.length) throw usageError(`\`wallet ${prefix}\` needs a subcommand: ${group.map((c) => c.name.split(" ").pop()).join(", ")}`);
-      throw usageError(`unknown command "${prefix}" (see \`wallet --help\`)`);
+      if (argv[0] === "--version" || argv[0] === "-V") {
+        process.stdout.write(json ? JSON.stringify({ ok: true, version: version() }) + "\n" : `wallet (host-tools) ${version()}\n`);
+        return 0;
+      }
+      const words = wordIndexes(argv).map((i) => argv[i]);
+      if (group.length) {
+        const subs = group.map((c) => c.name.split(" ").pop()!);
+        const typo = words[1] !== undefined ? didYouMean(words[1], subs) : undefined;
+        if (words[1] !== undefined) throw usageError(`unknown command "${prefix} ${words[1]}"${suggest(typo, (h) => `\`wallet ${prefix} ${h}\``)} (subcommands: ${subs.join(", ")})`);
+        throw usageError(`\`wallet ${prefix}\` needs a subcommand: ${subs.join(", ")}`);
+      }
+      if (!prefix) throw usageError(`no command given (see \`wallet --help\`)`);
+      // a typo in the first word ("personlize") or in the second ("devices lst" is caught above)
+      const tops = [...new Set(registry.map((c) => c.name.split(" ")[0]))];
+      const top = didYouMean(prefix, tops);
+      let hint = top;
+      if (top && !registry.some((c) => c.name === top) && words[1] !== undefined) {
+        const sub = didYouMean(words[1], registry.filter((c) => c.name.startsWith(top + " ")).map((c) => c.name.split(" ")[1]));
+        if (sub) hint = `${top} ${sub}`;
+      }
+      throw usageError(`unknown command "${prefix}"${suggest(hint, (h) => `\`wallet ${h}\``)} (see \`wallet --help\`)`);
     }
     let parsed;
+    const allOptions = { ...GLOBAL_OPTIONS, ...cmd.options };
     try {
-      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
+      parsed = parseArgs({ args: rest, options: allOptions, allowPositionals: true, strict: true });
     } catch (e) {
-      throw usageError(`${(e as Error).message.split("\n")[0]} (see \`wallet ${cmd.name} --help\`)`);
+      const m = (e as Error).message.split("\n")[0];
+      const unknown = /Unknown option '--([^'=]+)'/.exec(m)?.[1];
+      if (unknown) throw usageError(`unknown option --${unknown}${suggest(didYouMean(unknown, Object.keys(allOptions)), (h) => `--${h}`)} (see \`wallet ${cmd.name} --help\`)`);
+      throw usageError(`${m.replace(/\. To specify a positional argument.*$/, "")} (see \`wallet ${cmd.name} --help\`)`);
     }
     const values = parsed.values as Values;
     json = !!values.json;
@@ -156,25 +234,26 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       process.stdout.write(helpFor(cmd) + "\n");
       return 0;
     }
+    if (values.version) {
+      process.stdout.write(`wallet (host-tools) ${version()}\n`);
+      return 0;
+    }
     const [min, max] = cmd.args ?? [0, 0];
     if (parsed.positionals.length < min || parsed.positionals.length > max)
       throw usageError(`wallet ${cmd.name} ${cmd.usage} (see --help)`);
     const ctx = makeCtx(values, env);
     const out = await cmd.run(ctx, parsed.positionals, values);
-    process.stdout.write(json ? JSON.stringify({ ok: true, ...(out.data as object) }, jsonReplacer) + "\n" : out.text + (out.text.endsWith("\n") || !out.text ? "" : "\n"));
-    return 0;
+    const code = out.exitCode ?? EXIT_OK;
+    if (json) process.stdout.write(JSON.stringify(code === EXIT_OK ? { ok: true, ...(out.data as object) } : { ok: false, error: out.error, exitCode: code, ...(out.data as object) }, jsonReplacer) + "\n");
+    else process.stdout.write(out.text + (out.text.endsWith("\n") || !out.text ? "" : "\n"));
+    if (code !== EXIT_OK) process.stderr.write(`wallet: ${out.error ?? "failed"}\n`);
+    return code;
   } catch (e) {
-    // status words and malformed documents are expected failures too: one line, their code
-    const we =
-      e instanceof WalletError ? e
-      : e instanceof ApduError ? new WalletError(`${e.message} (see \`wallet devices show\` or retry the tap)`, EXIT_DEVICE)
-      : e instanceof FormatError ? new WalletError(e.message, EXIT_DATA)
-      : undefined;
-    const code = we?.exitCode ?? EXIT_INTERNAL;
-    const msg = we ? we.message : `internal error: ${(e as Error)?.stack ?? e}`;
-    process.stderr.write(`wallet: ${msg}\n`);
-    if (json) process.stdout.write(JSON.stringify({ ok: false, error: we ? msg : String((e as Error)?.message ?? e), exitCode: code }) + "\n");
-    return code === EXIT_USAGE ? EXIT_USAGE : code;
+    // every expected failure is one line and its code (cli-errors.ts); only bugs get a stack
+    const we = cliError(e);
+    process.stderr.write(`wallet: ${we.message}\n`);
+    if (json) process.stdout.write(JSON.stringify({ ok: false, error: we.exitCode === EXIT_INTERNAL ? String((e as Error)?.message ?? e) : we.message, exitCode: we.exitCode }) + "\n");
+    return we.exitCode;
   }
 }
 
@@ -195,6 +274,13 @@ async function loadCommands(): Promise<void> {
   await import("./commands/issuer.ts");
   await import("./commands/ledger-cmds.ts");
   await import("./commands/device-cmds.ts");
+  optionHelp = (await import("./commands/help.ts")).OPTION_HELP;
+}
+
+/** The registered commands (for tests: every option must have a help text). */
+export async function commands(): Promise<Command[]> {
+  await loadCommands();
+  return [...registry];
 }
 
 // run directly: `npx tsx host-tools/src/cli.ts ...`

@@ -108,6 +108,25 @@ export async function personalize(
   const { card, deviceId, info } = await connect(channel);
   const steps: string[] = [];
   const known = await ledger.device(deviceId);
+  if (known && info.lifecycle !== LC_MANUFACTURED) {
+    // a device the ledger knows belongs to the account its token stands for: one that was
+    // personalized for another account is refused for this request, never counted as done.
+    // An active device's token is the one in its own certificate; a half-done one's is
+    // the token the ledger gave it.
+    let tok = known.token;
+    if (info.lifecycle === LC_ACTIVE) {
+      try {
+        tok = hex(decodeSigned<DeviceCert>(await card.getCertificate(), CERT_SCHEMA).doc.token);
+      } catch {
+        // no readable certificate: the ledger's record of the token stands
+      }
+    }
+    const owner = await ledger.accountFor(tok);
+    if (owner !== req.account) {
+      const last4 = (a: string | null) => (a ? `…${a.replace(/\D/g, "").slice(-4)}` : "unknown");
+      throw refused(`personalize: device ${deviceId} is already personalized for another account (${last4(owner)}, not ${last4(req.account)}): present a blank device for this one`);
+    }
+  }
   if (info.lifecycle !== LC_MANUFACTURED && info.lifecycle !== LC_PERSONALIZING) {
     if (info.lifecycle === LC_ACTIVE && known) {
       // FINALIZE went through but its answer was lost (card pulled): confirm it now

@@ -20,6 +20,7 @@ export interface CardReader {
   SCARD_UNPOWER_CARD: number;
   on(ev: "status", l: (s: { state: number; atr?: Buffer }) => void): this;
   on(ev: "error" | "end", l: (e?: unknown) => void): this;
+  once(ev: "status" | "error" | "end", l: (e?: unknown) => void): this;
   connect(o: { share_mode?: number; protocol?: number }, cb: (err: unknown, protocol: number) => void): void;
   disconnect(disposition: number, cb: (err: unknown) => void): void;
   transmit(data: Buffer, resLen: number, protocol: number, cb: (err: unknown, res: Buffer) => void): void;
@@ -56,32 +57,22 @@ export class PcscChannel implements Channel {
     return `pcsc:${this.r.name}`;
   }
 
-  static async open(opts: PcscOptions): Promise<PcscChannel> {
+  static async open(opts: PcscOptions, load: () => PCSCLite = defaultLoad): Promise<PcscChannel> {
     const waitMs = opts.waitMs ?? 10_000;
-    const pcsc = loadOptional<() => PCSCLite>("pcsclite", INSTALL)();
-    const errors: string[] = [];
-    pcsc.on("error", (e) => errors.push(String((e as Error)?.message ?? e)));
+    const pcsc = establish(load);
     try {
-      const reader = await withTimeout(
-        new Promise<Reader>((resolve) => {
-          const pick = () => {
-            const names = Object.keys(pcsc.readers);
-            const byIndex = /^\d+$/.test(opts.reader) ? names[Number(opts.reader)] : undefined;
-            const name = byIndex ?? names.find((n) => n === opts.reader) ?? names.find((n) => n.startsWith(opts.reader));
-            if (name) resolve(pcsc.readers[name]);
-          };
-          pcsc.on("reader", pick);
-          pick();
-        }),
-        waitMs,
-        `pcsc: reader "${opts.reader}" not found${errors.length ? ` (${errors[0]})` : ""} — is pcscd running and the reader attached?`,
-      );
+      // the daemon's reader list arrives once, all names together: a name (or index) not
+      // in it is known at once, not after a wait
+      const names = await withTimeout(readerList(pcsc), waitMs, "pcsc: no reader list from pcscd");
+      const reader = pcsc.readers[pickReader(names, opts.reader)];
       const ch = new PcscChannel(pcsc, reader);
       await ch.waitCard(waitMs);
       await ch.connect();
       return ch;
     } catch (e) {
-      pcsc.close();
+      // every reader object holds a status thread and a libuv handle: all of them, and the
+      // context, must be closed or the process never exits (TRAPS.md)
+      await release(pcsc);
       throw e;
     }
   }
@@ -96,22 +87,23 @@ export class PcscChannel implements Channel {
 
   private waitCard(ms: number): Promise<void> {
     const r = this.r;
-    return withTimeout(
-      new Promise<void>((resolve) => {
-        r.on("status", (s) => {
-          const was = this.present;
-          this.present = (s.state & r.SCARD_STATE_PRESENT) !== 0;
-          if (this.present) resolve();
-          if (was && !this.present) {
-            this.lost = "card removed";
-            for (const f of this.removal.splice(0)) f();
-          }
-        });
-        r.on("end", () => (this.lost = "reader disconnected"));
-      }),
-      ms,
-      `pcsc: ${r.name}: no card presented`,
-    );
+    let timer: NodeJS.Timeout | undefined;
+    return new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(deviceError(`pcsc: ${r.name}: no card presented within ${ms / 1000} s (present one, or wait longer with --wait SECONDS)`)), ms);
+      r.on("status", (s) => {
+        const was = this.present;
+        this.present = (s.state & r.SCARD_STATE_PRESENT) !== 0;
+        if (this.present) resolve();
+        if (was && !this.present) {
+          this.lost = "card removed";
+          for (const f of this.removal.splice(0)) f();
+        }
+      });
+      r.on("end", () => {
+        this.lost = "reader disconnected";
+        reject(deviceError(`pcsc: ${r.name}: reader disconnected`));
+      });
+    }).finally(() => clearTimeout(timer));
   }
 
   private async connect(): Promise<void> {
@@ -139,18 +131,112 @@ export class PcscChannel implements Channel {
     const r = this.r;
     // after a removal the binding may never call back: do not let that hang the tool
     if (r.connected) await withTimeout(new Promise<void>((res) => r.disconnect(r.SCARD_LEAVE_CARD, () => res())), 1000, "pcsc: disconnect").catch(() => undefined);
-    for (const x of Object.values(this.pcsc.readers)) x.close();
-    this.pcsc.close();
+    await release(this.pcsc);
   }
 }
 
 /** Reader names the daemon offers (for `wallet readers`). */
-export async function listReaders(waitMs = 1500): Promise<string[]> {
-  const pcsc = loadOptional<() => PCSCLite>("pcsclite", INSTALL)();
+export async function listReaders(waitMs = 10_000, load: () => PCSCLite = defaultLoad): Promise<string[]> {
+  const pcsc = establish(load);
+  try {
+    return await withTimeout(readerList(pcsc), waitMs, "pcsc: no reader list from pcscd");
+  } finally {
+    await release(pcsc);
+  }
+}
+
+const defaultLoad = () => loadOptional<() => PCSCLite>("pcsclite", INSTALL)();
+
+/** The daemon's socket as libpcsclite finds it (PCSCLITE_CSOCK_NAME, else the default). */
+const socketName = () => process.env.PCSCLITE_CSOCK_NAME ?? "/run/pcscd/pcscd.comm";
+
+/**
+ * A PC/SC context. pcsclite establishes it in its constructor and throws when no daemon
+ * answers (SCARD_E_NO_SERVICE, 0x8010001D): one line saying what to start.
+ */
+function establish(load: () => PCSCLite): PCSCLite {
+  let pcsc: PCSCLite;
+  try {
+    pcsc = load();
+  } catch (e) {
+    const m = String((e as Error)?.message ?? e);
+    if (/0x8010001d|service not available|SCardEstablishContext/i.test(m))
+      throw deviceError(`no PC/SC service: start pcscd (\`pcscd -f\` in a terminal, or \`systemctl start pcscd\`); nothing answers on ${socketName()}`);
+    throw e;
+  }
+  // an error event without a listener would be thrown out of the event loop
   pcsc.on("error", () => undefined);
-  await new Promise((r) => setTimeout(r, waitMs));
-  const names = Object.keys(pcsc.readers);
-  for (const x of Object.values(pcsc.readers)) x.close();
-  pcsc.close();
-  return names;
+  pcsc.on("reader", (r) => {
+    r.on("error", () => undefined);
+    (r as ReaderWithReady).ready = new Promise<void>((res) => {
+      for (const ev of ["status", "error", "end"] as const) r.once(ev, () => res());
+    });
+  });
+  readerList(pcsc).catch(() => undefined); // wraps start() before pcsclite calls it
+  return pcsc;
+}
+
+/**
+ * Resolves with the reader names once the daemon's first list has arrived. pcsclite gives
+ * no event for the list itself (and none at all when it is empty): its start() callback
+ * is wrapped before it runs (pcsclite calls it on the next tick). The binding adds every
+ * reader of one list synchronously, so all of them are in `readers` by then.
+ */
+function readerList(pcsc: PCSCLite): Promise<string[]> {
+  const p = pcsc as PCSCLite & { start?: (cb: (err: unknown, data: Buffer) => void) => void; listed?: Promise<string[]> };
+  if (p.listed) return p.listed;
+  p.listed = new Promise<string[]>((resolve, reject) => {
+    const start = p.start;
+    if (typeof start !== "function") return resolve(Object.keys(pcsc.readers)); // not the binding we know: take what is there
+    p.start = (cb) =>
+      start.call(p, (err, data) => {
+        cb(err, data);
+        if (err) reject(deviceError(`pcsc: cannot list readers (${String((err as Error)?.message ?? err)}) — is pcscd running?`));
+        else resolve(Object.keys(pcsc.readers));
+      });
+  });
+  return p.listed;
+}
+
+/** The reader named by `spec`: its index in the list, its exact name, or a prefix of its name. */
+export function pickReader(names: string[], spec: string): string {
+  const available = names.length ? `readers: ${names.map((n, i) => `${i} "${n}"`).join(", ")}` : "no readers attached";
+  if (/^\d+$/.test(spec)) {
+    const i = Number(spec);
+    if (i < names.length) return names[i];
+    throw deviceError(`pcsc: no reader ${spec} (${available}; see \`wallet readers\`)`);
+  }
+  const name = names.find((n) => n === spec) ?? names.find((n) => n.startsWith(spec));
+  if (!name) throw deviceError(`pcsc: reader "${spec}" not found (${available}; see \`wallet readers\`)`);
+  return name;
+}
+
+type ReaderWithReady = CardReader & { ready?: Promise<void> };
+
+/**
+ * Closes the context and every reader object (idempotent). A reader's status thread that
+ * has not reached its first SCardGetStatusChange cannot be cancelled: closing it then
+ * leaves the thread's libuv handle open and the process never exits. So each reader is
+ * closed after its first status event (a few ms after it appears; at most 1 s).
+ */
+async function release(pcsc: PCSCLite): Promise<void> {
+  const p = pcsc as PCSCLite & { released?: boolean };
+  if (p.released) return;
+  p.released = true;
+  try {
+    pcsc.close(); // first: no new reader objects after this
+  } catch {
+    // already gone
+  }
+  const readers = Object.values(pcsc.readers) as ReaderWithReady[];
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(readers.map((r) => r.ready)), new Promise((res) => (t = setTimeout(res, 1000)))]);
+  clearTimeout(t);
+  for (const r of readers) {
+    try {
+      r.close();
+    } catch {
+      // a reader that went away is closed already
+    }
+  }
 }

@@ -26,6 +26,7 @@ export class SerialChannel implements Channel {
   private constructor(
     readonly name: string,
     private port: Port,
+    private timeoutMs = 10_000,
   ) {
     port.on("data", (chunk) => {
       for (const f of this.decoder.push(new Uint8Array(chunk))) this.waiter?.(f);
@@ -34,13 +35,14 @@ export class SerialChannel implements Channel {
     port.on("error", (e) => this.waiter?.(deviceError(`${this.name}: ${e?.message}`)));
   }
 
-  static async open(path: string, baudRate = 115200): Promise<SerialChannel> {
+  static async open(path: string, opts: { baudRate?: number; timeoutMs?: number } = {}): Promise<SerialChannel> {
+    const baudRate = opts.baudRate ?? 115200;
     const { SerialPortStream } = loadOptional<{ SerialPortStream: new (o: object) => Port }>("@serialport/stream", INSTALL);
     const { autoDetect } = loadOptional<{ autoDetect: () => unknown }>("@serialport/bindings-cpp", INSTALL);
     const port = new SerialPortStream({ binding: autoDetect(), path, baudRate, autoOpen: false });
     await new Promise<void>((res, rej) => port.open((e) => (e ? rej(deviceError(`serial: cannot open ${path} (${e.message})`)) : res())));
     await new Promise<void>((res) => port.flush(() => res()));
-    return new SerialChannel(`serial:${path}`, port);
+    return new SerialChannel(`serial:${path}`, port, opts.timeoutMs);
   }
 
   async transmit(apdu: Uint8Array): Promise<Uint8Array> {
@@ -53,7 +55,7 @@ export class SerialChannel implements Channel {
     });
     // a leading delimiter flushes any garbage the device has half-received
     this.port.write(Buffer.concat([Buffer.from([0]), Buffer.from(serialEncode(SERIAL_TYPE_APDU_REQUEST, apdu))]));
-    const f = await withTimeout(p, 10_000, this.name);
+    const f = await withTimeout(p, this.timeoutMs, this.name);
     if (f.type === SERIAL_TYPE_ERROR) throw deviceError(`${this.name}: device reported serial error 0x${(f.payload[0] ?? 0).toString(16)}`);
     if (f.type !== SERIAL_TYPE_APDU_RESPONSE) throw deviceError(`${this.name}: unexpected frame type 0x${f.type.toString(16)}`);
     return f.payload;

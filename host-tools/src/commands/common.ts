@@ -4,16 +4,20 @@ import { ensureHome, type Ctx } from "../cli.ts";
 import { notFound } from "../errors.ts";
 import { money, table } from "../format.ts";
 import type { DeviceRecord, Ledger, LedgerSummary } from "../ledger/ledger.ts";
-import { SqliteLedger } from "../ledger/sqlite.ts";
+import { lockTimeoutMs, SqliteLedger } from "../ledger/sqlite.ts";
 
-/** Opens the ledger; `create` false makes a missing file a not-found error instead. */
-export function openLedger(ctx: Ctx, create = true): SqliteLedger {
-  if (!create && !existsSync(ctx.ledgerPath)) throw notFound(`ledger: ${ctx.ledgerPath} not found (run \`wallet issuer init\` or personalize a device first)`);
-  ensureHome(ctx);
-  return SqliteLedger.open(ctx.ledgerPath);
+/**
+ * Opens the ledger. Only the commands that create state (`issuer init`) pass `create`:
+ * for every other command a missing ledger is a mistyped --home or --ledger, and making
+ * a fresh empty one there would hide it (exit 6, not found).
+ */
+export function openLedger(ctx: Ctx, create = false): SqliteLedger {
+  if (!create && !existsSync(ctx.ledgerPath)) throw notFound(`ledger: ${ctx.ledgerPath} not found (wrong --home? \`wallet issuer init\` creates it)`);
+  if (create) ensureHome(ctx);
+  return SqliteLedger.open(ctx.ledgerPath, { lockTimeoutMs: lockTimeoutMs(ctx.env) });
 }
 
-export async function withLedger<T>(ctx: Ctx, fn: (l: Ledger) => Promise<T>, create = true): Promise<T> {
+export async function withLedger<T>(ctx: Ctx, fn: (l: Ledger) => Promise<T>, create = false): Promise<T> {
   const l = openLedger(ctx, create);
   try {
     return await fn(l);
@@ -27,6 +31,8 @@ export async function mustDevice(l: Ledger, key: string): Promise<DeviceRecord> 
   if (!d) throw notFound(`unknown device "${key}" (see \`wallet devices list\`)`);
   return d;
 }
+
+export { numberOption, parseAmountArg, parseNumber, RANGES } from "./numbers.ts";
 
 export const deviceName = (d: { deviceId: string; alias: string | null }) => (d.alias ? `${d.alias} (${d.deviceId})` : d.deviceId);
 

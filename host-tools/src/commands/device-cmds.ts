@@ -1,29 +1,47 @@
 // Commands that talk to a device (issue 6): personalize (single or batch), load,
 // pos init | charge | export, transfer, sync, readers. Device flows live in flows.ts.
 import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { ensureHome, register, type Ctx, type Values } from "../cli.ts";
-import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openSpec, withChannel, type Channel } from "../channels/index.ts";
-import { dataError, usageError, WalletError } from "../errors.ts";
+import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, openSpec, withChannel, type Channel } from "../channels/index.ts";
+import { dataError, EXIT_INTERNAL, EXIT_STORAGE, notFound, refused, usageError, WalletError } from "../errors.ts";
 import { load, personalize, posCharge, posRecover, sync, transfer, type PersonalizeRequest, type PersonalizeResult } from "../flows.ts";
-import { money, parseAmount, Progress } from "../format.ts";
+import { money, Progress } from "../format.ts";
 import type { FormFactor } from "../ledger/ledger.ts";
 import { PosOutbox } from "../pos-outbox.ts";
 import { CURRENCY_CNY, DEFAULT_LIMITS } from "../synthetic.ts";
 import { mustDevice, withLedger } from "./common.ts";
 import { openKeystore, parseSuite } from "./issuer.ts";
 import { LIMIT_OPTIONS } from "./limits.ts";
+import { parseAmountArg as amountArg, parseNumber, RANGES } from "./numbers.ts";
+import { cliError } from "../cli-errors.ts";
+import { ApduError } from "../../../protocol/src/sw.ts";
+import { WalletCard } from "../card.ts";
+import { askReason, SW_WITH_REASON } from "../refusals.ts";
 
-const amountArg = (s: string | undefined, what: string): number => {
-  const v = s === undefined ? undefined : parseAmount(s);
-  if (v === undefined || v === 0) throw usageError(`${what} must be a positive amount like 12.50, got "${s ?? ""}"`);
-  return v;
-};
+/**
+ * withChannel, and a refused command explained by the device itself: its REASON_* from
+ * GET STATUS is attached to the status word for the error printer (cli-errors.ts).
+ */
+async function onDevice<T>(ch: Channel, fn: (ch: Channel) => Promise<T>): Promise<T> {
+  return withChannel(ch, async (c) => {
+    try {
+      return await fn(c);
+    } catch (e) {
+      if (e instanceof ApduError && SW_WITH_REASON.has(e.sw)) {
+        const reason = await askReason(() => new WalletCard(c).status());
+        if (reason) Object.assign(e, { reason });
+      }
+      throw e;
+    }
+  });
+}
 
 type Row = Record<string, string | undefined>;
 
-function request(row: Row, where: string): PersonalizeRequest {
-  const bad = (m: string) => dataError(`${where}: ${m}`);
+/** One device to personalize; bad values are data errors (batch file) or usage errors (options). */
+function request(row: Row, where: string, mk: (m: string) => WalletError = dataError): PersonalizeRequest {
+  const bad = (m: string) => mk(`${where}: ${m}`);
   const account = row.account?.trim();
   if (!account) throw bad("account is missing");
   let suite;
@@ -34,60 +52,74 @@ function request(row: Row, where: string): PersonalizeRequest {
   }
   const form = (row.form ?? "card").trim() as FormFactor;
   if (!["card", "band", "watch"].includes(form)) throw bad(`unknown form factor "${row.form}" (card, band or watch)`);
-  const amt = (k: string, dflt: number) => {
-    if (row[k] === undefined || row[k] === "") return dflt;
-    const v = parseAmount(row[k]!);
-    if (v === undefined) throw bad(`${k} "${row[k]}" is not an amount`);
-    return v;
-  };
-  const int = (k: string, dflt: number) => {
-    if (row[k] === undefined || row[k] === "") return dflt;
-    if (!/^\d+$/.test(row[k]!)) throw bad(`${k} "${row[k]}" is not a whole number`);
-    return Number(row[k]);
-  };
+  const amt = (k: string, dflt: number) => (row[k] === undefined || row[k] === "" ? dflt : amountArg(row[k], k, { min: 0, err: bad }));
+  const int = (k: string, dflt: number, spec = RANGES.count) => (row[k] === undefined || row[k] === "" ? dflt : parseNumber(row[k]!, k, spec, bad));
   const limits = {
     cap: amt("cap", DEFAULT_LIMITS.cap), maxPayment: amt("max_payment", DEFAULT_LIMITS.maxPayment), noCvm: amt("no_cvm", DEFAULT_LIMITS.noCvm),
     maxCountSinceSync: int("max_count", DEFAULT_LIMITS.maxCountSinceSync), maxAmountSinceSync: amt("max_amount", DEFAULT_LIMITS.maxAmountSinceSync),
-    syncInterval: int("sync_interval", DEFAULT_LIMITS.syncInterval),
+    syncInterval: int("sync_interval", DEFAULT_LIMITS.syncInterval, RANGES.seconds),
   };
   if (limits.maxPayment > limits.cap) throw bad("max_payment is above the cap");
   const pin = row.pin?.trim() || undefined;
   if (pin && !/^\d{4,8}$/.test(pin)) throw bad("pin must be 4 to 8 digits");
-  return { account, suite, formFactor: form, currency: int("currency", CURRENCY_CNY), limits, pin, alias: row.alias?.trim() || undefined };
+  return { account, suite, formFactor: form, currency: int("currency", CURRENCY_CNY, RANGES.currency), limits, pin, alias: row.alias?.trim() || undefined };
 }
 
 const COLUMNS = ["account", "suite", "form", "cap", "max_payment", "no_cvm", "max_count", "max_amount", "sync_interval", "currency", "pin", "alias"];
 
-/** Batch file: CSV with a header row (COLUMNS; account required), or a JSON array of objects. */
+/**
+ * Batch file: CSV with a header row (COLUMNS; account required), or a JSON array of objects.
+ * Every row is checked before the first card is touched; all bad rows are reported at once.
+ */
 export function readBatch(path: string): PersonalizeRequest[] {
+  const name = path.split("/").pop()!;
+  if (!existsSync(path)) throw notFound(`personalize: batch file ${path} not found`);
   let text: string;
   try {
     text = readFileSync(path, "utf8");
-  } catch {
-    throw dataError(`personalize: cannot read ${path}`);
+  } catch (e) {
+    throw dataError(`personalize: cannot read ${path} (${(e as Error).message})`);
   }
-  const name = path.split("/").pop()!;
+  const rows: { where: string; row: () => Row }[] = [];
   if (path.endsWith(".json")) {
-    let rows: unknown;
+    let items: unknown;
     try {
-      rows = JSON.parse(text);
+      items = JSON.parse(text);
     } catch {
       throw dataError(`personalize: ${name} is not valid JSON`);
     }
-    if (!Array.isArray(rows)) throw dataError(`personalize: ${name}: expected an array of devices`);
-    return rows.map((r, i) => request(Object.fromEntries(Object.entries(r ?? {}).map(([k, v]) => [k, String(v)])), `${name} item ${i + 1}`));
+    if (!Array.isArray(items)) throw dataError(`personalize: ${name}: expected an array of devices`);
+    items.forEach((r, i) => rows.push({ where: `item ${i + 1}`, row: () => Object.fromEntries(Object.entries(r ?? {}).map(([k, v]) => [k, String(v)])) }));
+  } else {
+    const lines = text.split(/\r?\n/).map((l, i) => ({ l, n: i + 1 })).filter((x) => x.l.trim() && !x.l.startsWith("#"));
+    if (!lines.length) throw dataError(`personalize: ${name} is empty`);
+    const header = lines[0].l.split(",").map((h) => h.trim().toLowerCase());
+    const unknown = header.filter((h) => !COLUMNS.includes(h));
+    if (unknown.length) throw dataError(`personalize: ${name} line ${lines[0].n}: unknown column(s) ${unknown.join(", ")} (known: ${COLUMNS.join(", ")})`);
+    if (!header.includes("account")) throw dataError(`personalize: ${name} line ${lines[0].n}: the header needs an "account" column`);
+    for (const { l, n } of lines.slice(1))
+      rows.push({
+        where: `line ${n}`,
+        row: () => {
+          const cells = l.split(",");
+          if (cells.length !== header.length) throw dataError(`${cells.length} fields, the header has ${header.length}`);
+          return Object.fromEntries(header.map((h, i) => [h, cells[i].trim()]));
+        },
+      });
   }
-  const lines = text.split(/\r?\n/).map((l, i) => ({ l, n: i + 1 })).filter((x) => x.l.trim() && !x.l.startsWith("#"));
-  if (!lines.length) throw dataError(`personalize: ${name} is empty`);
-  const header = lines[0].l.split(",").map((h) => h.trim().toLowerCase());
-  const unknown = header.filter((h) => !COLUMNS.includes(h));
-  if (unknown.length) throw dataError(`personalize: ${name} line ${lines[0].n}: unknown column(s) ${unknown.join(", ")} (known: ${COLUMNS.join(", ")})`);
-  if (!header.includes("account")) throw dataError(`personalize: ${name} line ${lines[0].n}: the header needs an "account" column`);
-  return lines.slice(1).map(({ l, n }) => {
-    const cells = l.split(",");
-    if (cells.length !== header.length) throw dataError(`personalize: ${name} line ${n}: ${cells.length} fields, the header has ${header.length}`);
-    return request(Object.fromEntries(header.map((h, i) => [h, cells[i].trim()])), `${name} line ${n}`);
-  });
+  if (!rows.length) throw dataError(`personalize: ${name} has no devices`);
+  const out: PersonalizeRequest[] = [];
+  const bad: string[] = [];
+  for (const { where, row } of rows) {
+    try {
+      out.push(request(row(), where));
+    } catch (e) {
+      if (!(e instanceof WalletError)) throw e;
+      bad.push(e.message.startsWith(where) ? e.message : `${where}: ${e.message}`);
+    }
+  }
+  if (bad.length) throw dataError(`personalize: ${name}: ${bad.length} bad ${bad.length === 1 ? "row" : "rows"}, no device touched: ${bad.join("; ")}`);
+  return out;
 }
 
 function mailerLine(r: { deviceId: string; pin: string; puk: string }, req: PersonalizeRequest): string {
@@ -100,13 +132,25 @@ function writeMailer(path: string, line: string): void {
   appendFileSync(path, line, { mode: 0o600 });
 }
 
+interface RowResult {
+  row: number;
+  account: string;
+  status: "personalized" | "resumed" | "already-personalized" | "skipped" | "failed";
+  deviceId?: string;
+  suite?: string;
+  form?: string;
+  token?: string;
+  error?: string;
+  exitCode?: number;
+}
+
 interface BatchState {
   rows: Record<string, { deviceId: string; status: "done" }>;
 }
 
 async function channelFor(ctx: Ctx, o: Values, batch: boolean, index: number, req: PersonalizeRequest): Promise<Channel> {
   // a batch with --sim DIR keeps one flash image per row: a re-run finds half-done devices
-  if (o.sim !== undefined) return openSpec(`sim:${batch ? join(o.sim as string, `device-${index + 1}.img`) : o.sim},${req.formFactor}`, { trace: ctx.trace });
+  if (o.sim !== undefined) return openSpec(`sim:${batch ? join(o.sim as string, `device-${index + 1}.img`) : o.sim},${req.formFactor}`, openOptions(o, ctx.trace));
   return openFromOptions(o, ctx.trace);
 }
 
@@ -125,16 +169,30 @@ register(
       "wallet personalize cards.csv --reader 'Virtual PCD 00 00' --pin-mailer pins.csv --report batch.json",
     ],
     async run(ctx, [batch], o) {
-      ensureHome(ctx);
+      // everything that can be wrong with the command line or the batch file is found
+      // before the keystore is unlocked and before the first device is touched
+      channelSpec(o);
+      openOptions(o, ctx.trace);
       const reqs = batch
         ? readBatch(batch)
-        : [request({ account: o.account as string, suite: o.suite as string, form: o.form as string, pin: o.pin as string, alias: o.alias as string, currency: o.currency as string, cap: o.cap as string, max_payment: o["max-payment"] as string, no_cvm: o["no-cvm"] as string, max_count: o["max-count"] as string, max_amount: o["max-amount"] as string, sync_interval: o["sync-interval"] as string }, "personalize")];
+        : [request({ account: o.account as string, suite: o.suite as string, form: o.form as string, pin: o.pin as string, alias: o.alias as string, currency: o.currency as string, cap: o.cap as string, max_payment: o["max-payment"] as string, no_cvm: o["no-cvm"] as string, max_count: o["max-count"] as string, max_amount: o["max-amount"] as string, sync_interval: o["sync-interval"] as string }, "personalize", usageError)];
       const ks = await openKeystore(ctx);
       const mailer = resolve((o["pin-mailer"] as string) ?? (batch ? `${batch}.pins.csv` : join(ctx.home, "pin-mailer.csv")));
+      // the PIN mailer is written just before FINALIZE: a directory that is not there must
+      // be found now, not with a card half-personalized in the reader
+      if (!existsSync(dirname(mailer))) throw notFound(`personalize: the PIN mailer's directory ${dirname(mailer)} does not exist`);
       const statePath = batch ? resolve((o.state as string) ?? `${batch}.state.json`) : null;
-      const state: BatchState = statePath && existsSync(statePath) ? JSON.parse(readFileSync(statePath, "utf8")) : { rows: {} };
+      let state: BatchState = { rows: {} };
+      if (statePath && existsSync(statePath)) {
+        try {
+          state = JSON.parse(readFileSync(statePath, "utf8"));
+        } catch {
+          throw dataError(`personalize: state file ${statePath} is not valid JSON (remove it to start the batch over)`);
+        }
+      }
       const progress = new Progress(reqs.length, "personalize");
-      const results: object[] = [];
+      const results: RowResult[] = [];
+      let firstFailure: WalletError | undefined;
       await withLedger(ctx, async (ledger) => {
         for (let i = 0; i < reqs.length; i++) {
           const req = reqs[i];
@@ -144,34 +202,49 @@ register(
             progress.tick(i + 1, "skipped");
             continue;
           }
+          // a channel that cannot be opened (no PC/SC service, no such reader, no card in
+          // time, a missing image) stops the batch: the rows done so far are in the state
+          // file, and a re-run goes on from there
+          const ch = await channelFor(ctx, o, !!batch, i, req);
+          let res: RowResult;
           try {
-            const ch = await channelFor(ctx, o, !!batch, i, req);
-            let r: PersonalizeResult;
-            try {
-              r = await personalize(ch, ks, ledger, req, { beforeFinalize: (x) => writeMailer(mailer, mailerLine(x, req)) });
-            } finally {
-              // one reader, many cards: the next row starts with the next card, done or failed
-              if (batch && ch.waitRemoved) {
-                if (!ctx.json) ctx.log(`personalize: row ${i + 1} finished, remove the card`);
-                await ch.waitRemoved(10 * 60_000).catch(() => undefined);
-              }
-              await ch.close().catch(() => undefined);
-            }
+            const r = await personalize(ch, ks, ledger, req, { beforeFinalize: (x) => writeMailer(mailer, mailerLine(x, req)) });
             state.rows[key] = { deviceId: r.deviceId, status: "done" };
             if (statePath) writeFileSync(statePath, JSON.stringify(state, null, 1));
-            results.push({ row: i + 1, account: req.account, status: r.alreadyDone ? "already-personalized" : r.resumed ? "resumed" : "personalized", deviceId: r.deviceId, suite: r.suite, form: r.formFactor, token: r.token });
+            res = { row: i + 1, account: req.account, status: r.resumed ? "resumed" : r.alreadyDone ? "already-personalized" : "personalized", deviceId: r.deviceId, suite: r.suite, form: r.formFactor, token: r.token };
           } catch (e) {
-            if (!batch) throw e;
-            results.push({ row: i + 1, account: req.account, status: "failed", error: e instanceof WalletError || e instanceof Error ? e.message : String(e) });
-            await ledger.audit("personalize-failed", { row: i + 1, error: String((e as Error).message) });
+            const we = cliError(e);
+            // one device failing is this row's problem; a broken ledger or a bug is everyone's
+            if (!batch || we.exitCode === EXIT_STORAGE || we.exitCode === EXIT_INTERNAL) {
+              await ch.close().catch(() => undefined);
+              throw e;
+            }
+            firstFailure ??= we;
+            res = { row: i + 1, account: req.account, status: "failed", error: we.message, exitCode: we.exitCode };
+            await ledger.audit("personalize-failed", { row: i + 1, error: we.message });
           }
+          results.push(res);
+          // one reader, many cards: the next row starts with the next card, done or failed
+          if (batch && ch.waitRemoved) {
+            if (!ctx.json) ctx.log(`personalize: row ${i + 1} ${res.status === "failed" ? `FAILED (${res.error})` : res.status}; remove the card`);
+            await ch.waitRemoved(10 * 60_000).catch(() => undefined);
+          }
+          await ch.close().catch(() => undefined);
           progress.tick(i + 1);
         }
       });
-      const report = { pinMailer: mailer, personalized: results.filter((r) => (r as { status: string }).status !== "failed" && (r as { status: string }).status !== "skipped").length, failed: results.filter((r) => (r as { status: string }).status === "failed").length, devices: results };
+      const count = (...st: RowResult["status"][]) => results.filter((r) => st.includes(r.status)).length;
+      const report = {
+        pinMailer: mailer, personalized: count("personalized"), resumed: count("resumed"), skipped: count("skipped", "already-personalized"), failed: count("failed"), devices: results,
+      };
       if (o.report) writeFileSync(o.report as string, JSON.stringify(report, null, 2) + "\n");
-      const text = results.map((r) => Object.values(r).join("  ")).join("\n") + `\n${report.personalized} personalized, ${report.failed} failed; PINs in ${mailer} (mode 0600)`;
-      return { data: report, text };
+      const text =
+        results.map((r) => Object.values(r).join("  ")).join("\n") +
+        `\n${report.personalized} personalized, ${report.resumed} resumed, ${report.skipped} skipped, ${report.failed} failed; PINs in ${mailer} (mode 0600)`;
+      if (!firstFailure) return { data: report, text };
+      // a batch with failed rows exits non-zero: the code of its first failed row
+      const failedRows = results.filter((r) => r.status === "failed").map((r) => r.row);
+      return { data: report, text, exitCode: firstFailure.exitCode, error: `personalize: ${failedRows.length} of ${results.length} rows failed (rows ${failedRows.join(", ")}); first: ${firstFailure.message}` };
     },
   },
   {
@@ -184,10 +257,11 @@ register(
     async run(ctx, [device, amountS], o) {
       const amount = amountArg(amountS, "AMOUNT");
       channelSpec(o); // usage errors before any unlock or lookup
+      openOptions(o, ctx.trace);
       const ks = await openKeystore(ctx);
       return withLedger(ctx, async (l) => {
         const d = await mustDevice(l, device);
-        const r = await withChannel(await openFromOptions(o, ctx.trace), (ch) => load(ch, ks, l, amount, d.deviceId));
+        const r = await onDevice(await openFromOptions(o, ctx.trace), (ch) => load(ch, ks, l, amount, d.deviceId));
         const lines = r.settled.map((x) => (x.state === "confirmed" ? `earlier load seq ${x.seq} of ${money(x.amount)}: the device had applied it (its answer was lost); confirmed` : `earlier load seq ${x.seq} of ${money(x.amount)}: never applied by the device; void`));
         lines.push(
           r.outcome === "earlier-applied"
@@ -205,6 +279,9 @@ register(
     options: { merchant: { type: "string" }, trust: { type: "string" }, terminal: { type: "string" }, currency: { type: "string" }, outbox: { type: "string" } },
     async run(ctx, _a, o) {
       if (!o.merchant || !o.trust) throw usageError("pos init needs --merchant HEX16 and --trust FILE (from `wallet issuer export-public`)");
+      if (!/^[0-9a-f]{16}$/i.test(String(o.merchant))) throw usageError(`--merchant must be 16 hex digits, got "${o.merchant}"`);
+      const currency = o.currency === undefined ? CURRENCY_CNY : parseNumber(String(o.currency), "--currency", RANGES.currency);
+      if (!existsSync(o.trust as string)) throw notFound(`pos: trust file ${o.trust} not found (write it with \`wallet issuer export-public --out FILE\`)`);
       let trust: { keys?: { kid: string; suite: "sm2" | "p256"; pub: string }[]; revoked?: string[]; revocationVersion?: number };
       try {
         trust = JSON.parse(readFileSync(o.trust as string, "utf8"));
@@ -217,7 +294,7 @@ register(
       const box = PosOutbox.open(path);
       try {
         box.configure({
-          merchant: String(o.merchant).toLowerCase(), terminal: (o.terminal as string) ?? "pos-1", currency: o.currency ? Number(o.currency) : CURRENCY_CNY,
+          merchant: String(o.merchant).toLowerCase(), terminal: (o.terminal as string) ?? "pos-1", currency,
           trusted: trust.keys.map(({ kid, suite, pub }) => ({ kid, suite, pub })), revoked: trust.revoked ?? [], revocationVersion: trust.revocationVersion ?? 0,
         });
         return { data: { outbox: path, ...box.settings() }, text: `POS ${box.settings().terminal} for merchant ${box.settings().merchant}: ${trust.keys.length} trusted keys, ${(trust.revoked ?? []).length} revoked devices` };
@@ -236,12 +313,13 @@ register(
     async run(ctx, [amountS], o) {
       const amount = amountArg(amountS, "AMOUNT");
       channelSpec(o);
+      openOptions(o, ctx.trace);
       const box = PosOutbox.open(resolve((o.outbox as string) ?? join(ctx.home, "pos-outbox.sqlite")), true);
       try {
         const cfg = box.config();
-        if (o.currency && Number(o.currency) !== cfg.currency) throw usageError(`this terminal takes currency ${cfg.currency}`);
+        if (o.currency !== undefined && parseNumber(String(o.currency), "--currency", RANGES.currency) !== cfg.currency) throw usageError(`this terminal takes currency ${cfg.currency}`);
         if (process.stderr.isTTY) ctx.log(`waiting for a tap: ${money(amount)}`); // a prompt for a person, not for a log
-        const p = await withChannel(await openFromOptions(o, ctx.trace), (ch) => posCharge(ch, cfg, amount, { pin: o.pin as string | undefined, journal: box }));
+        const p = await onDevice(await openFromOptions(o, ctx.trace), (ch) => posCharge(ch, cfg, amount, { pin: o.pin as string | undefined, journal: box }));
         const receipt = [
           ...p.recovered.map((x) => `RECOVERED an earlier payment of this card: ${money(x.amount)} voucher #${x.counter} (its answer was lost; now stored)`),
           `APPROVED  ${money(amount)} (currency ${p.currency})`,
@@ -267,7 +345,7 @@ register(
       channelSpec(o);
       const box = PosOutbox.open(resolve((o.outbox as string) ?? join(ctx.home, "pos-outbox.sqlite")), true);
       try {
-        const r = await withChannel(await openFromOptions(o, ctx.trace), (ch) => posRecover(ch, box.config(), box));
+        const r = await onDevice(await openFromOptions(o, ctx.trace), (ch) => posRecover(ch, box.config(), box));
         const lines = r.recovered.map((x) => `recovered voucher #${x.counter} of ${r.deviceId}: ${money(x.amount)} (${x.voucherHash})`);
         lines.push(r.recovered.length ? `${r.recovered.length} voucher(s) recovered into the outbox` : `nothing to recover: every voucher of ${r.deviceId} to this merchant is in the outbox`);
         return { data: { deviceId: r.deviceId, recovered: r.recovered.map((x) => ({ counter: x.counter, amount: x.amount, voucherHash: x.voucherHash })) }, text: lines.join("\n") };
@@ -321,9 +399,10 @@ register(
     options: { ...CHANNEL_OPTIONS, out: { type: "string" } },
     async run(ctx, _a, o) {
       channelSpec(o);
+      openOptions(o, ctx.trace);
       const ks = await openKeystore(ctx);
       return withLedger(ctx, async (l) => {
-        const r = await withChannel(await openFromOptions(o, ctx.trace), (ch) => sync(ch, ks, l));
+        const r = await onDevice(await openFromOptions(o, ctx.trace), (ch) => sync(ch, ks, l));
         if (o.out) writeFileSync(o.out as string, r.log + "\n");
         const { log, ...data } = r;
         return {
@@ -335,6 +414,37 @@ register(
           ].join("\n"),
         };
       }, false);
+    },
+  },
+  {
+    name: "pin unblock",
+    summary: "unblock a device's PIN with its PUK (from the PIN mailer), optionally setting a new PIN",
+    usage: "--puk PUK [--new-pin PIN] (--reader R | --hid H | --serial P | --sim IMAGE)",
+    options: { ...CHANNEL_OPTIONS, puk: { type: "string" }, "new-pin": { type: "string" } },
+    examples: ["wallet pin unblock --reader 0 --puk 12345678 --new-pin 2468"],
+    async run(ctx, _a, o) {
+      channelSpec(o);
+      openOptions(o, ctx.trace);
+      const digits = (v: unknown, what: string) => {
+        if (typeof v !== "string" || !/^\d{4,8}$/.test(v)) throw usageError(`${what} must be 4 to 8 digits`);
+        return v;
+      };
+      const puk = digits(o.puk, "--puk");
+      const pin = o["new-pin"] === undefined ? undefined : digits(o["new-pin"], "--new-pin");
+      return withChannel(await openFromOptions(o, ctx.trace), async (ch) => {
+        const card = new WalletCard(ch);
+        const { deviceId } = await card.select();
+        try {
+          await card.resetRetryCounter(puk, pin);
+        } catch (e) {
+          // the PUK's own tries: 63Cx here is about the PUK, not the PIN
+          if (e instanceof ApduError && (e.sw & 0xfff0) === 0x63c0) throw refused(`pin unblock: wrong PUK, ${e.sw & 0x0f} tries left`);
+          if (e instanceof ApduError && e.sw === 0x6983) throw refused("pin unblock: PUK blocked: the device must go back to the issuer");
+          throw e;
+        }
+        const id = Buffer.from(deviceId).toString("hex");
+        return { data: { deviceId: id, newPin: pin !== undefined }, text: `${id}: PIN unblocked${pin !== undefined ? " and changed" : ""}` };
+      });
     },
   },
   {

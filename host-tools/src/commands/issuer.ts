@@ -7,12 +7,15 @@ import { usageError } from "../errors.ts";
 import { withLedger } from "./common.ts";
 
 /** The ledger trusts what the keystore holds (public halves only), with an audit record. */
-async function recordKeys(ctx: Ctx, action: string, keys: IssuerKeyPublic[]): Promise<void> {
-  await withLedger(ctx, (l) =>
-    l.transaction(async () => {
-      await l.putIssuerKeys(keys.map(({ kid, suite, pub, status }) => ({ kid, suite, pub, status })));
-      await l.audit(action, { keys: keys.map((k) => `${k.suite}:${k.kid}:${k.status}`) });
-    }),
+async function recordKeys(ctx: Ctx, action: string, keys: IssuerKeyPublic[], create = false): Promise<void> {
+  await withLedger(
+    ctx,
+    (l) =>
+      l.transaction(async () => {
+        await l.putIssuerKeys(keys.map(({ kid, suite, pub, status }) => ({ kid, suite, pub, status })));
+        await l.audit(action, { keys: keys.map((k) => `${k.suite}:${k.kid}:${k.status}`) });
+      }),
+    create,
   );
 }
 import type { SuiteName } from "../sig.ts";
@@ -46,7 +49,7 @@ register(
       ensureHome(ctx);
       const ks = Keystore.create(ctx.keystorePath, await getPassphrase({ confirm: true, env: ctx.env }), { force: !!o.force });
       const keys = ks.keys();
-      await recordKeys(ctx, "issuer-init", keys);
+      await recordKeys(ctx, "issuer-init", keys, true);
       return { data: { keystore: ctx.keystorePath, keys }, text: `keystore created: ${ctx.keystorePath}\n${keyTable(keys)}` };
     },
   },

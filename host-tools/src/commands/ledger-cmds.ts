@@ -1,6 +1,9 @@
 // `wallet reconcile`, `wallet report`, `wallet audit verify`, `wallet devices …` (issue 6).
+import { existsSync } from "node:fs";
 import { register } from "../cli.ts";
-import { refused, usageError } from "../errors.ts";
+import { notFound, refused, usageError } from "../errors.ts";
+import { numberOption, RANGES } from "./numbers.ts";
+import { DEFAULT_LIMITS } from "../synthetic.ts";
 import { LIMIT_OPTIONS, limitsFrom } from "./limits.ts";
 import { table } from "../format.ts";
 import { reconcile } from "../reconcile.ts";
@@ -22,9 +25,12 @@ register(
     options: { workers: { type: "string" } },
     examples: ["wallet reconcile pos-shop1.json pos-shop2.json log-alice.json", "wallet reconcile exports/*.json --json"],
     async run(ctx, files, o) {
+      const workers = numberOption(o, "workers", RANGES.workers, undefined);
+      const missing = files.filter((f) => !existsSync(f));
+      if (missing.length) throw notFound(`reconcile: ${missing.length === 1 ? "file" : "files"} not found: ${missing.join(", ")}`);
       // each file is parsed inside the import's transaction: a bad one rolls everything back
       return withLedger(ctx, async (l) => {
-        const r = await reconcile(l, files, { workers: o.workers === undefined ? undefined : Number(o.workers) });
+        const r = await reconcile(l, files, { workers });
         const s = await l.summary();
         const lines = [
           `imported ${r.files.filter((f) => !f.alreadyImported).length} file(s) (${r.files.filter((f) => f.alreadyImported).length} already imported): ${r.newVouchers} new vouchers, ${r.duplicates} already known, ${r.rejected} rejected, ${r.receipts} receipts`,
@@ -35,7 +41,7 @@ register(
           summaryText(s),
         ];
         return { data: { result: r, summary: s }, text: lines.join("\n") };
-      });
+      }, false);
     },
   },
   {
@@ -127,6 +133,7 @@ register(
     options: LIMIT_OPTIONS,
     examples: ["wallet devices limits alice-card --cap 2000.00 --max-payment 300.00"],
     async run(ctx, [key], o) {
+      limitsFrom(o, DEFAULT_LIMITS); // bad numbers are usage errors before any lookup
       return withLedger(ctx, async (l) => {
         const d = await mustDevice(l, key);
         const base = d.pendingLimits ?? d.limits;

@@ -1,9 +1,8 @@
 // Limit options shared by `personalize` and `devices limits` (DESIGN.md §4): amounts in
 // currency units with two decimals ("500.00"), counts and seconds as whole numbers.
 import type { Values } from "../cli.ts";
-import { usageError } from "../errors.ts";
-import { parseAmount } from "../format.ts";
 import type { Limits } from "../ledger/ledger.ts";
+import { parseAmountArg, parseNumber, RANGES } from "./numbers.ts";
 
 export const LIMIT_OPTIONS = {
   cap: { type: "string" }, "max-payment": { type: "string" }, "no-cvm": { type: "string" }, "max-count": { type: "string" },
@@ -18,14 +17,11 @@ export function limitsFrom(o: Values, base: Limits): Limits {
   const out = { ...base };
   for (const [opt, key] of AMOUNTS) {
     if (o[opt] === undefined) continue;
-    const v = parseAmount(String(o[opt]));
-    if (v === undefined) throw usageError(`--${opt} must be an amount like 500.00`);
-    out[key] = v;
+    out[key] = parseAmountArg(String(o[opt]), `--${opt}`, { min: 0 });
   }
   for (const [opt, key] of COUNTS) {
     if (o[opt] === undefined) continue;
-    if (!/^\d+$/.test(String(o[opt]))) throw usageError(`--${opt} must be a whole number`);
-    out[key] = Number(o[opt]);
+    out[key] = parseNumber(String(o[opt]), `--${opt}`, opt === "sync-interval" ? RANGES.seconds : RANGES.count);
   }
   return out;
 }

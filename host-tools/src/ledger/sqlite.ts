@@ -6,7 +6,9 @@
 // deletion or reordering even when someone drops the triggers.
 import Database from "better-sqlite3";
 import { createHash, randomBytes } from "node:crypto";
-import { dataError } from "../errors.ts";
+import { readFileSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { dataError, sqliteStorageText, storageError, usageError } from "../errors.ts";
 import { signedPartId } from "../voucher-check.ts";
 import type {
   AckState, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
@@ -115,6 +117,64 @@ function toVoucher(r: Row): VoucherRecord {
   };
 }
 
+/** How long a writer waits for another one: WALLET_LOCK_TIMEOUT seconds (default 20). */
+export function lockTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.WALLET_LOCK_TIMEOUT;
+  if (raw === undefined || raw === "") return 20_000;
+  const s = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || s > 3600) throw usageError(`WALLET_LOCK_TIMEOUT must be a number of seconds from 0 to 3600, got "${raw}"`);
+  return Math.round(s * 1000);
+}
+
+/**
+ * `<ledger>.writer` holds the pid of the process inside a write transaction, so that a
+ * process that waited in vain can name it. Best effort: a full or read-only disk must not
+ * turn into a second error, and a stale file (a killed writer) is checked for a live pid.
+ */
+function markWriter(path: string, holding: boolean): void {
+  try {
+    if (holding) writeFileSync(`${path}.writer`, `${process.pid}\n`);
+    else unlinkSync(`${path}.writer`);
+  } catch {
+    // best effort (see above)
+  }
+}
+
+function lockHolder(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(`${path}.writer`, "utf8").trim());
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+    process.kill(pid, 0); // throws when no such process
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SQLite's storage failures (full, read-only, locked, I/O) as one line with the ledger's path. */
+function ledgerFailure(e: unknown, path: string, waitedMs: number): Error | undefined {
+  const code = (e as { code?: unknown })?.code;
+  if ((e as Error)?.name !== "SqliteError" || typeof code !== "string") return undefined;
+  if (code.startsWith("SQLITE_BUSY")) {
+    const pid = lockHolder(path);
+    return storageError(
+      `ledger ${path} is locked by another wallet process${pid ? ` (pid ${pid})` : ""}; waited ${waitedMs / 1000} s (WALLET_LOCK_TIMEOUT); retry when it has finished`,
+    );
+  }
+  // a full disk often shows as an I/O error: the WAL index (-shm) could not grow
+  if (code.startsWith("SQLITE_IOERR") && diskFull(path)) return storageError(`ledger ${path}: the disk is full (${code}); free some space and run the command again`);
+  const t = sqliteStorageText(code, `ledger ${path}`);
+  return t ? storageError(t) : undefined;
+}
+
+function diskFull(path: string): boolean {
+  try {
+    return statfsSync(dirname(path)).bavail === 0;
+  } catch {
+    return false;
+  }
+}
+
 export class SqliteLedger implements Ledger {
   private db: Database.Database;
   private depth = 0;
@@ -127,9 +187,13 @@ export class SqliteLedger implements Ledger {
     return s;
   }
 
-  private constructor(readonly path: string) {
+  private constructor(
+    readonly path: string,
+    private readonly lockWaitMs = lockTimeoutMs(),
+  ) {
+    const wait = lockWaitMs;
     try {
-      this.db = new Database(path);
+      this.db = new Database(path, { timeout: wait });
       // 16 KiB pages for a new ledger (no effect on an existing file): voucher rows are
       // ≈ 500 bytes with their COSE, so fewer page splits and shallower trees; a
       // 100,000-voucher import writes ≈ 25% less and commits ≈ 35% faster than with 4 KiB
@@ -137,15 +201,18 @@ export class SqliteLedger implements Ledger {
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = NORMAL");
       this.db.pragma("foreign_keys = ON");
-      this.db.pragma("busy_timeout = 5000");
+      this.db.pragma(`busy_timeout = ${wait}`);
     } catch (e) {
-      throw dataError(`ledger: cannot open ${path}: ${(e as Error).message}`);
+      throw ledgerFailure(e, path, wait) ?? dataError(`ledger: cannot open ${path}: ${(e as Error).message}`);
     }
   }
 
-  /** Opens (creating if needed) and migrates to the latest schema. */
-  static open(path: string): SqliteLedger {
-    const l = new SqliteLedger(path);
+  /**
+   * Opens (creating if needed) and migrates to the latest schema. `lockTimeoutMs`: how long
+   * a write waits for another writer (default WALLET_LOCK_TIMEOUT, else 20 s).
+   */
+  static open(path: string, opts: { lockTimeoutMs?: number } = {}): SqliteLedger {
+    const l = new SqliteLedger(path, opts.lockTimeoutMs);
     l.migrate();
     return l;
   }
@@ -176,17 +243,25 @@ export class SqliteLedger implements Ledger {
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
     // nested calls join the outer transaction (one batch = one transaction)
     if (this.depth > 0) return fn();
-    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      this.db.exec("BEGIN IMMEDIATE"); // waits up to busy_timeout for another writer
+    } catch (e) {
+      throw ledgerFailure(e, this.path, this.lockWaitMs) ?? e;
+    }
+    markWriter(this.path, true);
     this.depth++;
     try {
       const r = await fn();
       this.db.exec("COMMIT");
       return r;
     } catch (e) {
-      this.db.exec("ROLLBACK");
-      throw e;
+      // after SQLITE_FULL, SQLITE_IOERR and some others SQLite has rolled back already: a
+      // second ROLLBACK would replace the real error with "no transaction is active"
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      throw ledgerFailure(e, this.path, this.lockWaitMs) ?? e;
     } finally {
       this.depth--;
+      markWriter(this.path, false);
     }
   }
 
