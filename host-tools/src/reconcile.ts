@@ -18,12 +18,16 @@ import { peekDocType } from "./fast-voucher.ts";
 import { certRefOf, hex, verifySigned, type TrustedKey } from "./docs.ts";
 import { parseInput, type InputFile } from "./exchange.ts";
 import type { DeviceRecord, FraudCase, Ledger, ReceiptRecord, Submission, VoucherRecord } from "./ledger/ledger.ts";
+import { isHighS, toLowS } from "./sig.ts";
 import { judgeDevice, type DeviceEvidence } from "./verdict.ts";
 import { VerifierPool, WORKER_THRESHOLD, type Chunk } from "./verifier-pool.ts";
 import { checkVoucher, deviceKeyOf, signedPartId, toFacts, type DeviceCertInput, type DeviceKey } from "./voucher-check.ts";
 
 export { DEVICE_LOG_FORMAT, POS_EXPORT_FORMAT, parseInput, type DeviceLog, type InputFile, type PosExport } from "./exchange.ts";
 export { VerifierPool, WORKER_THRESHOLD } from "./verifier-pool.ts";
+
+/** The fraud kinds the verdict gives (verdict.ts); replay and tampered are judged per file here. */
+const VERDICT_KINDS = new Set<FraudCase["kind"]>(["fork", "chain-break", "over-limit", "revoked", "unissued-load", "bad-receipt"]);
 
 /** Certificates checked between two turns of the event loop (≈ 80 µs each). */
 const CERT_STEP = 100;
@@ -49,6 +53,8 @@ export interface ReconcileResult {
   rejected: number;
   receipts: number;
   newFraudCases: FraudCase[];
+  /** cases judged on part of the evidence that the whole no longer gives */
+  closedFraudCases: FraudCase[];
   /** counter ranges [from, to] not seen yet, per device */
   pendingGaps: { deviceId: string; ranges: [number, number][] }[];
   /** loads confirmed by a receipt in a device log during this import */
@@ -179,7 +185,9 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     let rejected = 0;
     for (const { r, cose, file } of rejects) {
       subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
-      const twin = await ledger.voucher(r.hash);
+      // the twin of a valid voucher, in whichever order the two arrive: known by its signed
+      // part, or its s is high and the low-S form verifies (SPEC §5.1, §5.10)
+      const twin = (await ledger.voucher(r.hash)) !== null || isHighSTwin(cose, (id) => keys.get(id));
       const reason = twin ? `${r.reason} (altered signature bytes of voucher ${r.hash}: presented again, not a new voucher)` : r.reason;
       rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason, cose, source: file.name }]);
       if (!twin && r.deviceId && keys.has(r.deviceId))
@@ -207,6 +215,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     const t2 = performance.now();
     const pendingGaps: ReconcileResult["pendingGaps"] = [];
     const confirmedLoads: ReconcileResult["confirmedLoads"] = [];
+    const closedCases: FraudCase[] = [];
     for (const id of [...touched].sort()) {
       const dev = await ledger.device(id);
       if (!dev) continue; // a payee id that is not a device of ours (a merchant)
@@ -227,13 +236,20 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
           confirmedLoads.push({ deviceId: id, seq: l.seq });
         }
       }
+      // the ledger holds exactly the verdict's cases for the device: a case judged on part of
+      // the evidence that the whole no longer gives is closed (replay and tampered are judged
+      // per file, not by the verdict, and stay)
+      const key = (c: FraudCase) => `${c.kind}|${c.counter}|${c.voucherHash}`;
+      const given = new Set(verdict.cases.map(key));
+      for (const c of await ledger.fraudCases({ deviceId: id }))
+        if (VERDICT_KINDS.has(c.kind) && !given.has(key(c))) (await ledger.closeFraudCase(c.id!, "no longer given by the evidence"), closedCases.push(c));
       for (const c of verdict.cases) await openCase(c);
       if (verdict.gaps.length) pendingGaps.push({ deviceId: id, ranges: verdict.gaps });
     }
     await ledger.addSubmissions(subs);
     for (const { file } of batches) await ledger.addImport(file.hash, file.name, file.kind, { entries: file.coses.length });
     const result: ReconcileResult = {
-      files, newVouchers: inserted, duplicates: good - inserted, rejected, receipts, newFraudCases: newCases, pendingGaps, confirmedLoads,
+      files, newVouchers: inserted, duplicates: good - inserted, rejected, receipts, newFraudCases: newCases, closedFraudCases: closedCases, pendingGaps, confirmedLoads,
       timings: { parseMs: Math.round(t1 - t0), waitMs: Math.round(waitMs), writeMs: Math.round(performance.now() - t1 - waitMs), evaluateMs: Math.round(performance.now() - t2) },
     };
     if (batches.length)
@@ -284,6 +300,16 @@ export function checkReceipt(cose: Uint8Array, lookup: (deviceId: string) => Dev
     hash: signedPartId(cose), deviceId, kind: d.kind, ref: d.kind === RECEIPT_KIND_LOAD ? String(d.ref) : hex(d.ref as Uint8Array), amount: d.amount,
     currency: d.currency, counter: d.counter, time: d.time, balanceAfter: d.balanceAfter, cose, source: "",
   };
+}
+
+/** A P-256 voucher whose signature is the high-S twin of a valid one (anyone can make it from the voucher). */
+function isHighSTwin(cose: Uint8Array, lookup: (deviceId: string) => DeviceKey | undefined): boolean {
+  if (cose.length < 66) return false;
+  const sig = cose.subarray(cose.length - 64);
+  if (!isHighS(sig)) return false;
+  const low = cose.slice();
+  low.set(toLowS(sig), cose.length - 64);
+  return checkVoucher(low, lookup).ok;
 }
 
 /** Receipts travel in device logs beside vouchers; the payload's type key tells them apart. */

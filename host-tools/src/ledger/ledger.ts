@@ -104,6 +104,8 @@ export interface FraudCase {
   voucherHash: string | null;
   detail: string;
   openedAt?: string;
+  /** set when the verdict over all the evidence no longer gives this case (it was judged on part of it) */
+  closedAt?: string | null;
 }
 
 export interface LoadRecord {
@@ -211,8 +213,10 @@ export interface Ledger {
   vouchersOf(deviceId: string, opts?: { cose?: boolean }): Promise<VoucherRecord[]>;
   voucher(hash: string): Promise<VoucherRecord | null>;
   setVoucherStatus(hash: string, status: VoucherStatus, reason: string | null): Promise<void>;
-  openFraudCase(c: FraudCase): Promise<boolean>; // false when the same case is already open
-  fraudCases(): Promise<FraudCase[]>;
+  openFraudCase(c: FraudCase): Promise<boolean>; // false when the same case is already open; reopens a closed one
+  closeFraudCase(id: number, reason: string): Promise<void>;
+  /** open cases (all, or one device's); closed ones too when asked */
+  fraudCases(opts?: { deviceId?: string; includeClosed?: boolean }): Promise<FraudCase[]>;
 
   // reports
   summary(): Promise<LedgerSummary>;

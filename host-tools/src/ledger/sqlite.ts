@@ -82,6 +82,9 @@ export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
       db.prepare("UPDATE OR IGNORE fraud_cases SET voucher_hash = ? WHERE voucher_hash = ?").run(id, r.hash);
     }
   },
+  // 5: a case the verdict no longer gives (judged on part of the evidence) is closed, not deleted
+  `ALTER TABLE fraud_cases ADD COLUMN closed_at TEXT;
+   ALTER TABLE fraud_cases ADD COLUMN closed_reason TEXT;`,
 ];
 
 const GENESIS = "0".repeat(64);
@@ -479,17 +482,24 @@ export class SqliteLedger implements Ledger {
 
   async openFraudCase(c: FraudCase): Promise<boolean> {
     // NULLs are distinct in UNIQUE constraints: look first so a re-import never duplicates
-    const dup = this.db
-      .prepare("SELECT 1 FROM fraud_cases WHERE kind = ? AND device_id = ? AND counter IS ? AND voucher_hash IS ?")
-      .get(c.kind, c.deviceId, c.counter, c.voucherHash);
-    if (dup) return false;
-    this.st("INSERT INTO fraud_cases (kind, device_id, counter, voucher_hash, detail, opened_at) VALUES (?, ?, ?, ?, ?, ?)").run(c.kind, c.deviceId, c.counter, c.voucherHash, c.detail, now());
+    const dup = this.st("SELECT id, closed_at FROM fraud_cases WHERE kind = ? AND device_id = ? AND counter IS ? AND voucher_hash IS ?")
+      .get(c.kind, c.deviceId, c.counter, c.voucherHash) as Row | undefined;
+    if (dup && dup.closed_at === null) return false;
+    if (dup) this.st("UPDATE fraud_cases SET closed_at = NULL, closed_reason = NULL, detail = ? WHERE id = ?").run(c.detail, dup.id);
+    else this.st("INSERT INTO fraud_cases (kind, device_id, counter, voucher_hash, detail, opened_at) VALUES (?, ?, ?, ?, ?, ?)").run(c.kind, c.deviceId, c.counter, c.voucherHash, c.detail, now());
     return true;
   }
 
-  async fraudCases(): Promise<FraudCase[]> {
-    return (this.st("SELECT * FROM fraud_cases ORDER BY id").all() as Row[]).map((r) => ({
+  async closeFraudCase(id: number, reason: string): Promise<void> {
+    this.st("UPDATE fraud_cases SET closed_at = ?, closed_reason = ? WHERE id = ? AND closed_at IS NULL").run(now(), reason, id);
+  }
+
+  async fraudCases(opts: { deviceId?: string; includeClosed?: boolean } = {}): Promise<FraudCase[]> {
+    const where = [opts.includeClosed ? "1" : "closed_at IS NULL", opts.deviceId ? "device_id = ?" : "1"].join(" AND ");
+    const rows = this.st(`SELECT * FROM fraud_cases WHERE ${where} ORDER BY id`).all(...(opts.deviceId ? [opts.deviceId] : [])) as Row[];
+    return rows.map((r) => ({
       id: r.id, kind: r.kind, deviceId: r.device_id, counter: r.counter, voucherHash: r.voucher_hash, detail: r.detail, openedAt: r.opened_at,
+      closedAt: r.closed_at ?? null,
     }));
   }
 
@@ -526,7 +536,7 @@ export class SqliteLedger implements Ledger {
     return {
       merchants, devices, loaded, paidToMerchants, settledToMerchants, heldForFraud, unclaimedTransfers, transfersInFlight, pendingLoads,
       inCirculation: loaded - paidToMerchants - unclaimedTransfers - transfersInFlight,
-      fraudCases: one("SELECT COUNT(*) AS n FROM fraud_cases"),
+      fraudCases: one("SELECT COUNT(*) AS n FROM fraud_cases WHERE closed_at IS NULL"),
       rejected: one("SELECT COUNT(*) AS n FROM rejected"),
     };
   }
