@@ -226,7 +226,7 @@ describe("Crash safety of wallet reconcile", () => {
     const v = compareVouchers(home);
     const audit = await wallet(home, ["audit", "verify", "--json"]);
     const equal = got.hash === clean.hash;
-    console.log(`crash-safety concurrent: ${JSON.stringify({ codes: [a.code, b.code], ms: [Math.round(a.ms), Math.round(b.ms)], locked: locked.length, retried, equal, errs: [a.err.trim().split("\n").at(-1), b.err.trim().split("\n").at(-1)] })}`);
+    console.log(`crash-safety concurrent: ${JSON.stringify({ codes: [a.code, b.code], ms: [Math.round(a.ms), Math.round(b.ms)], locked: locked.length, retried, equal, errs: [a, b].map((r) => r.err.split("\n").find((x) => /error/i.test(x)) ?? "") })}`);
     figs.push(
       { section: S, name: "concurrent imports equal to one process (content hash)", value: equal ? "yes" : "no", required: "yes", ok: equal },
       { section: S, name: "concurrent imports that failed with \"database is locked\" and needed a retry", value: retried, ok: true },
