@@ -287,8 +287,6 @@ export async function runFuzz(fx: Fixtures, o: RunOptions): Promise<FuzzStats> {
   const fail = (msg: string) => {
     if (st.failures.length < 50) st.failures.push(`seed ${o.seed} seq ${st.sequences}: ${msg}`);
   };
-  let loadSeqNext = 1000; // authentic load sequences, increasing over the run
-  let ackTimeNext = T0 + 100;
 
   while (st.apdus < o.apdus && !(o.deadlineMs && performance.now() - t0 > o.deadlineMs)) {
     const ctx = r.pick(fx.ctxs);
@@ -299,6 +297,10 @@ export async function runFuzz(fx: Fixtures, o: RunOptions): Promise<FuzzStats> {
     let session: Scp03Session | null = null;
     let challenge: Uint8Array | null = null;
     let peerCounter = 0;
+    // authentic load sequences and ack times increase within a sequence (each starts from its image),
+    // so they stay far inside the documents' u32 range however long the run
+    let loadSeqNext = 1000;
+    let ackTimeNext = T0 + 100;
 
     const tx = (apdu: Uint8Array, counted = true): { data: Uint8Array; sw: number } | null => {
       let resp: Uint8Array;

@@ -13,7 +13,7 @@ import { AppletHarness } from "../support/applet-device.ts";
 import { count, figures, FULL } from "./report.ts";
 import { buildFixtures, emptyStats, mergeStats, runFuzz, swNamed, type FuzzStats } from "./apdu-fuzz-engine.ts";
 
-const APDUS = count(300_000, 10_000_000);
+const APDUS = count(200_000, 10_000_000);
 const ROOT = join(import.meta.dirname, "../..");
 
 function worker(seed: number, apdus: number): Promise<FuzzStats> {
