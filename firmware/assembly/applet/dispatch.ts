@@ -176,7 +176,9 @@ export function apduEntry(len: u32): u32 {
   if (n < 4 || n > IO_CAPACITY) return finish(SW_WRONG_LENGTH, false, 256);
   // GET RESPONSE serves the pending piece as it is (already protected)
   const c = load<u8>(IO_BUF);
-  if (load<u8>(IO_BUF + 1) == INS_GET_RESPONSE && (c & ~CLA_CHAINING) == 0 && n <= 5 && parse(n)) {
+  // case 2 only: 4 or 5 bytes (short Le) or 7 (extended Le, SPEC §3.1); with data it falls
+  // through to process() and answers 6700 there
+  if (load<u8>(IO_BUF + 1) == INS_GET_RESPONSE && (c & ~CLA_CHAINING) == 0 && (n <= 5 || n == 7) && parse(n)) {
     return getResponse();
   }
   pendingLen = 0;
@@ -256,6 +258,9 @@ function handle(cmd: u8, data: usize, n: i32, apduLen: i32): u16 {
     case CMD_RESET_RETRY_COUNTER: return cmdResetRetryCounter(p1, p2, data, n);
     case CMD_PAY: return p2 == 0 ? cmdPay(p1, data, n) : SW_INCORRECT_P1P2;
     case CMD_READ_LOG: return cmdReadLog(p1, p2);
+    // a GET RESPONSE that is not case 2 (data field, or secure messaging): the pending data
+    // was dropped; a wrong length, not an internal failure
+    case CMD_GET_RESPONSE: return n != 0 ? SW_WRONG_LENGTH : SW_CONDITIONS_NOT_SATISFIED;
     case CMD_PUT_ISSUER_KEY: return cmdPutIssuerKey(p1, p2, data, n);
   }
   // the remaining commands take no parameters
