@@ -6,7 +6,7 @@
 // wrapped by the session (C-MAC / C-DEC) and unwrapped (R-MAC) on the way back.
 import * as A from "../../protocol/portable/apdu.ts";
 import { PROTOCOL_REVISION } from "../../protocol/portable/revision.ts";
-import { SW_BYTES_REMAINING_00, SW_NO_ERROR } from "../../protocol/portable/sw.ts";
+import { SW_BYTES_REMAINING_00, SW_LAST_COMMAND_EXPECTED, SW_NO_ERROR } from "../../protocol/portable/sw.ts";
 import { encodeCommand } from "../../protocol/src/apdu.ts";
 import { ApduError } from "../../protocol/src/sw.ts";
 import type { Channel } from "./channels/channel.ts";
@@ -142,7 +142,13 @@ export class WalletCard {
 
   async select(): Promise<SelectInfo> {
     const aid = cat(u32(A.AID_HI), u32(A.AID_LO));
-    const d = await this.exec({ cla: A.CLA_ISO, ins: A.INS_SELECT, p1: A.P1_SELECT_BY_AID, p2: A.P2_SELECT_FIRST, data: aid, ne: 256, what: "SELECT" });
+    const cmd: Cmd = { cla: A.CLA_ISO, ins: A.INS_SELECT, p1: A.P1_SELECT_BY_AID, p2: A.P2_SELECT_FIRST, data: aid, ne: 256, what: "SELECT" };
+    // a command chain cut short by a lost answer is still pending on the device: it drops it
+    // and answers 6883 to the next command (ISO 7816-4 §5.3.3), so SELECT once more
+    let r = await this.execSw(cmd);
+    if (r.sw === SW_LAST_COMMAND_EXPECTED) r = await this.execSw(cmd);
+    if (r.sw !== SW_NO_ERROR) throw new ApduError(r.sw, "SELECT");
+    const d = r.data;
     if (d.length < A.SELECT_RESP_LEN) throw deviceError(`${this.channel.name}: SELECT answered ${d.length} bytes`);
     const dv = new DataView(d.buffer, d.byteOffset);
     const info: SelectInfo = {
