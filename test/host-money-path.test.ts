@@ -229,6 +229,26 @@ describe("the money path: lost answers, refusals and third parties", () => {
     expect((await failure(posCharge(a.ch, pos(), 100, { store: () => {} }))).exitCode).toBe(EXIT_REFUSED);
   });
 
+  it("a log read cut short (an error on one READ LOG) stops the sync: no ack drops entries the bank never read", async () => {
+    const a = await walletDevice(l);
+    await load(a.ch, ks, l, 10_000);
+    for (const amt of [100, 200, 300]) await posCharge(a.ch, pos(), amt, { store: () => {} });
+    let reads = 0;
+    const flaky = {
+      name: "flaky",
+      close: async () => {},
+      transmit: async (apdu: Uint8Array) => {
+        const r = await a.ch.transmit(apdu);
+        return apdu[1] === A.INS_READ_LOG && ++reads === 3 ? Uint8Array.of(0x6f, 0x00) : r;
+      },
+    };
+    await expect(sync(flaky, ks, l)).rejects.toThrow(/READ LOG \(entry 2\): 6F00/i);
+    expect((await l.syncAcks(a.id)).length).toBe(0);
+    expect((await status(a.ch)).logCount).toBe(4); // the load receipt and three vouchers, all still there
+    const s = await sync(a.ch, ks, l);
+    expect(s.entries).toBe(4);
+  });
+
   it("a voucher with counter 2^32−1 is a pending gap of one range, not a crash", async () => {
     const lg = ledgerFile();
     const signer = { ...signerFor(ks, { cert: null, suite: "p256" } as never) };

@@ -6,7 +6,7 @@
 // wrapped by the session (C-MAC / C-DEC) and unwrapped (R-MAC) on the way back.
 import * as A from "../../protocol/portable/apdu.ts";
 import { PROTOCOL_REVISION } from "../../protocol/portable/revision.ts";
-import { SW_BYTES_REMAINING_00, SW_LAST_COMMAND_EXPECTED, SW_NO_ERROR } from "../../protocol/portable/sw.ts";
+import { SW_BYTES_REMAINING_00, SW_LAST_COMMAND_EXPECTED, SW_NO_ERROR, SW_RECORD_NOT_FOUND } from "../../protocol/portable/sw.ts";
 import { encodeCommand } from "../../protocol/src/apdu.ts";
 import { ApduError } from "../../protocol/src/sw.ts";
 import type { Channel } from "./channels/channel.ts";
@@ -202,14 +202,16 @@ export class WalletCard {
   /** READ LOG: every unsynced entry, oldest first (vouchers and receipts, COSE bytes). */
   async readLog(): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
+    // the whole log or an error: a log cut short would hand sync a partial truth. The end is
+    // the one answer that says so (6A83: index ≥ count), and GET STATUS's count agrees with it
     for (let i = 0; i < 0xffff; i++) {
       const r = await this.execSw({ ins: A.INS_READ_LOG, p1: i >> 8, p2: i & 0xff, ne: 256, what: "READ LOG" });
-      if (r.sw !== SW_NO_ERROR) {
-        if (out.length === 0 && r.sw !== 0x6a83) throw new ApduError(r.sw, "READ LOG");
-        break;
-      }
+      if (r.sw === SW_RECORD_NOT_FOUND) break;
+      if (r.sw !== SW_NO_ERROR) throw new ApduError(r.sw, `READ LOG (entry ${i})`);
       out.push(r.data);
     }
+    const { logCount } = await this.status();
+    if (logCount !== out.length) throw deviceError(`${this.channel.name}: READ LOG gave ${out.length} entries, GET STATUS counts ${logCount}`);
     return out;
   }
 
