@@ -47,7 +47,8 @@ export function summaryText(s: LedgerSummary): string {
       ["device", "loaded", "spent", "received", "vouchers", "pending", "fraud", "revoked"],
     ),
     "",
-    `fraud cases: ${s.fraudCases}   rejected vouchers: ${s.rejected}   loaded: ${money(s.loaded)}   spent at merchants: ${money(s.paidToMerchants)} (settled ${money(s.settledToMerchants)}, held for fraud ${money(s.heldForFraud)})   offline value in circulation: ${money(s.inCirculation)}`,
+    `fraud cases: ${s.fraudCases}   rejected vouchers: ${s.rejected}   loaded (confirmed by the devices): ${money(s.loaded)}   spent at merchants: ${money(s.paidToMerchants)} (settled ${money(s.settledToMerchants)}, held for fraud ${money(s.heldForFraud)})`,
+    `transfers unclaimed (credited to the payee's account): ${money(s.unclaimedTransfers)}   in flight: ${money(s.transfersInFlight)}   loads issued, not yet confirmed: ${money(s.pendingLoads)}   offline value on devices: ${money(s.inCirculation)}`,
   ];
   return out.join("\n");
 }

@@ -5,7 +5,7 @@ import { notFound, refused, usageError } from "../errors.ts";
 import { numberOption, RANGES } from "./numbers.ts";
 import { DEFAULT_LIMITS } from "../synthetic.ts";
 import { LIMIT_OPTIONS, limitsFrom } from "./limits.ts";
-import { table } from "../format.ts";
+import { money, table } from "../format.ts";
 import { reconcile } from "../reconcile.ts";
 import { deviceName, mustDevice, summaryText, withLedger } from "./common.ts";
 import type { DeviceRecord } from "../ledger/ledger.ts";
@@ -92,12 +92,15 @@ register(
       return withLedger(ctx, async (l) => {
         const d = await mustDevice(l, key);
         const vouchers = (await l.vouchersOf(d.deviceId)).map(({ cose, ...v }) => v);
-        const loads = (await l.loads(d.deviceId)).map(({ auth, receipt, ...x }) => x);
+        const t = Math.floor(Date.now() / 1000);
+        // a load is on the device only with its receipt; an unconfirmed one is pending until it expires
+        const loads = (await l.loads(d.deviceId)).map(({ auth, receipt, voided, ...x }) => ({ ...x, state: receipt ? "confirmed" : voided ? "void" : x.expiry < t ? "expired" : "pending" }));
         const cases = (await l.fraudCases()).filter((c) => c.deviceId === d.deviceId);
         const text = [
           ...Object.entries(devRow(d)).map(([k, v]) => `${k.padEnd(9)} ${v}`),
           `limits    ${JSON.stringify(d.limits)}`,
-          `loads     ${loads.length} (${loads.reduce((a, x) => a + x.amount, 0)} minor units)`,
+          `loads     ${loads.filter((x) => x.state === "confirmed").length} confirmed (${money(loads.filter((x) => x.state === "confirmed").reduce((a, x) => a + x.amount, 0))})`,
+          ...loads.filter((x) => x.state !== "confirmed").map((x) => `load      seq ${x.seq} ${money(x.amount)}: ${x.state}${x.state === "pending" ? ` until ${new Date(x.expiry * 1000).toISOString()} (run \`wallet load\` with the device to confirm or deliver it)` : ""}`),
           `vouchers  ${vouchers.length} (${vouchers.filter((v) => v.status === "settled").length} settled, ${vouchers.filter((v) => v.status === "pending").length} pending, ${vouchers.filter((v) => v.status === "fraud").length} fraud)`,
           ...cases.map((c) => `fraud     ${c.kind} counter ${c.counter ?? "-"}: ${c.detail}`),
         ].join("\n");
