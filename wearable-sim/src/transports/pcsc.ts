@@ -24,6 +24,7 @@ export class PcscTransport implements Transport {
   readonly kind = "pcsc" as const;
   private readonly card: VpcdCard;
   private slot: number;
+  private atrsAtInsert = 0;
 
   constructor(
     readonly device: Device,
@@ -48,6 +49,10 @@ export class PcscTransport implements Transport {
   get active(): boolean {
     return this.card.connected;
   }
+  /** pcscd has read the ATR since the last insert: the reader shows the card as present */
+  get visible(): boolean {
+    return this.card.connected && this.card.stats.atrs > this.atrsAtInsert;
+  }
   get vpcdStats() {
     return this.card.stats;
   }
@@ -60,6 +65,7 @@ export class PcscTransport implements Transport {
   async insert(slot: number): Promise<void> {
     if (this.card.connected) await this.close();
     this.slot = slot;
+    this.atrsAtInsert = this.card.stats.atrs;
     await this.card.connect(slot);
     this.device.emit("field", { serial: this.device.serial, present: true, endpoint: this.endpoint });
     const closed = this.card.closed;
