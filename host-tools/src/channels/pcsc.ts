@@ -168,6 +168,7 @@ function establish(load: () => PCSCLite): PCSCLite {
   pcsc.on("error", () => undefined);
   pcsc.on("reader", (r) => {
     r.on("error", () => undefined);
+    r.on("status", (st) => ((r as ReaderWithReady).last = st));
     (r as ReaderWithReady).ready = new Promise<void>((res) => {
       for (const ev of ["status", "error", "end"] as const) r.once(ev, () => res());
     });
@@ -211,7 +212,36 @@ export function pickReader(names: string[], spec: string): string {
   return name;
 }
 
-type ReaderWithReady = CardReader & { ready?: Promise<void> };
+type ReaderWithReady = CardReader & { ready?: Promise<void>; last?: { state: number; atr?: Buffer } };
+
+export interface ReaderStatus {
+  name: string;
+  /** a card is in the reader (SCARD_STATE_PRESENT) */
+  present: boolean;
+  /** its ATR, hex ("" without a card) */
+  atr: string;
+  /** another program has the card exclusively (SCARD_STATE_EXCLUSIVE) */
+  exclusive: boolean;
+}
+
+/** Each reader with its card and ATR (`wallet readers`, like `opensc-tool -l`). */
+export async function readerStatus(waitMs = 10_000, load: () => PCSCLite = defaultLoad): Promise<ReaderStatus[]> {
+  const pcsc = establish(load);
+  try {
+    const names = await withTimeout(readerList(pcsc), waitMs, "pcsc: no reader list from pcscd");
+    const readers = names.map((n) => pcsc.readers[n] as ReaderWithReady);
+    // each reader's first status event carries its state and ATR (at most 1 s each, in parallel)
+    await Promise.race([Promise.all(readers.map((r) => r.ready)), new Promise((res) => setTimeout(res, 1000).unref())]);
+    return readers.map((r) => {
+      const st = r.last;
+      const present = !!st && (st.state & r.SCARD_STATE_PRESENT) !== 0;
+      const exclusive = !!st && (st.state & ((r as unknown as { SCARD_STATE_EXCLUSIVE?: number }).SCARD_STATE_EXCLUSIVE ?? 0x80)) !== 0;
+      return { name: r.name, present, atr: present && st?.atr ? st.atr.toString("hex") : "", exclusive };
+    });
+  } finally {
+    await release(pcsc);
+  }
+}
 
 /**
  * Closes the context and every reader object (idempotent). A reader's status thread that

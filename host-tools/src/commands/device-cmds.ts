@@ -1,19 +1,20 @@
 // Commands that talk to a device (issue 6): personalize (single or batch), load,
 // pos init | charge | export, transfer, sync, readers. Device flows live in flows.ts.
-import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ensureHome, register, type Ctx, type Values } from "../cli.ts";
 import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, openSpec, withChannel, type Channel } from "../channels/index.ts";
 import { dataError, EXIT_INTERNAL, EXIT_STORAGE, notFound, refused, usageError, WalletError } from "../errors.ts";
 import { load, personalize, posCharge, posRecover, sync, transfer, type PersonalizeRequest, type PersonalizeResult } from "../flows.ts";
-import { money, Progress } from "../format.ts";
+import { csv, currencyCode, isoAny, money, Progress, table } from "../format.ts";
+import { emit } from "./report-text.ts";
 import type { FormFactor } from "../ledger/ledger.ts";
 import { PosOutbox } from "../pos-outbox.ts";
 import { CURRENCY_CNY, DEFAULT_LIMITS } from "../synthetic.ts";
 import { mustDevice, withLedger } from "./common.ts";
 import { openKeystore, parseSuite } from "./issuer.ts";
 import { LIMIT_OPTIONS } from "./limits.ts";
-import { parseAmountArg as amountArg, parseNumber, RANGES } from "./numbers.ts";
+import { parseAmountArg as amountArg, parseCurrency, parseNumber, RANGES } from "./numbers.ts";
 import { cliError } from "../cli-errors.ts";
 import { ApduError } from "../../../protocol/src/sw.ts";
 import { WalletCard } from "../card.ts";
@@ -62,7 +63,7 @@ function request(row: Row, where: string, mk: (m: string) => WalletError = dataE
   if (limits.maxPayment > limits.cap) throw bad("max_payment is above the cap");
   const pin = row.pin?.trim() || undefined;
   if (pin && !/^\d{4,8}$/.test(pin)) throw bad("pin must be 4 to 8 digits");
-  return { account, suite, formFactor: form, currency: int("currency", CURRENCY_CNY, RANGES.currency), limits, pin, alias: row.alias?.trim() || undefined };
+  return { account, suite, formFactor: form, currency: row.currency === undefined || row.currency === "" ? CURRENCY_CNY : parseCurrency(row.currency, "currency", bad), limits, pin, alias: row.alias?.trim() || undefined };
 }
 
 const COLUMNS = ["account", "suite", "form", "cap", "max_payment", "no_cvm", "max_count", "max_amount", "sync_interval", "currency", "pin", "alias"];
@@ -280,7 +281,7 @@ register(
     async run(ctx, _a, o) {
       if (!o.merchant || !o.trust) throw usageError("pos init needs --merchant HEX16 and --trust FILE (from `wallet issuer export-public`)");
       if (!/^[0-9a-f]{16}$/i.test(String(o.merchant))) throw usageError(`--merchant must be 16 hex digits, got "${o.merchant}"`);
-      const currency = o.currency === undefined ? CURRENCY_CNY : parseNumber(String(o.currency), "--currency", RANGES.currency);
+      const currency = o.currency === undefined ? CURRENCY_CNY : parseCurrency(String(o.currency), "--currency");
       if (!existsSync(o.trust as string)) throw notFound(`pos: trust file ${o.trust} not found (write it with \`wallet issuer export-public --out FILE\`)`);
       let trust: { keys?: { kid: string; suite: "sm2" | "p256"; pub: string }[]; revoked?: string[]; revocationVersion?: number };
       try {
@@ -317,7 +318,7 @@ register(
       const box = PosOutbox.open(resolve((o.outbox as string) ?? join(ctx.home, "pos-outbox.sqlite")), true);
       try {
         const cfg = box.config();
-        if (o.currency !== undefined && parseNumber(String(o.currency), "--currency", RANGES.currency) !== cfg.currency) throw usageError(`this terminal takes currency ${cfg.currency}`);
+        if (o.currency !== undefined && parseCurrency(String(o.currency), "--currency") !== cfg.currency) throw usageError(`this terminal takes currency ${cfg.currency}`);
         if (process.stderr.isTTY) ctx.log(`waiting for a tap: ${money(amount)}`); // a prompt for a person, not for a log
         const p = await onDevice(await openFromOptions(o, ctx.trace), (ch) => posCharge(ch, cfg, amount, { pin: o.pin as string | undefined, journal: box }));
         const receipt = [
@@ -369,6 +370,56 @@ register(
       } finally {
         box.close();
       }
+    },
+  },
+  {
+    name: "pos summary",
+    summary: "end-of-day totals per terminal: payments, takings, not yet exported, last export (one or more outboxes)",
+    usage: "[--outbox FILE]... [--day YYYY-MM-DD|all] [--csv] [--out FILE]",
+    options: { outbox: { type: "string", multiple: true }, day: { type: "string" }, csv: { type: "boolean", default: false }, out: { type: "string" } },
+    optionHelp: {
+      outbox: "a terminal's POS outbox (repeatable; default HOME/pos-outbox.sqlite and every HOME/pos-outbox*.sqlite)",
+      day: "the day to total, YYYY-MM-DD in UTC, or all (default today, UTC)",
+      csv: "print CSV for a spreadsheet (amounts as plain decimals with a currency column)",
+      out: "write the summary to this file instead of stdout",
+    },
+    examples: ["wallet pos summary", "wallet pos summary --outbox till-1.sqlite --outbox till-2.sqlite --day 2026-12-01 --csv --out takings.csv"],
+    async run(ctx, _a, o) {
+      const day = o.day === undefined ? new Date().toISOString().slice(0, 10) : String(o.day);
+      if (day !== "all" && !(/^\d{4}-\d{2}-\d{2}$/.test(day) && !Number.isNaN(Date.parse(day)))) throw usageError(`--day must be YYYY-MM-DD or all, got "${day}"`);
+      let files = (o.outbox as string[] | undefined)?.map((f) => resolve(f));
+      if (!files) {
+        files = existsSync(ctx.home) ? readdirSync(ctx.home).filter((f) => /^pos-outbox.*\.sqlite$/.test(f)).map((f) => join(ctx.home, f)) : [];
+        if (!files.length) throw notFound(`pos summary: no POS outbox in ${ctx.home} (wrong --home? \`wallet pos init\` creates one; or give --outbox FILE)`);
+      }
+      const rows = files.map((f) => {
+        if (!existsSync(f)) throw notFound(`pos summary: outbox ${f} not found`);
+        const box = PosOutbox.open(f, true);
+        try {
+          const s = box.settings();
+          const t = box.takings(day === "all" ? undefined : day);
+          return { terminal: s.terminal, merchant: s.merchant, currency: s.currency, outbox: f, ...t };
+        } finally {
+          box.close();
+        }
+      });
+      const code = (n: number) => currencyCode(n);
+      const totals = new Map<number, { payments: number; amount: number }>();
+      for (const r of rows) {
+        const t = totals.get(r.currency) ?? { payments: 0, amount: 0 };
+        totals.set(r.currency, { payments: t.payments + r.payments, amount: t.amount + r.amount });
+      }
+      const view = rows.map((r) => ({ terminal: r.terminal, merchant: r.merchant, payments: r.payments, takings: `${money(r.amount)} ${code(r.currency)}`, unexported: r.unexported, lastExport: isoAny(r.lastExport) || "never" }));
+      const text = () =>
+        [
+          `POS takings ${day === "all" ? "(all days)" : `on ${day} (UTC)`}`,
+          table(view, ["terminal", "merchant", "payments", "takings", "unexported", "lastExport"], ["terminal", "merchant", "payments", "takings", "not exported", "last export"]),
+          ...[...totals].map(([c, t]) => `total: ${t.payments} payments, ${money(t.amount)} ${code(c)}`),
+          ...(rows.some((r) => r.unexported) ? ["some payments are not exported yet: run `wallet pos export` on those terminals"] : []),
+        ].join("\n");
+      const csvText = () => csv(rows.map((r) => ({ day, terminal: r.terminal, merchant: r.merchant, payments: r.payments, takings: money(r.amount), currency: code(r.currency), unexported: r.unexported, lastExport: isoAny(r.lastExport) })), ["day", "terminal", "merchant", "payments", "takings", "currency", "unexported", "lastExport"]);
+      const data = { day, terminals: rows.map(({ outbox, ...r }) => ({ ...r, outbox, lastExport: isoAny(r.lastExport) || null })), totals: [...totals].map(([c, t]) => ({ currency: c, currencyCode: code(c), ...t })) };
+      return emit(ctx, o, data, text, csvText);
     },
   },
   {
@@ -449,12 +500,16 @@ register(
   },
   {
     name: "readers",
-    summary: "list the PC/SC readers",
+    summary: "list the PC/SC readers: index, name, card present and its ATR (like `opensc-tool -l`)",
     usage: "",
+    examples: ["wallet readers", "wallet readers --json"],
     async run() {
-      const { listReaders } = await import("../channels/pcsc.ts");
-      const names = await listReaders();
-      return { data: { readers: names }, text: names.length ? names.map((n, i) => `${i}  ${n}`).join("\n") : "no readers" };
+      const { readerStatus } = await import("../channels/pcsc.ts");
+      const rs = await readerStatus();
+      const text = rs.length
+        ? table(rs.map((r, i) => ({ nr: String(i), card: r.present ? (r.exclusive ? "in use" : "yes") : "no", name: r.name, atr: r.atr.replace(/(..)(?!$)/g, "$1:") })), ["nr", "card", "name", "atr"], ["#", "card", "reader", "ATR"])
+        : "no readers";
+      return { data: { readers: rs.map((r) => r.name), status: rs }, text };
     },
   },
 );
