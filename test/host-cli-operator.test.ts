@@ -1,0 +1,113 @@
+// Operator tools of the `wallet` CLI (issue 10 "Things operators expect"): card info,
+// pin change, pos summary, and the report / devices show|list text and CSV a finance
+// person reads. In-process (main() with stdout/stderr captured) on simulated devices.
+import { beforeAll, describe, expect, it } from "vitest";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCaptured } from "../host-tools/src/run-captured.ts";
+
+const home = mkdtempSync(join(tmpdir(), "host-cli-op-"));
+const env = { ...process.env, WALLET_PASSPHRASE: "operator test passphrase", WALLET_HOME: home };
+const run = (...argv: string[]) => runCaptured(argv, env);
+const img = join(home, "alice.img");
+const MERCHANT = "00112233445566aa";
+const today = new Date().toISOString().slice(0, 10);
+
+describe("operator tools", () => {
+  beforeAll(async () => {
+    expect((await run("issuer", "init")).code).toBe(0);
+    expect((await run("issuer", "export-public", "--out", join(home, "trust.json"))).code).toBe(0);
+    expect((await run("pos", "init", "--merchant", MERCHANT, "--trust", join(home, "trust.json"), "--terminal", "till-7", "--currency", "CNY")).code).toBe(0);
+  });
+
+  it("card info: a blank device says so; a personalized one shows balance, limits, tries and its certificate", async () => {
+    const blank = await run("card", "info", "--sim", img, "--create");
+    expect(blank.code).toBe(0);
+    expect(blank.out).toMatch(/^lifecycle +blank/m);
+    expect(blank.out).toMatch(/^certificate +none/m);
+    const p = await run("personalize", "--sim", img, "--account", "6222000011110003", "--alias", "alice", "--pin", "1234", "--currency", "CNY");
+    expect(p.code, p.err).toBe(0);
+    expect((await run("load", "alice", "100.00", "--sim", img)).code).toBe(0);
+    const info = await run("card", "info", "--sim", img);
+    expect(info.code).toBe(0);
+    expect(info.out).toMatch(/^device +[0-9a-f]{16} \(alice\)$/m);
+    expect(info.out).toMatch(/^lifecycle +active$/m);
+    expect(info.out).toMatch(/^balance +100\.00 CNY$/m);
+    expect(info.out).toMatch(/^cap +1000\.00 CNY$/m);
+    expect(info.out).toMatch(/^before sync +50 payments, 1000\.00 CNY left; sync due by \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m);
+    expect(info.out).toMatch(/^PIN tries +3 left$/m);
+    expect(info.out).toMatch(/^certificate +valid: not before \S+Z, not after \S+Z, issuer key [0-9a-f]+$/m);
+    const j = JSON.parse((await run("card", "info", "--sim", img, "--json")).out);
+    expect(j).toMatchObject({ ok: true, lifecycle: "active", balance: 10000, cap: 100000, counter: 0, paymentsLeft: 50, pinTries: 3, currencyCode: "CNY", certificate: { valid: "valid" }, ledger: { alias: "alice", state: "active" } });
+  });
+
+  it("pin change: a wrong old PIN says its tries and changes nothing; the new PIN is the one a payment needs", async () => {
+    const wrong = await run("pin", "change", "--sim", img, "--pin", "9999", "--new-pin", "2468");
+    expect(wrong.code).toBe(7);
+    expect(wrong.err.trim()).toBe("wallet: pin change: wrong PIN, 2 tries left");
+    expect((await run("pin", "change", "--sim", img, "--pin", "1234", "--new-pin", "2468")).code).toBe(0);
+    // the tries are back at 3, and a payment above the no-PIN limit takes the new PIN, not the old
+    expect(JSON.parse((await run("card", "info", "--sim", img, "--json")).out).pinTries).toBe(3);
+    expect((await run("pos", "charge", "60.00", "--sim", img, "--pin", "1234")).code).not.toBe(0);
+    const paid = await run("pos", "charge", "60.00", "--sim", img, "--pin", "2468");
+    expect(paid.code, paid.err).toBe(0);
+    expect((await run("pin", "change", "--sim", img, "--pin", "12", "--new-pin", "2468")).code).toBe(2);
+  });
+
+  it("pos summary: payments, takings and not-exported count per terminal for the day; last export after pos export", async () => {
+    expect((await run("pos", "charge", "12.50", "--sim", img)).code).toBe(0);
+    const s = await run("pos", "summary");
+    expect(s.code, s.err).toBe(0);
+    expect(s.out).toContain(`POS takings on ${today} (UTC)`);
+    expect(s.out).toMatch(new RegExp(`^till-7 +${MERCHANT} +2 +72\\.50 CNY +2 +never$`, "m"));
+    expect(s.out).toMatch(/^total: 2 payments, 72\.50 CNY$/m);
+    expect((await run("pos", "export", "--out", join(home, "pos-export-till-7.json"))).code).toBe(0);
+    const after = JSON.parse((await run("pos", "summary", "--json")).out);
+    expect(after.terminals[0]).toMatchObject({ terminal: "till-7", payments: 2, amount: 7250, unexported: 0, lastExport: expect.stringMatching(/Z$/) });
+    const other = JSON.parse((await run("pos", "summary", "--day", "2001-01-01", "--json")).out);
+    expect(other.terminals[0]).toMatchObject({ payments: 0, amount: 0 });
+    const c = await run("pos", "summary", "--csv");
+    expect(c.out.split("\r\n")[0]).toBe("day,terminal,merchant,payments,takings,currency,unexported,lastExport");
+    expect(c.out.split("\r\n")[1]).toMatch(new RegExp(`^${today},till-7,${MERCHANT},2,72\\.50,CNY,0,\\d{4}-`));
+    expect((await run("pos", "summary", "--day", "yesterday")).code).toBe(2);
+    expect((await run("pos", "summary", "--outbox", join(home, "nope.sqlite"))).code).toBe(6);
+  });
+
+  it("report and devices show: right-aligned amounts with the currency code, ISO times, terminal names, revoked is never 'active'; --csv and --out", async () => {
+    expect((await run("sync", "--sim", img)).code).toBe(0);
+    expect((await run("reconcile", join(home, "pos-export-till-7.json"))).code).toBe(0);
+    expect((await run("devices", "revoke", "alice")).code).toBe(0);
+    const r = await run("report");
+    expect(r.code, r.err).toBe(0);
+    const lines = r.out.split("\n");
+    const header = lines.find((l) => l.startsWith("merchant "))!;
+    const row = lines.find((l) => l.startsWith(MERCHANT))!;
+    expect(row).toMatch(/ till-7 /);
+    // right-aligned: the amount ends where its column's header ends
+    expect(row.indexOf("72.50 CNY") + "72.50 CNY".length).toBe(header.indexOf("settled") + "settled".length);
+    const dev = lines.find((l) => /^[0-9a-f]{16} +alice /.test(l))!;
+    expect(dev).toMatch(/ revoked /);
+    expect(dev).not.toMatch(/ active /);
+    expect(dev).toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(r.out).not.toMatch(/\b1[6-9]\d{8}\b/); // no Unix seconds
+    const show = await run("devices", "show", "alice");
+    expect(show.out).toMatch(/^state +revoked$/m);
+    expect(show.out).toMatch(/^revoked at +\d{4}-\d\d-\d\dT/m);
+    expect(show.out).toMatch(new RegExp(`^ +2 +\\d{4}-\\d\\d-\\d\\dT\\S+Z +12\\.50 CNY +${MERCHANT} \\(till-7\\) +settled`, "m"));
+    expect(JSON.parse((await run("devices", "show", "alice", "--json")).out).device.state).toBe("revoked");
+    expect((await run("devices", "list")).out).toMatch(/ revoked +CNY /);
+    // CSV for a spreadsheet: plain decimals and a currency column, into a file
+    const out = join(home, "settlement.csv");
+    const w = await run("report", "--csv", "--out", out);
+    expect([w.code, w.out.trim()]).toEqual([0, `wrote CSV to ${out}`]);
+    const sheet = readFileSync(out, "utf8").split("\r\n");
+    expect(sheet[0]).toBe("merchant,terminals,vouchers,settled,pending,held,currency");
+    expect(sheet[1]).toBe(`${MERCHANT},till-7,2,72.50,0.00,0.00,CNY`);
+    expect(sheet).toContain("loaded,100.00,CNY");
+    const dcsv = (await run("devices", "show", "alice", "--csv")).out;
+    expect(dcsv).toMatch(new RegExp(`^2,\\d{4}-\\d\\d-\\d\\dT\\S+Z,12\\.50,CNY,${MERCHANT},till-7,settled,`, "m"));
+    expect((await run("report", "--csv", "--json")).code).toBe(2);
+    expect(existsSync(out)).toBe(true);
+  });
+});
