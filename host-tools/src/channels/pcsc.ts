@@ -42,6 +42,8 @@ export interface PcscOptions {
   reader: string;
   /** how long to wait for the reader and then for a card (ms) */
   waitMs?: number;
+  /** a card entering or leaving the reader, as it happens (like `pcsc_scan`) */
+  onEvent?: (e: { reader: string; event: "inserted" | "removed"; atr?: string }) => void;
 }
 
 export class PcscChannel implements Channel {
@@ -66,6 +68,7 @@ export class PcscChannel implements Channel {
       const names = await withTimeout(readerList(pcsc), waitMs, "pcsc: no reader list from pcscd");
       const reader = pcsc.readers[pickReader(names, opts.reader)];
       const ch = new PcscChannel(pcsc, reader);
+      ch.onEvent = opts.onEvent;
       await ch.waitCard(waitMs);
       await ch.connect();
       return ch;
@@ -78,6 +81,7 @@ export class PcscChannel implements Channel {
   }
 
   private removal: (() => void)[] = [];
+  private onEvent?: PcscOptions["onEvent"];
 
   /** Resolves once the card is out of the reader. */
   waitRemoved(ms: number): Promise<void> {
@@ -93,6 +97,8 @@ export class PcscChannel implements Channel {
       r.on("status", (s) => {
         const was = this.present;
         this.present = (s.state & r.SCARD_STATE_PRESENT) !== 0;
+        if (this.present && !was) this.onEvent?.({ reader: r.name, event: "inserted", atr: s.atr?.toString("hex") });
+        if (was && !this.present) this.onEvent?.({ reader: r.name, event: "removed" });
         if (this.present) resolve();
         if (was && !this.present) {
           this.lost = "card removed";

@@ -3,8 +3,10 @@
 import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ensureHome, register, type Ctx, type Values } from "../cli.ts";
-import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, openSpec, withChannel, type Channel } from "../channels/index.ts";
-import { dataError, EXIT_INTERNAL, EXIT_STORAGE, notFound, refused, usageError, WalletError } from "../errors.ts";
+import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, openSpec, withChannel, type Channel, type OpenOptions } from "../channels/index.ts";
+import type { ScpKeys } from "../../../protocol/src/scp03.ts";
+import * as A from "../../../protocol/portable/apdu.ts";
+import { dataError, EXIT_AUTH, EXIT_INTERNAL, EXIT_STORAGE, notFound, refused, usageError, WalletError } from "../errors.ts";
 import { load, personalize, posCharge, posRecover, sync, transfer, type PersonalizeRequest, type PersonalizeResult } from "../flows.ts";
 import { csv, currencyCode, isoAny, money, Progress, table } from "../format.ts";
 import { emit } from "./report-text.ts";
@@ -14,7 +16,7 @@ import { CURRENCY_CNY, DEFAULT_LIMITS } from "../synthetic.ts";
 import { mustDevice, withLedger } from "./common.ts";
 import { openKeystore, parseSuite } from "./issuer.ts";
 import { LIMIT_OPTIONS } from "./limits.ts";
-import { parseAmountArg as amountArg, parseCurrency, parseNumber, RANGES } from "./numbers.ts";
+import { numberOption, parseAmountArg as amountArg, parseCurrency, parseNumber, RANGES } from "./numbers.ts";
 import { cliError } from "../cli-errors.ts";
 import { ApduError } from "../../../protocol/src/sw.ts";
 import { WalletCard } from "../card.ts";
@@ -143,17 +145,57 @@ interface RowResult {
   token?: string;
   error?: string;
   exitCode?: number;
+  /** how long the row took, ms */
+  ms?: number;
 }
 
 interface BatchState {
   rows: Record<string, { deviceId: string; status: "done" }>;
 }
 
-async function channelFor(ctx: Ctx, o: Values, batch: boolean, index: number, req: PersonalizeRequest): Promise<Channel> {
+async function channelFor(ctx: Ctx, o: Values, batch: boolean, index: number, req: PersonalizeRequest, onEvent?: OpenOptions["onEvent"]): Promise<Channel> {
   // a batch with --sim DIR keeps one flash image per row: a re-run finds half-done devices
   if (o.sim !== undefined) return openSpec(`sim:${batch ? join(o.sim as string, `device-${index + 1}.img`) : o.sim},${req.formFactor}`, openOptions(o, ctx.trace));
-  return openFromOptions(o, ctx.trace);
+  return openSpec(channelSpec(o), { ...openOptions(o, ctx.trace), onEvent });
 }
+
+const HEX16 = /^[0-9a-fA-F]{32}$/;
+
+/**
+ * The keys a blank device holds, as `gp` takes them: --key (all three), or --key-enc,
+ * --key-mac and --key-dek, and --key-version (hex or decimal, default FF: the GP test keys).
+ * Undefined: the GlobalPlatform default keys 40..4F.
+ */
+export function initialKeys(o: Values): { keys: ScpKeys; keyVersion: number } | undefined {
+  const one = (k: string) => {
+    const v = o[k] as string | undefined;
+    if (v === undefined) return undefined;
+    const h = v.replace(/[\s:]/g, "");
+    if (!HEX16.test(h)) throw usageError(`--${k} must be a 16-byte AES key: 32 hex digits`);
+    return Uint8Array.from(Buffer.from(h, "hex"));
+  };
+  const base = one("key");
+  const enc = one("key-enc");
+  const mac = one("key-mac");
+  const dek = one("key-dek");
+  const kv = o["key-version"] as string | undefined;
+  if (!base && !enc && !mac && !dek && kv === undefined) return undefined;
+  if (!base && (!enc || !mac || !dek)) throw usageError("give --key, or all three of --key-enc, --key-mac and --key-dek");
+  let keyVersion = A.SCP_DEFAULT_KVN;
+  if (kv !== undefined) {
+    const m = /^(?:0x)?([0-9a-fA-F]{1,2})$/.exec(kv.trim());
+    keyVersion = /^\d+$/.test(kv.trim()) ? Number(kv) : m ? parseInt(m[1], 16) : NaN;
+    if (!Number.isInteger(keyVersion) || keyVersion < 1 || keyVersion > 255) throw usageError(`--key-version must be 1 to 255 (or hex 01 to FF), got "${kv}"`);
+  }
+  return { keys: { enc: enc ?? base!, mac: mac ?? base!, dek: dek ?? base! }, keyVersion };
+}
+
+const last4 = (account: string) => `****${account.replace(/\D/g, "").slice(-4)}`;
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const clock = (ms: number) => {
+  const t = Math.round(ms / 1000);
+  return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, "0")}`;
+};
 
 register(
   {
@@ -164,16 +206,31 @@ register(
     options: {
       ...CHANNEL_OPTIONS, ...LIMIT_OPTIONS, account: { type: "string" }, suite: { type: "string" }, form: { type: "string" }, pin: { type: "string" },
       alias: { type: "string" }, currency: { type: "string" }, "pin-mailer": { type: "string" }, report: { type: "string" }, state: { type: "string" },
+      key: { type: "string" }, "key-enc": { type: "string" }, "key-mac": { type: "string" }, "key-dek": { type: "string" }, "key-version": { type: "string" },
+      "max-auth-failures": { type: "string" }, progress: { type: "boolean", default: false },
+    },
+    optionHelp: {
+      key: "the blank devices' initial SCP03 key (ENC = MAC = DEK), 32 hex digits (default the GlobalPlatform test key 404142…4F)",
+      "key-enc": "the initial ENC key, 32 hex digits (with --key-mac and --key-dek, or overriding --key)",
+      "key-mac": "the initial MAC key, 32 hex digits",
+      "key-dek": "the initial DEK key (encrypts the new keys in PUT KEY), 32 hex digits",
+      "key-version": "key version of the initial keys, 1 to 255 or hex 01 to FF (default FF, the GP test keys)",
+      "max-auth-failures": `a batch stops after this many devices in a row refuse the initial keys, ${RANGES.authFailures.min} to ${RANGES.authFailures.max} (default 3; a card locks after about 10 failed mutual authentications)`,
+      progress: "batch: print prompts (\"present card 3/20 (account ****0003)\"), card inserted/removed events, per-card time and an ETA on stderr (default: only when stderr is a terminal)",
     },
     examples: [
       "wallet personalize --reader 0 --account 6222020000001234 --suite sm2 --form card --cap 1000.00",
       "wallet personalize cards.csv --reader 'Virtual PCD 00 00' --pin-mailer pins.csv --report batch.json",
+      "wallet personalize cards.csv --reader 0 --key-enc 1111…11 --key-mac 2222…22 --key-dek 3333…33 --key-version 01 --max-auth-failures 2",
     ],
     async run(ctx, [batch], o) {
       // everything that can be wrong with the command line or the batch file is found
       // before the keystore is unlocked and before the first device is touched
       channelSpec(o);
       openOptions(o, ctx.trace);
+      const init = initialKeys(o);
+      const maxAuthFailures = numberOption(o, "max-auth-failures", RANGES.authFailures, 3);
+      const chatty = !!o.progress || !!process.stderr.isTTY;
       const reqs = batch
         ? readBatch(batch)
         : [request({ account: o.account as string, suite: o.suite as string, form: o.form as string, pin: o.pin as string, alias: o.alias as string, currency: o.currency as string, cap: o.cap as string, max_payment: o["max-payment"] as string, no_cvm: o["no-cvm"] as string, max_count: o["max-count"] as string, max_amount: o["max-amount"] as string, sync_interval: o["sync-interval"] as string }, "personalize", usageError)];
@@ -191,28 +248,39 @@ register(
           throw dataError(`personalize: state file ${statePath} is not valid JSON (remove it to start the batch over)`);
         }
       }
-      const progress = new Progress(reqs.length, "personalize");
+      const progress = new Progress(reqs.length, "personalize", !chatty && !!process.stderr.isTTY);
       const results: RowResult[] = [];
       let firstFailure: WalletError | undefined;
+      let authFailuresInARow = 0;
+      let stopped: string | undefined;
+      const say = (line: string) => chatty && batch && ctx.log(`personalize: ${line}`);
+      const onEvent: OpenOptions["onEvent"] = (e) => say(`${e.reader}: card ${e.event}${e.atr ? ` (ATR ${e.atr})` : ""}`);
+      const todo = reqs.filter((r, i) => state.rows[`${i + 1}:${r.account}`]?.status !== "done").length;
+      let doneMs = 0;
+      let doneCards = 0;
       await withLedger(ctx, async (ledger) => {
         for (let i = 0; i < reqs.length; i++) {
           const req = reqs[i];
           const key = `${i + 1}:${req.account}`;
           if (state.rows[key]?.status === "done") {
             results.push({ row: i + 1, account: req.account, status: "skipped", deviceId: state.rows[key].deviceId });
+            say(`row ${i + 1}/${reqs.length} (account ${last4(req.account)}) done in an earlier run: skipped`);
             progress.tick(i + 1, "skipped");
             continue;
           }
+          say(`present card ${i + 1}/${reqs.length} (account ${last4(req.account)})`);
           // a channel that cannot be opened (no PC/SC service, no such reader, no card in
           // time, a missing image) stops the batch: the rows done so far are in the state
           // file, and a re-run goes on from there
-          const ch = await channelFor(ctx, o, !!batch, i, req);
+          const ch = await channelFor(ctx, o, !!batch, i, req, onEvent);
+          const t0 = Date.now();
           let res: RowResult;
           try {
-            const r = await personalize(ch, ks, ledger, req, { beforeFinalize: (x) => writeMailer(mailer, mailerLine(x, req)) });
+            const r = await personalize(ch, ks, ledger, req, { beforeFinalize: (x) => writeMailer(mailer, mailerLine(x, req)), initialKeys: init });
             state.rows[key] = { deviceId: r.deviceId, status: "done" };
             if (statePath) writeFileSync(statePath, JSON.stringify(state, null, 1));
             res = { row: i + 1, account: req.account, status: r.resumed ? "resumed" : r.alreadyDone ? "already-personalized" : "personalized", deviceId: r.deviceId, suite: r.suite, form: r.formFactor, token: r.token };
+            authFailuresInARow = 0;
           } catch (e) {
             const we = cliError(e);
             // one device failing is this row's problem; a broken ledger or a bug is everyone's
@@ -223,11 +291,28 @@ register(
             firstFailure ??= we;
             res = { row: i + 1, account: req.account, status: "failed", error: we.message, exitCode: we.exitCode };
             await ledger.audit("personalize-failed", { row: i + 1, error: we.message });
+            authFailuresInARow = (e as { authFailure?: boolean }).authFailure ? authFailuresInARow + 1 : 0;
           }
+          const ms = Date.now() - t0;
+          res.ms = ms;
           results.push(res);
+          doneMs += ms;
+          doneCards++;
+          const left = todo - doneCards;
+          say(
+            `row ${i + 1}/${reqs.length} (account ${last4(req.account)}) ${res.status === "failed" ? `FAILED (${res.error})` : res.status}${res.deviceId ? ` ${res.deviceId}` : ""} in ${secs(ms)}` +
+              (left > 0 ? `; ${left} to go, ETA ${clock((doneMs / doneCards) * left)}` : ""),
+          );
+          if (authFailuresInARow >= maxAuthFailures && i + 1 < reqs.length) {
+            // cards lock after about 10 failed mutual authentications: do not burn a stack of them
+            stopped = `stopped after ${authFailuresInARow} devices in a row refused the initial keys (rows ${results.slice(-authFailuresInARow).map((r) => r.row).join(", ")}); rows ${i + 2} to ${reqs.length} not attempted: check --key/--key-version and re-run (finished rows are skipped)`;
+            await ch.close().catch(() => undefined);
+            break;
+          }
           // one reader, many cards: the next row starts with the next card, done or failed
           if (batch && ch.waitRemoved) {
-            if (!ctx.json) ctx.log(`personalize: row ${i + 1} ${res.status === "failed" ? `FAILED (${res.error})` : res.status}; remove the card`);
+            if (!ctx.json && !chatty) ctx.log(`personalize: row ${i + 1} ${res.status === "failed" ? `FAILED (${res.error})` : res.status}; remove the card`);
+            else say("remove the card");
             await ch.waitRemoved(10 * 60_000).catch(() => undefined);
           }
           await ch.close().catch(() => undefined);
@@ -236,12 +321,14 @@ register(
       });
       const count = (...st: RowResult["status"][]) => results.filter((r) => st.includes(r.status)).length;
       const report = {
-        pinMailer: mailer, personalized: count("personalized"), resumed: count("resumed"), skipped: count("skipped", "already-personalized"), failed: count("failed"), devices: results,
+        pinMailer: mailer, personalized: count("personalized"), resumed: count("resumed"), skipped: count("skipped", "already-personalized"), failed: count("failed"),
+        notAttempted: reqs.length - results.length, ...(stopped ? { stopped } : {}), devices: results,
       };
       if (o.report) writeFileSync(o.report as string, JSON.stringify(report, null, 2) + "\n");
       const text =
-        results.map((r) => Object.values(r).join("  ")).join("\n") +
-        `\n${report.personalized} personalized, ${report.resumed} resumed, ${report.skipped} skipped, ${report.failed} failed; PINs in ${mailer} (mode 0600)`;
+        results.map(({ ms, ...r }) => Object.values(r).join("  ") + (ms !== undefined ? `  (${secs(ms)})` : "")).join("\n") +
+        `\n${report.personalized} personalized, ${report.resumed} resumed, ${report.skipped} skipped, ${report.failed} failed${report.notAttempted ? `, ${report.notAttempted} not attempted` : ""}; PINs in ${mailer} (mode 0600)`;
+      if (stopped) return { data: report, text, exitCode: EXIT_AUTH, error: `personalize: ${stopped}` };
       if (!firstFailure) return { data: report, text };
       // a batch with failed rows exits non-zero: the code of its first failed row
       const failedRows = results.filter((r) => r.status === "failed").map((r) => r.row);

@@ -23,6 +23,7 @@ export const RANGES = {
   workers: { min: 1, max: Math.max(16, 4 * availableParallelism()), unit: "worker threads" },
   waitSeconds: { min: 0.1, max: 3600, integer: false, unit: "seconds" },
   currency: { min: 1, max: 999, unit: "(ISO 4217 numeric code)" },
+  authFailures: { min: 1, max: 9 },
   count: { min: 0, max: U32_MAX },
   seconds: { min: 0, max: U32_MAX, unit: "seconds" },
   port: { min: 1, max: 65535 },
