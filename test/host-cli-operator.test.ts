@@ -2,7 +2,7 @@
 // pin change, pos summary, and the report / devices show|list text and CSV a finance
 // person reads. In-process (main() with stdout/stderr captured) on simulated devices.
 import { beforeAll, describe, expect, it } from "vitest";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runCaptured } from "../host-tools/src/run-captured.ts";
@@ -109,5 +109,45 @@ describe("operator tools", () => {
     expect(dcsv).toMatch(new RegExp(`^2,\\d{4}-\\d\\d-\\d\\dT\\S+Z,12\\.50,CNY,${MERCHANT},till-7,settled,`, "m"));
     expect((await run("report", "--csv", "--json")).code).toBe(2);
     expect(existsSync(out)).toBe(true);
+  });
+
+  it("personalize with initial keys: the GP defaults given explicitly work; other keys are refused (exit 5) and the device stays blank", async () => {
+    const b = join(home, "keys.img");
+    const wrong = await run("personalize", "--sim", b, "--create", "--account", "6222000011119001", "--key", "00112233445566778899aabbccddeeff");
+    expect(wrong.code).toBe(5);
+    expect(wrong.err.trim().split("\n")).toHaveLength(1);
+    expect(wrong.err).toMatch(/refused the initial keys \(key version FF\).*--key-version/);
+    expect((await run("card", "info", "--sim", b)).out).toMatch(/^lifecycle +blank/m);
+    const ok = await run("personalize", "--sim", b, "--account", "6222000011119001", "--key-enc", "404142434445464748494a4b4c4d4e4f", "--key-mac", "404142434445464748494a4b4c4d4e4f", "--key-dek", "40 41 42 43 44 45 46 47 48 49 4A 4B 4C 4D 4E 4F", "--key-version", "FF");
+    expect(ok.code, ok.err).toBe(0);
+    for (const bad of [["--key", "abcd"], ["--key-enc", "404142434445464748494a4b4c4d4e4f"], ["--key", "404142434445464748494a4b4c4d4e4f", "--key-version", "300"], ["--max-auth-failures", "0"]]) {
+      const r = await run("personalize", "--sim", b, "--account", "1", ...bad);
+      expect([bad.join(" "), r.code]).toEqual([bad.join(" "), 2]);
+    }
+  });
+
+  it("a batch stops after N devices in a row refuse the initial keys, says which rows were not attempted; a re-run with the right keys finishes it; --progress prompts, times and ETA", async () => {
+    const dir = join(home, "batch-keys");
+    mkdirSync(dir);
+    const csvFile = join(home, "keys.csv");
+    writeFileSync(csvFile, "account\n6222000000000001\n6222000000000002\n6222000000000003\n6222000000000004\n");
+    for (let i = 1; i <= 4; i++) expect((await run("card", "info", "--sim", join(dir, `device-${i}.img`), "--create")).code).toBe(0);
+    const report = join(home, "keys-report.json");
+    const r = await run("personalize", csvFile, "--sim", dir, "--key", "00112233445566778899aabbccddeeff", "--max-auth-failures", "2", "--report", report, "--progress");
+    expect(r.code).toBe(5);
+    expect(r.err).toMatch(/^wallet: personalize: stopped after 2 devices in a row refused the initial keys \(rows 1, 2\); rows 3 to 4 not attempted/m);
+    const rep = JSON.parse(readFileSync(report, "utf8"));
+    expect(rep).toMatchObject({ personalized: 0, failed: 2, notAttempted: 2, stopped: expect.stringMatching(/rows 3 to 4 not attempted/) });
+    // devices 3 and 4 were never authenticated against
+    for (const i of [3, 4]) expect((await run("card", "info", "--sim", join(dir, `device-${i}.img`))).out).toMatch(/^lifecycle +blank/m);
+    const again = await run("personalize", csvFile, "--sim", dir, "--progress", "--report", report);
+    expect(again.code, again.err).toBe(0);
+    expect(JSON.parse(readFileSync(report, "utf8"))).toMatchObject({ personalized: 4, failed: 0, notAttempted: 0 });
+    expect(again.err).toMatch(/^personalize: present card 1\/4 \(account \*{4}0001\)$/m);
+    expect(again.err).toMatch(/^personalize: present card 4\/4 \(account \*{4}0004\)$/m);
+    expect(again.err).toMatch(/^personalize: row 2\/4 \(account \*{4}0002\) personalized [0-9a-f]{16} in \d+\.\d s; 2 to go, ETA \d+:\d\d$/m);
+    // without --progress (and no terminal) a batch that succeeds writes nothing on stderr
+    const quiet = await run("personalize", csvFile, "--sim", dir);
+    expect([quiet.code, quiet.err]).toEqual([0, ""]);
   });
 });
