@@ -6,11 +6,11 @@ import { ensureHome, register, type Ctx, type Values } from "../cli.ts";
 import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, openSpec, withChannel, type Channel, type OpenOptions } from "../channels/index.ts";
 import type { ScpKeys } from "../../../protocol/src/scp03.ts";
 import * as A from "../../../protocol/portable/apdu.ts";
-import { dataError, EXIT_AUTH, EXIT_INTERNAL, EXIT_STORAGE, notFound, refused, usageError, WalletError } from "../errors.ts";
+import { dataError, deviceError, EXIT_AUTH, EXIT_INTERNAL, EXIT_STORAGE, notFound, refused, usageError, WalletError } from "../errors.ts";
 import { load, personalize, posCharge, posRecover, sync, transfer, type PersonalizeRequest, type PersonalizeResult } from "../flows.ts";
 import { csv, currencyCode, isoAny, money, Progress, table } from "../format.ts";
 import { emit } from "./report-text.ts";
-import type { FormFactor } from "../ledger/ledger.ts";
+import type { FormFactor, Ledger } from "../ledger/ledger.ts";
 import { PosOutbox } from "../pos-outbox.ts";
 import { CURRENCY_CNY, DEFAULT_LIMITS } from "../synthetic.ts";
 import { mustDevice, withLedger } from "./common.ts";
@@ -147,6 +147,8 @@ interface RowResult {
   exitCode?: number;
   /** how long the row took, ms */
   ms?: number;
+  /** the reader it was personalized on, when there were several */
+  reader?: string;
 }
 
 interface BatchState {
@@ -190,6 +192,26 @@ export function initialKeys(o: Values): { keys: ScpKeys; keyVersion: number } | 
   return { keys: { enc: enc ?? base!, mac: mac ?? base!, dek: dek ?? base! }, keyVersion };
 }
 
+/**
+ * The ledger for several stations at once: one transaction at a time (a station's
+ * transaction waits for another's to end instead of joining it).
+ */
+function serialTransactions(l: Ledger): Ledger {
+  let chain: Promise<unknown> = Promise.resolve();
+  return new Proxy(l, {
+    get(target, prop, recv) {
+      if (prop === "transaction")
+        return <T>(fn: () => Promise<T>): Promise<T> => {
+          const run = chain.then(() => target.transaction(fn));
+          chain = run.catch(() => undefined);
+          return run;
+        };
+      const v = Reflect.get(target, prop, recv);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
 const last4 = (account: string) => `****${account.replace(/\D/g, "").slice(-4)}`;
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const clock = (ms: number) => {
@@ -204,7 +226,7 @@ register(
     usage: "[BATCH.csv|BATCH.json] (--reader R | --hid H | --serial P | --sim IMAGE|DIR) [--account A --suite S --form F ...]",
     args: [0, 1],
     options: {
-      ...CHANNEL_OPTIONS, ...LIMIT_OPTIONS, account: { type: "string" }, suite: { type: "string" }, form: { type: "string" }, pin: { type: "string" },
+      ...CHANNEL_OPTIONS, reader: { type: "string", multiple: true }, readers: { type: "string" }, ...LIMIT_OPTIONS, account: { type: "string" }, suite: { type: "string" }, form: { type: "string" }, pin: { type: "string" },
       alias: { type: "string" }, currency: { type: "string" }, "pin-mailer": { type: "string" }, report: { type: "string" }, state: { type: "string" },
       key: { type: "string" }, "key-enc": { type: "string" }, "key-mac": { type: "string" }, "key-dek": { type: "string" }, "key-version": { type: "string" },
       "max-auth-failures": { type: "string" }, progress: { type: "boolean", default: false },
@@ -215,6 +237,8 @@ register(
       "key-mac": "the initial MAC key, 32 hex digits",
       "key-dek": "the initial DEK key (encrypts the new keys in PUT KEY), 32 hex digits",
       "key-version": "key version of the initial keys, 1 to 255 or hex 01 to FF (default FF, the GP test keys)",
+      reader: "PC/SC reader: its name, a prefix of it, or its index in `wallet readers`; repeat it to personalize a batch on several readers at once (one card in each)",
+      readers: "all: personalize a batch on every reader pcscd lists, one card in each at once",
       "max-auth-failures": `a batch stops after this many devices in a row refuse the initial keys, ${RANGES.authFailures.min} to ${RANGES.authFailures.max} (default 3; a card locks after about 10 failed mutual authentications)`,
       progress: "batch: print prompts (\"present card 3/20 (account ****0003)\"), card inserted/removed events, per-card time and an ETA on stderr (default: only when stderr is a terminal)",
     },
@@ -226,7 +250,13 @@ register(
     async run(ctx, [batch], o) {
       // everything that can be wrong with the command line or the batch file is found
       // before the keystore is unlocked and before the first device is touched
-      channelSpec(o);
+      // --reader may be repeated (several readers, one card in each at once), or --readers all
+      const given = (o.reader as string[] | undefined) ?? [];
+      if (o.readers !== undefined && o.readers !== "all") throw usageError(`--readers takes "all" (or repeat --reader NAME|INDEX), got "${o.readers}"`);
+      if ((given.length > 1 || o.readers !== undefined) && !batch) throw usageError("several readers personalize a batch: give a BATCH.csv");
+      if (o.readers !== undefined && given.length) throw usageError("--readers all or --reader NAME…: choose one");
+      const oneChannel: Values = { ...o, reader: o.readers !== undefined ? "0" : given[0] };
+      channelSpec(oneChannel);
       openOptions(o, ctx.trace);
       const init = initialKeys(o);
       const maxAuthFailures = numberOption(o, "max-auth-failures", RANGES.authFailures, 3);
@@ -240,6 +270,13 @@ register(
       // be found now, not with a card half-personalized in the reader
       if (!existsSync(dirname(mailer))) throw notFound(`personalize: the PIN mailer's directory ${dirname(mailer)} does not exist`);
       const statePath = batch ? resolve((o.state as string) ?? `${batch}.state.json`) : null;
+      let readers: string[] = given;
+      if (o.readers === "all" || given.length > 1) {
+        const { readerStatus, pickReader } = await import("../channels/pcsc.ts");
+        const names = (await readerStatus()).map((r) => r.name);
+        readers = o.readers === "all" ? names : [...new Set(given.map((g) => pickReader(names, g)))];
+        if (!readers.length) throw deviceError("personalize: --readers all: pcscd lists no readers");
+      }
       let state: BatchState = { rows: {} };
       if (statePath && existsSync(statePath)) {
         try {
@@ -258,67 +295,89 @@ register(
       const todo = reqs.filter((r, i) => state.rows[`${i + 1}:${r.account}`]?.status !== "done").length;
       let doneMs = 0;
       let doneCards = 0;
-      await withLedger(ctx, async (ledger) => {
-        for (let i = 0; i < reqs.length; i++) {
-          const req = reqs[i];
-          const key = `${i + 1}:${req.account}`;
-          if (state.rows[key]?.status === "done") {
-            results.push({ row: i + 1, account: req.account, status: "skipped", deviceId: state.rows[key].deviceId });
-            say(`row ${i + 1}/${reqs.length} (account ${last4(req.account)}) done in an earlier run: skipped`);
-            progress.tick(i + 1, "skipped");
-            continue;
-          }
-          say(`present card ${i + 1}/${reqs.length} (account ${last4(req.account)})`);
-          // a channel that cannot be opened (no PC/SC service, no such reader, no card in
-          // time, a missing image) stops the batch: the rows done so far are in the state
-          // file, and a re-run goes on from there
-          const ch = await channelFor(ctx, o, !!batch, i, req, onEvent);
-          const t0 = Date.now();
-          let res: RowResult;
-          try {
-            const r = await personalize(ch, ks, ledger, req, { beforeFinalize: (x) => writeMailer(mailer, mailerLine(x, req)), initialKeys: init });
-            state.rows[key] = { deviceId: r.deviceId, status: "done" };
-            if (statePath) writeFileSync(statePath, JSON.stringify(state, null, 1));
-            res = { row: i + 1, account: req.account, status: r.resumed ? "resumed" : r.alreadyDone ? "already-personalized" : "personalized", deviceId: r.deviceId, suite: r.suite, form: r.formFactor, token: r.token };
-            authFailuresInARow = 0;
-          } catch (e) {
-            const we = cliError(e);
-            // one device failing is this row's problem; a broken ledger or a bug is everyone's
-            if (!batch || we.exitCode === EXIT_STORAGE || we.exitCode === EXIT_INTERNAL) {
-              await ch.close().catch(() => undefined);
-              throw e;
+      // stations: one per reader with --reader R1 --reader R2 … or --readers all (a card in
+      // each at once), else the one channel. Each takes the next row in batch order when it
+      // is free; the state file, the PIN mailer and the report stay in row order
+      const stations: (string | undefined)[] = readers.length > 1 ? readers : [undefined];
+      const openRow = (i: number, req: PersonalizeRequest, reader: string | undefined) =>
+        reader === undefined ? channelFor(ctx, oneChannel, !!batch, i, req, onEvent) : openSpec(`reader:${reader}`, { ...openOptions(o, ctx.trace), onEvent });
+      const at = (reader: string | undefined) => (reader === undefined ? "" : `${reader}: `);
+      let next = 0;
+      let abort: unknown;
+      await withLedger(ctx, async (rawLedger) => {
+        const ledger = stations.length > 1 ? serialTransactions(rawLedger) : rawLedger;
+        const station = async (reader: string | undefined) => {
+          while (!stopped && abort === undefined && next < reqs.length) {
+            const i = next++;
+            const req = reqs[i];
+            const key = `${i + 1}:${req.account}`;
+            if (state.rows[key]?.status === "done") {
+              results.push({ row: i + 1, account: req.account, status: "skipped", deviceId: state.rows[key].deviceId });
+              say(`row ${i + 1}/${reqs.length} (account ${last4(req.account)}) done in an earlier run: skipped`);
+              progress.tick(results.length, "skipped");
+              continue;
             }
-            firstFailure ??= we;
-            res = { row: i + 1, account: req.account, status: "failed", error: we.message, exitCode: we.exitCode };
-            await ledger.audit("personalize-failed", { row: i + 1, error: we.message });
-            authFailuresInARow = (e as { authFailure?: boolean }).authFailure ? authFailuresInARow + 1 : 0;
-          }
-          const ms = Date.now() - t0;
-          res.ms = ms;
-          results.push(res);
-          doneMs += ms;
-          doneCards++;
-          const left = todo - doneCards;
-          say(
-            `row ${i + 1}/${reqs.length} (account ${last4(req.account)}) ${res.status === "failed" ? `FAILED (${res.error})` : res.status}${res.deviceId ? ` ${res.deviceId}` : ""} in ${secs(ms)}` +
-              (left > 0 ? `; ${left} to go, ETA ${clock((doneMs / doneCards) * left)}` : ""),
-          );
-          if (authFailuresInARow >= maxAuthFailures && i + 1 < reqs.length) {
-            // cards lock after about 10 failed mutual authentications: do not burn a stack of them
-            stopped = `stopped after ${authFailuresInARow} devices in a row refused the initial keys (rows ${results.slice(-authFailuresInARow).map((r) => r.row).join(", ")}); rows ${i + 2} to ${reqs.length} not attempted: check --key/--key-version and re-run (finished rows are skipped)`;
+            say(`${at(reader)}present card ${i + 1}/${reqs.length} (account ${last4(req.account)})`);
+            // a channel that cannot be opened (no PC/SC service, no such reader, no card in
+            // time, a missing image) stops the batch: the rows done so far are in the state
+            // file, and a re-run goes on from there
+            let ch: Channel;
+            try {
+              ch = await openRow(i, req, reader);
+            } catch (e) {
+              abort ??= e;
+              return;
+            }
+            const t0 = Date.now();
+            let res: RowResult;
+            try {
+              const r = await personalize(ch, ks, ledger, req, { beforeFinalize: (x) => writeMailer(mailer, mailerLine(x, req)), initialKeys: init });
+              state.rows[key] = { deviceId: r.deviceId, status: "done" };
+              if (statePath) writeFileSync(statePath, JSON.stringify(state, null, 1));
+              res = { row: i + 1, account: req.account, status: r.resumed ? "resumed" : r.alreadyDone ? "already-personalized" : "personalized", deviceId: r.deviceId, suite: r.suite, form: r.formFactor, token: r.token, ...(reader ? { reader } : {}) };
+              authFailuresInARow = 0;
+            } catch (e) {
+              const we = cliError(e);
+              // one device failing is this row's problem; a broken ledger or a bug is everyone's
+              if (!batch || we.exitCode === EXIT_STORAGE || we.exitCode === EXIT_INTERNAL) {
+                await ch.close().catch(() => undefined);
+                abort ??= e;
+                return;
+              }
+              firstFailure ??= we;
+              res = { row: i + 1, account: req.account, status: "failed", error: we.message, exitCode: we.exitCode, ...(reader ? { reader } : {}) };
+              await ledger.audit("personalize-failed", { row: i + 1, error: we.message });
+              authFailuresInARow = (e as { authFailure?: boolean }).authFailure ? authFailuresInARow + 1 : 0;
+            }
+            const ms = Date.now() - t0;
+            res.ms = ms;
+            results.push(res);
+            doneMs += ms;
+            doneCards++;
+            const left = todo - doneCards;
+            say(
+              `${at(reader)}row ${i + 1}/${reqs.length} (account ${last4(req.account)}) ${res.status === "failed" ? `FAILED (${res.error})` : res.status}${res.deviceId ? ` ${res.deviceId}` : ""} in ${secs(ms)}` +
+                (left > 0 ? `; ${left} to go, ETA ${clock(((doneMs / doneCards) * left) / stations.length)}` : ""),
+            );
+            if (authFailuresInARow >= maxAuthFailures && next < reqs.length && !stopped) {
+              // cards lock after about 10 failed mutual authentications: do not burn a stack of them
+              const fails = [...results].filter((r) => r.status === "failed").slice(-authFailuresInARow).map((r) => r.row).sort((x, y) => x - y);
+              stopped = `stopped after ${authFailuresInARow} devices in a row refused the initial keys (rows ${fails.join(", ")}); rows ${next + 1} to ${reqs.length} not attempted: check --key/--key-version and re-run (finished rows are skipped)`;
+            }
+            // one reader, many cards: the next row starts with the next card, done or failed
+            if (batch && ch.waitRemoved && !stopped) {
+              if (!ctx.json && !chatty) ctx.log(`personalize: ${at(reader)}row ${i + 1} ${res.status === "failed" ? `FAILED (${res.error})` : res.status}; remove the card`);
+              else say(`${at(reader)}remove the card`);
+              await ch.waitRemoved(10 * 60_000).catch(() => undefined);
+            }
             await ch.close().catch(() => undefined);
-            break;
+            progress.tick(results.length);
           }
-          // one reader, many cards: the next row starts with the next card, done or failed
-          if (batch && ch.waitRemoved) {
-            if (!ctx.json && !chatty) ctx.log(`personalize: row ${i + 1} ${res.status === "failed" ? `FAILED (${res.error})` : res.status}; remove the card`);
-            else say("remove the card");
-            await ch.waitRemoved(10 * 60_000).catch(() => undefined);
-          }
-          await ch.close().catch(() => undefined);
-          progress.tick(i + 1);
-        }
+        };
+        await Promise.all(stations.map(station));
+        if (abort !== undefined) throw abort;
       });
+      results.sort((x, y) => x.row - y.row);
       const count = (...st: RowResult["status"][]) => results.filter((r) => st.includes(r.status)).length;
       const report = {
         pinMailer: mailer, personalized: count("personalized"), resumed: count("resumed"), skipped: count("skipped", "already-personalized"), failed: count("failed"),
