@@ -14,7 +14,7 @@
 // bench/pcsc-roundtrip.ts. See test/rig/README.md.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,7 +29,9 @@ export const VPCD_SLOTS = 2;
 export const VPCD_READER_PREFIX = "Virtual PCD";
 /** The PC/SC reader name of vpcd slot n in the rig (pcscd names slots "<name> %02X %02X"). */
 export const vpcdReaderName = (slot: number): string =>
-  `${VPCD_READER_PREFIX} ${hex2(slot >> 1)} ${hex2(slot & 1)}`;
+  `${entryName(slot >> 1)} 00 ${hex2(slot & 1)}`;
+/** FRIENDLYNAME of reader.conf entry e: pcscd 1.9.9 numbers two entries of one name alike, so each has its own */
+const entryName = (e: number) => (e === 0 ? VPCD_READER_PREFIX : `${VPCD_READER_PREFIX} ${e}`);
 const hex2 = (n: number) => n.toString(16).toUpperCase().padStart(2, "0");
 /** How long pcscd may take to come up (it is usually ready in < 50 ms). */
 const START_TIMEOUT_MS = 15_000;
@@ -162,7 +164,8 @@ export interface PcscdOptions {
   portSearch?: number;
   /**
    * Reader slots to configure (default VPCD_SLOTS, 2): one reader.conf entry per two slots,
-   * on consecutive ports from portBase; entry e's slots are named "Virtual PCD 0e 00/01".
+   * on consecutive ports from portBase; entry 0's slots are "Virtual PCD 00 00/01", entry e's
+   * "Virtual PCD e 00 00/01" (slot 2e and 2e+1).
    */
   slots?: number;
 }
@@ -295,13 +298,29 @@ function canUnshare(): boolean {
   return process.getuid?.() === 0 && spawnSync("unshare", ["--mount", "--propagation", "private", "true"], { stdio: "ignore" }).status === 0;
 }
 
-function readerConf(portBase: number, slots = VPCD_SLOTS): string {
+/**
+ * One entry per two slots. The vpcd driver keeps its connections in a static array indexed
+ * by slot, so two entries served by one loaded copy of the driver would share slots 0 and 1:
+ * every further entry loads its own copy of the driver file (`driverCopies`).
+ */
+function readerConf(portBase: number, slots = VPCD_SLOTS, drivers: string[] = [VPCD_DRIVER]): string {
   const out = ["# written by test/rig/rig.ts: the vsmartcard virtual reader on the rig's ports"];
   for (let e = 0; e < Math.ceil(slots / 2); e++) {
     const hex = `0x${(portBase + 2 * e).toString(16).toUpperCase()}`;
-    out.push(`FRIENDLYNAME "${VPCD_READER_PREFIX}"`, `DEVICENAME   /dev/null:${hex}`, `LIBPATH      ${VPCD_DRIVER}`, `CHANNELID    ${hex}`, "");
+    out.push(`FRIENDLYNAME "${entryName(e)}"`, `DEVICENAME   /dev/null:${hex}`, `LIBPATH      ${drivers[e] ?? VPCD_DRIVER}`, `CHANNELID    ${hex}`, "");
   }
   return out.join("\n");
+}
+
+/** The vpcd driver for entry 0, and a private copy of it for each further entry. */
+function driverCopies(dir: string, entries: number): string[] {
+  const out = [VPCD_DRIVER];
+  for (let e = 1; e < entries; e++) {
+    const copy = join(dir, `libifdvpcd-${e}.so`);
+    copyFileSync(VPCD_DRIVER, copy);
+    out.push(copy);
+  }
+  return out;
 }
 
 // Lists the vpcd readers a client of `socket` sees, in a child process: libpcsclite reads
@@ -356,7 +375,7 @@ export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
     if (pid && running(pid)) throw rigError(`busy: a pcscd (pid ${pid}) already serves /run/pcscd and this user cannot run a private one`);
   }
   for (const f of ["pcscd.comm", "pcscd.pid"]) rmSync(join(runDir, f), { force: true });
-  writeFileSync(join(confDir, "vpcd"), readerConf(portBase, slots));
+  writeFileSync(join(confDir, "vpcd"), readerConf(portBase, slots, driverCopies(dir, Math.ceil(slots / 2))));
 
   const shim = nodelay ? buildShim() : "";
   const pcscdArgs = ["pcscd", "-f", "-i", "-c", confDir, ...(opts.flags ?? [])];
