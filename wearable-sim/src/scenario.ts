@@ -4,7 +4,7 @@
 //   { "name": "…",
 //     "devices": [ { "name": "alice", "profile": "card", "serial"?: "16 hex", "transport"?: "serial" } ],
 //     "steps": [
-//       { "tap": "alice", "reader": "Virtual PCD 00 00" }      (or "reader": 0, a slot)
+//       { "tap": "alice", "reader": "Virtual PCD 00 00" }      (or "reader": 0, a slot; done once the reader shows the card)
 //       { "remove": "alice" }
 //       { "press": "bob", "times"?: 1 }
 //       { "wait": 50 }                                          (milliseconds)
@@ -21,7 +21,7 @@
 // stops the run; the result lists every step with its outcome and every event seen.
 // A `command` step runs a host command in a shell while the devices keep answering (it is
 // not awaited synchronously): `wallet` and `wearable-sim` are on its PATH, "{serial:NAME}"
-// in it becomes that device's serial, and WEARABLE_SIM_DEVICES holds the device list (JSON).
+// in it (and in its expectations) becomes that device's serial, and WEARABLE_SIM_DEVICES holds the device list (JSON).
 // `expect.exitCode` defaults to 0; stdout/stderr are regular expressions.
 import type { Fleet, FleetEvent } from "./fleet.ts";
 import type { DeviceState } from "./device.ts";
@@ -162,7 +162,9 @@ function toolBin(): string {
 const tail = (s: string) => (s.length > 400 ? `…${s.slice(-400)}` : s).trim().replace(/\s+/g, " ");
 
 async function runCommandStep(fleet: Fleet, step: { command: string; expect?: { exitCode?: number; stdout?: string; stderr?: string }; timeout?: number }, r: StepResult): Promise<void> {
-  const command = step.command.replace(/\{serial:([^}]+)\}/g, (_m, id: string) => fleet.get(id).device.serial);
+  const subst = (t: string) => t.replace(/\{serial:([^}]+)\}/g, (_m, id: string) => fleet.get(id).device.serial);
+  const command = subst(step.command);
+  const want = { stdout: step.expect?.stdout && subst(step.expect.stdout), stderr: step.expect?.stderr && subst(step.expect.stderr) };
   const env = { ...process.env, PATH: `${toolBin()}:${process.env.PATH ?? ""}`, WEARABLE_SIM_DEVICES: JSON.stringify(fleet.list()) };
   const timeout = step.timeout ?? 60_000;
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -181,10 +183,10 @@ async function runCommandStep(fleet: Fleet, step: { command: string; expect?: { 
   r.response = `exit ${code ?? "killed"}`;
   r.stdout = stdout;
   r.stderr = stderr;
-  const want = step.expect?.exitCode ?? 0;
-  if (code !== want) throw new Error(`expected exit code ${want}, got ${code ?? "none (killed)"}${stderr ? `: ${tail(stderr)}` : ""}`);
-  if (step.expect?.stdout !== undefined && !new RegExp(step.expect.stdout).test(stdout)) throw new Error(`stdout does not match /${step.expect.stdout}/: ${tail(stdout)}`);
-  if (step.expect?.stderr !== undefined && !new RegExp(step.expect.stderr).test(stderr)) throw new Error(`stderr does not match /${step.expect.stderr}/: ${tail(stderr)}`);
+  const wantCode = step.expect?.exitCode ?? 0;
+  if (code !== wantCode) throw new Error(`expected exit code ${wantCode}, got ${code ?? "none (killed)"}${stderr ? `: ${tail(stderr)}` : ""}`);
+  if (want.stdout !== undefined && !new RegExp(want.stdout, "m").test(stdout)) throw new Error(`stdout does not match /${want.stdout}/: ${tail(stdout)}`);
+  if (want.stderr !== undefined && !new RegExp(want.stderr, "m").test(stderr)) throw new Error(`stderr does not match /${want.stderr}/: ${tail(stderr)}`);
 }
 
 async function runStep(fleet: Fleet, step: Step, verb: Verb, r: StepResult): Promise<void> {
@@ -193,8 +195,13 @@ async function runStep(fleet: Fleet, step: Step, verb: Verb, r: StepResult): Pro
   switch (verb) {
     case "command":
       return runCommandStep(fleet, step as Parameters<typeof runCommandStep>[1], r);
-    case "tap":
-      return fleet.tap(id, (step as { reader: string | number }).reader);
+    case "tap": {
+      // a tap is done once the reader shows the card (pcscd read its ATR): the next step can use it
+      await fleet.tap(id, (step as { reader: string | number }).reader);
+      const serial = fleet.get(id).device.serial;
+      if ((await fleet.ready(5000)).includes(serial)) throw new Error("the reader did not see the device within 5 s (is pcscd with vpcd running?)");
+      return;
+    }
     case "remove":
       return fleet.remove(id);
     case "press":
