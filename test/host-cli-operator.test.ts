@@ -146,6 +146,11 @@ describe("operator tools", () => {
     expect(again.err).toMatch(/^personalize: present card 1\/4 \(account \*{4}0001\)$/m);
     expect(again.err).toMatch(/^personalize: present card 4\/4 \(account \*{4}0004\)$/m);
     expect(again.err).toMatch(/^personalize: row 2\/4 \(account \*{4}0002\) personalized [0-9a-f]{16} in \d+\.\d s; 2 to go, ETA \d+:\d\d$/m);
+    // several readers are for a batch; --readers takes "all"; both are checked before any device
+    for (const bad of [["personalize", "--reader", "0", "--reader", "1", "--account", "1"], ["personalize", csvFile, "--readers", "some"], ["personalize", csvFile, "--readers", "all", "--reader", "0"]]) {
+      const u = await run(...bad);
+      expect([bad.join(" "), u.code, u.err.trim().split("\n").length]).toEqual([bad.join(" "), 2, 1]);
+    }
     // without --progress (and no terminal) a batch that succeeds writes nothing on stderr
     const quiet = await run("personalize", csvFile, "--sim", dir);
     expect([quiet.code, quiet.err]).toEqual([0, ""]);
