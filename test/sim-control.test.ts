@@ -120,7 +120,9 @@ describe("CLI", () => {
     const state = join(mkdtempSync(join(tmpdir(), "sim-cli-")), "state.json");
     const child = spawn(process.execPath, [BIN, "start", "--firmware", ECHO_FIRMWARE, "--profile", "watch", "--seed", "cli", "--state", state, "--trace"], { cwd: ROOT });
     let out = "";
+    let err = "";
     child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
     cleanup.push(async () => {
       if (child.exitCode === null) child.kill("SIGTERM");
@@ -131,23 +133,44 @@ describe("CLI", () => {
 
     const list = cli(["list", "--json", "--state", state]);
     expect(list.status).toBe(0);
-    const [dev] = JSON.parse(list.stdout) as DeviceInfo[];
+    // the envelope of `wallet --json`
+    const listed = JSON.parse(list.stdout) as { ok: boolean; devices: DeviceInfo[] };
+    expect(listed.ok).toBe(true);
+    const [dev] = listed.devices;
     expect(dev.profile).toBe("watch");
     expect(cli(["press", "#0", "--state", state]).status).toBe(0);
     const apdu = cli(["apdu", dev.serial.slice(0, 6), "8004010004000000fa", "--state", state]);
-    expect(apdu.stdout.trim()).toBe("019000");
+    // the response's data, then its status word by name
+    expect(apdu.stdout.trim()).toBe("01  SW 9000 SW_NO_ERROR");
+    const apduJson = JSON.parse(cli(["apdu", "#0", "80010000", "--json", "--state", state]).stdout);
+    expect(apduJson).toMatchObject({ ok: true, sw: "9000", swName: "SW_NO_ERROR" });
+    // bad hex is a usage error, found before the simulator is asked
+    for (const bad of ["80zz", "800", "80"]) {
+      const b = cli(["apdu", "#0", bad, "--state", state]);
+      expect([b.status, b.stderr.trim().split("\n").length]).toEqual([2, 1]);
+      expect(b.stderr).toMatch(/not a command APDU/);
+    }
     expect(cli(["power-cut", "#0", "--after", "1", "--state", state]).status).toBe(0);
     const cut = cli(["apdu", "#0", "800600000400000001", "--state", state]);
     expect([cut.status, cut.stdout.trim()]).toEqual([1, "(no answer)"]);
     expect(cli(["power-cut", "#0", "--state", state]).status).toBe(2);
     expect(cli(["press", "zzz", "--state", state]).stderr).toMatch(/^wearable-sim: fleet: no single device "zzz"/);
+    const miss = cli(["press", "zzz", "--json", "--state", state]);
+    expect(JSON.parse(miss.stdout)).toMatchObject({ ok: false, exitCode: 1, error: expect.stringMatching(/no single device/) });
+    // the REST path takes the bare index: no %23 needed
+    const url = JSON.parse(readFileSync(state, "utf8")).url as string;
+    expect((await post(`${url}/devices/0/press`)).status).toBe(200);
+    expect((await fetch(`${url}/ready`)).status).toBe(200);
     expect(cli(["stop", "--state", state]).status).toBe(0);
     expect(await exited).toBe(0);
     expect(existsSync(state)).toBe(false);
-    // the watch showed the amount in the terminal, and --trace logged APDUs and the power cut
-    expect(out).toMatch(new RegExp(`${dev.serial} DISPLAY confirm amount 250`));
-    expect(out).toMatch(/APDU 8004010004000000fa -> 019000/);
-    expect(out).toMatch(/POWER off \(power-cut\)/);
+    // stdout: the control URL, the devices and the readiness line, never device events;
+    // --trace put the watch's display, the APDUs and the power cut on stderr
+    expect(out).toMatch(/^ready: 1 device\(s\), control http:/m);
+    expect(out).not.toMatch(/DISPLAY|APDU|POWER/);
+    expect(err).toMatch(new RegExp(`${dev.serial} DISPLAY confirm amount 250`));
+    expect(err).toMatch(/APDU 8004010004000000fa -> 019000/);
+    expect(err).toMatch(/POWER off \(power-cut\)/);
   });
 
   it("run: exit 0 on a passing scenario, 1 on a failing one, 2 on usage, one-line errors", () => {
@@ -163,7 +186,48 @@ describe("CLI", () => {
     const usage = cli(["start", "--count", "x"]);
     expect(usage.status).toBe(2);
     expect(usage.stderr.trim().split("\n")).toHaveLength(1);
+    // a scenario file that is missing, not JSON or not a scenario is a usage error (2), not a failing scenario (1)
     const missing = cli(["run", join(dir, "none.json")]);
-    expect([missing.status, missing.stderr.trim()]).toEqual([1, `wearable-sim: cannot read ${join(dir, "none.json")} (ENOENT)`]);
+    expect([missing.status, missing.stderr.trim()]).toEqual([2, `wearable-sim: cannot read ${join(dir, "none.json")} (ENOENT) (see wearable-sim --help)`]);
+    writeFileSync(join(dir, "notjson.json"), "{steps:");
+    writeFileSync(join(dir, "shape.json"), JSON.stringify({ steps: [{ tap: "a", press: "a" }] }));
+    writeFileSync(join(dir, "nofw.json"), JSON.stringify({ firmware: "no-such.wasm", steps: [] }));
+    for (const f of ["notjson.json", "shape.json", "nofw.json"]) {
+      const r = cli(["run", join(dir, f)]);
+      expect([f, r.status, r.stderr.trim().split("\n").length]).toEqual([f, 2, 1]);
+    }
+    // --insert means PC/SC: with another transport it is refused
+    const ins = cli(["start", "--insert", "--transport", "serial"]);
+    expect([ins.status, ins.stderr]).toEqual([2, expect.stringMatching(/--insert puts a device into a PC\/SC reader/)]);
+  });
+
+  it("run: a command step runs a host tool while the devices answer, checks its exit code and output; --junit writes JUnit XML", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sim-cli-"));
+    const sc = join(dir, "cmd.json");
+    writeFileSync(
+      sc,
+      JSON.stringify({
+        name: "host commands",
+        devices: [{ name: "a" }],
+        steps: [
+          { apdu: "a", hex: "80010000 01 ee", expect: { sw: "9000" } },
+          { command: "wallet --version", expect: { stdout: "^wallet \\(host-tools\\) \\d" } },
+          { command: "echo {serial:a}; node -e 'process.exit(JSON.parse(process.env.WEARABLE_SIM_DEVICES).length === 1 ? 0 : 9)'", expect: { stdout: "^[0-9a-f]{16}" } },
+          { command: "wallet devices lst", expect: { exitCode: 2, stderr: "did you mean" } },
+          { command: "exit 3" },
+        ],
+      }),
+    );
+    const junit = join(dir, "junit.xml");
+    const r = cli(["run", sc, "--firmware", ECHO_FIRMWARE, "--junit", junit]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/ok +1 command -> exit 0/);
+    expect(r.stdout).toMatch(/ok +3 command -> exit 2/);
+    expect(r.stdout).toMatch(/FAIL +4 command -> exit 3: expected exit code 0, got 3/);
+    const xml = readFileSync(junit, "utf8");
+    expect(xml).toMatch(/^<\?xml/);
+    expect(xml).toMatch(/<testsuite name="host commands"[^>]* tests="6" failures="1"/);
+    expect(xml).toMatch(/<testcase [^>]*name="step 4 command"[^>]*><failure message="expected exit code 0, got 3"\/>/);
+    expect((xml.match(/<testcase /g) ?? []).length).toBe(6);
   });
 });

@@ -183,6 +183,11 @@ export class WalletCard {
     await this.exec({ cla: A.CLA_ISO, ins: A.INS_RESET_RETRY_COUNTER, p1: newPin === undefined ? A.P1_RESET_RETRY_COUNTER_ONLY : A.P1_RESET_RETRY_COUNTER_NEW_PIN, p2: A.P2_PIN, data, what: "RESET RETRY COUNTER" });
   }
 
+  /** CHANGE REFERENCE DATA (ISO 7816-4 §11.5.7): the PIN, old then new; a wrong old PIN is 63Cx. */
+  async changePin(oldPin: string, newPin: string): Promise<void> {
+    await this.exec({ cla: A.CLA_ISO, ins: A.INS_CHANGE_REFERENCE_DATA, p1: A.P1_CHANGE_REFERENCE_DATA_OLD_NEW, p2: A.P2_PIN, data: cat(pinBlock(oldPin), pinBlock(newPin)), what: "CHANGE REFERENCE DATA" });
+  }
+
   /** PAY: returns the voucher's COSE bytes. */
   pay(p: { amount: number; currency: number; payee: Uint8Array; challenge: Uint8Array; time: number; toDevice?: boolean }): Promise<Uint8Array> {
     const data = cat(u32(p.amount), u16(p.currency), p.payee, p.challenge, u32(p.time));

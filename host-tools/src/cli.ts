@@ -274,6 +274,7 @@ async function loadCommands(): Promise<void> {
   await import("./commands/issuer.ts");
   await import("./commands/ledger-cmds.ts");
   await import("./commands/device-cmds.ts");
+  await import("./commands/card-cmds.ts");
   optionHelp = (await import("./commands/help.ts")).OPTION_HELP;
 }
 

@@ -14,7 +14,7 @@ import { ApduError } from "../../protocol/src/sw.ts";
 import { WalletCard, type CardStatus } from "./card.ts";
 import type { Channel } from "./channels/channel.ts";
 import { certRefOf, checkCert, FORM_IDS, hex, issueCert, issueLoad, issueSyncAck, suiteId, suiteName, verifySigned, type Signer, type TrustedKey } from "./docs.ts";
-import { dataError, deviceError, EXIT_DATA, refused, WalletError } from "./errors.ts";
+import { authError, dataError, deviceError, EXIT_DATA, refused, WalletError } from "./errors.ts";
 import { money } from "./format.ts";
 import type { Keystore } from "./keystore.ts";
 import type { DeviceRecord, FormFactor, Ledger, LoadRecord } from "./ledger/ledger.ts";
@@ -103,7 +103,11 @@ const KVN_ISSUER = 0x01;
  */
 export async function personalize(
   channel: Channel, ks: Keystore, ledger: Ledger, req: PersonalizeRequest,
-  hooks: { beforeFinalize?: (s: { deviceId: string; pin: string; puk: string }) => void | Promise<void> } = {},
+  hooks: {
+    beforeFinalize?: (s: { deviceId: string; pin: string; puk: string }) => void | Promise<void>;
+    /** the keys a blank device holds (as `gp --key`/`--key-enc …` and a key version): default the GP test keys 40..4F, version FF */
+    initialKeys?: { keys: ScpKeys; keyVersion: number };
+  } = {},
 ): Promise<PersonalizeResult> {
   const { card, deviceId, info } = await connect(channel);
   const steps: string[] = [];
@@ -144,9 +148,22 @@ export async function personalize(
   const master = ks.scpMasterKeys(suite);
   const devKeys = diversifyKeys(master, Buffer.from(deviceId, "hex"), sid);
   if (info.lifecycle === LC_MANUFACTURED) {
-    // blank: the session runs on AES with the GP default keys until identity is set
-    await openChannel(card, GP_DEFAULT_KEYS, SUITE_P256_SHA256_AES128, A.SCP_DEFAULT_KVN);
-    await card.putKey(0, putKeyData(KVN_ISSUER, devKeys, GP_DEFAULT_KEYS.dek, SUITE_P256_SHA256_AES128));
+    // blank: the session runs on AES with the initial keys (GP default unless given) until identity is set
+    const init = hooks.initialKeys ?? { keys: GP_DEFAULT_KEYS, keyVersion: A.SCP_DEFAULT_KVN };
+    try {
+      await openChannel(card, init.keys, SUITE_P256_SHA256_AES128, init.keyVersion);
+    } catch (e) {
+      // a failed mutual authentication: the card holds other keys (or another key version).
+      // Cards lock after about 10 of these: the caller counts them (authFailure)
+      const m = (e as Error).message;
+      if (/cryptogram mismatch|6982|6A88|6300|SW_SECURITY|REFERENCED_DATA/i.test(m))
+        throw Object.assign(
+          authError(`personalize: device ${deviceId} refused the initial keys (key version ${init.keyVersion.toString(16).toUpperCase().padStart(2, "0")}): ${m.replace(/^.*secure channel refused: /, "")}; give its keys with --key or --key-enc/--key-mac/--key-dek and --key-version`),
+          { authFailure: true },
+        );
+      throw e;
+    }
+    await card.putKey(0, putKeyData(KVN_ISSUER, devKeys, init.keys.dek, SUITE_P256_SHA256_AES128));
     steps.push("put-key");
   } else {
     if (info.suite && info.suite !== sid) throw refused(`personalize: device ${deviceId} was started as suite ${suiteName(info.suite)}, not ${suite}`);

@@ -111,6 +111,19 @@ export class PosOutbox implements PosJournal {
     return this.db.prepare("SELECT COUNT(*) AS vouchers, COALESCE(SUM(exported_at IS NULL), 0) AS unexported, COALESCE(SUM(amount), 0) AS amount FROM outbox").get() as never;
   }
 
+  /**
+   * The terminal's takings: payments (count, amount) received on `day` (YYYY-MM-DD, UTC;
+   * undefined: all), how many are not exported yet, and the time of the last export.
+   */
+  takings(day?: string): { payments: number; amount: number; unexported: number; lastExport: string | null; first: string | null; last: string | null } {
+    const where = day ? "WHERE substr(received_at, 1, 10) = ?" : "";
+    const r = this.db
+      .prepare(`SELECT COUNT(*) AS payments, COALESCE(SUM(amount), 0) AS amount, COALESCE(SUM(exported_at IS NULL), 0) AS unexported, MIN(received_at) AS first, MAX(received_at) AS last FROM outbox ${where}`)
+      .get(...(day ? [day] : [])) as { payments: number; amount: number; unexported: number; first: string | null; last: string | null };
+    const e = this.db.prepare("SELECT MAX(exported_at) AS at FROM outbox").get() as { at: string | null };
+    return { ...r, lastExport: e.at };
+  }
+
   /** Every stored voucher as a POS export; marks them exported (a re-export repeats them). */
   export(): PosExport {
     const s = this.settings();

@@ -14,7 +14,7 @@
 // bench/pcsc-roundtrip.ts. See test/rig/README.md.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,7 +29,10 @@ export const VPCD_SLOTS = 2;
 export const VPCD_READER_PREFIX = "Virtual PCD";
 /** The PC/SC reader name of vpcd slot n in the rig (pcscd names slots "<name> %02X %02X"). */
 export const vpcdReaderName = (slot: number): string =>
-  `${VPCD_READER_PREFIX} 00 ${slot.toString(16).toUpperCase().padStart(2, "0")}`;
+  `${entryName(slot >> 1)} 00 ${hex2(slot & 1)}`;
+/** FRIENDLYNAME of reader.conf entry e: pcscd 1.9.9 numbers two entries of one name alike, so each has its own */
+const entryName = (e: number) => (e === 0 ? VPCD_READER_PREFIX : `${VPCD_READER_PREFIX} ${e}`);
+const hex2 = (n: number) => n.toString(16).toUpperCase().padStart(2, "0");
 /** How long pcscd may take to come up (it is usually ready in < 50 ms). */
 const START_TIMEOUT_MS = 15_000;
 /** pcscd needs about a second after SIGTERM before ports and socket are free. */
@@ -159,6 +162,12 @@ export interface PcscdOptions {
    * its clients learn the ports from the environment). 0 (default): refuse, as a bench must.
    */
   portSearch?: number;
+  /**
+   * Reader slots to configure (default VPCD_SLOTS, 2): one reader.conf entry per two slots,
+   * on consecutive ports from portBase; entry 0's slots are "Virtual PCD 00 00/01", entry e's
+   * "Virtual PCD e 00 00/01" (slot 2e and 2e+1).
+   */
+  slots?: number;
 }
 
 export interface Pcscd {
@@ -272,11 +281,11 @@ export async function clearStale(dir: string, force = false): Promise<boolean> {
  * The first base port, from `first` upwards in steps of VPCD_SLOTS, whose slot ports are
  * all free: a system pcscd with vpcd, another checkout's rig or a bench may hold some.
  */
-async function choosePorts(first: number, search: number, grace: number): Promise<number> {
+async function choosePorts(first: number, search: number, grace: number, slots = VPCD_SLOTS): Promise<number> {
   for (let i = 0; i <= search; i++) {
-    const base = first + i * VPCD_SLOTS;
+    const base = first + i * slots;
     let free = true;
-    for (let s = 0; s < VPCD_SLOTS && free; s++) {
+    for (let s = 0; s < slots && free; s++) {
       // only the first pair may be waited for: it is the one a pcscd we just killed held
       free = await waitUntil(() => portFree(base + s), i === 0 ? grace : 0);
     }
@@ -289,16 +298,29 @@ function canUnshare(): boolean {
   return process.getuid?.() === 0 && spawnSync("unshare", ["--mount", "--propagation", "private", "true"], { stdio: "ignore" }).status === 0;
 }
 
-function readerConf(portBase: number): string {
-  const hex = `0x${portBase.toString(16).toUpperCase()}`;
-  return [
-    "# written by test/rig/rig.ts: the vsmartcard virtual reader on the rig's ports",
-    `FRIENDLYNAME "${VPCD_READER_PREFIX}"`,
-    `DEVICENAME   /dev/null:${hex}`,
-    `LIBPATH      ${VPCD_DRIVER}`,
-    `CHANNELID    ${hex}`,
-    "",
-  ].join("\n");
+/**
+ * One entry per two slots. The vpcd driver keeps its connections in a static array indexed
+ * by slot, so two entries served by one loaded copy of the driver would share slots 0 and 1:
+ * every further entry loads its own copy of the driver file (`driverCopies`).
+ */
+function readerConf(portBase: number, slots = VPCD_SLOTS, drivers: string[] = [VPCD_DRIVER]): string {
+  const out = ["# written by test/rig/rig.ts: the vsmartcard virtual reader on the rig's ports"];
+  for (let e = 0; e < Math.ceil(slots / 2); e++) {
+    const hex = `0x${(portBase + 2 * e).toString(16).toUpperCase()}`;
+    out.push(`FRIENDLYNAME "${entryName(e)}"`, `DEVICENAME   /dev/null:${hex}`, `LIBPATH      ${drivers[e] ?? VPCD_DRIVER}`, `CHANNELID    ${hex}`, "");
+  }
+  return out.join("\n");
+}
+
+/** The vpcd driver for entry 0, and a private copy of it for each further entry. */
+function driverCopies(dir: string, entries: number): string[] {
+  const out = [VPCD_DRIVER];
+  for (let e = 1; e < entries; e++) {
+    const copy = join(dir, `libifdvpcd-${e}.so`);
+    copyFileSync(VPCD_DRIVER, copy);
+    out.push(copy);
+  }
+  return out;
 }
 
 // Lists the vpcd readers a client of `socket` sees, in a child process: libpcsclite reads
@@ -314,8 +336,8 @@ p.on("reader", (r) => { r.on("error", () => {}); if (names().length >= want) don
 setTimeout(() => done(names()), 1000);
 `;
 
-function visibleReaders(socket: string): string[] {
-  const r = spawnSync(process.execPath, ["-e", PROBE, String(VPCD_SLOTS), VPCD_READER_PREFIX], {
+function visibleReaders(socket: string, slots = VPCD_SLOTS): string[] {
+  const r = spawnSync(process.execPath, ["-e", PROBE, String(slots), VPCD_READER_PREFIX], {
     cwd: ROOT,
     env: { ...process.env, PCSCLITE_CSOCK_NAME: socket },
     encoding: "utf8",
@@ -343,7 +365,8 @@ export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
   // a pcscd we just killed needs about a second to let go of its ports
   const grace = (await clearStale(dir)) ? STOP_TIMEOUT_MS : 0;
 
-  const portBase = await choosePorts(opts.portBase ?? VPCD_DEFAULT_PORT, opts.portSearch ?? 0, grace);
+  const slots = Math.max(VPCD_SLOTS, opts.slots ?? VPCD_SLOTS);
+  const portBase = await choosePorts(opts.portBase ?? VPCD_DEFAULT_PORT, opts.portSearch ?? 0, grace, slots);
   const priv = canUnshare();
   const socket = priv ? join(runDir, "pcscd.comm") : "/run/pcscd/pcscd.comm";
   if (!priv) {
@@ -352,7 +375,7 @@ export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
     if (pid && running(pid)) throw rigError(`busy: a pcscd (pid ${pid}) already serves /run/pcscd and this user cannot run a private one`);
   }
   for (const f of ["pcscd.comm", "pcscd.pid"]) rmSync(join(runDir, f), { force: true });
-  writeFileSync(join(confDir, "vpcd"), readerConf(portBase));
+  writeFileSync(join(confDir, "vpcd"), readerConf(portBase, slots, driverCopies(dir, Math.ceil(slots / 2))));
 
   const shim = nodelay ? buildShim() : "";
   const pcscdArgs = ["pcscd", "-f", "-i", "-c", confDir, ...(opts.flags ?? [])];
@@ -380,7 +403,7 @@ export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
       if (!(await waitUntil(() => exited || !running(pid), STOP_TIMEOUT_MS))) process.kill(pid, "SIGKILL");
     }
     rmSync(join(dir, "rig.json"), { force: true });
-    for (let s = 0; s < VPCD_SLOTS; s++) await waitUntil(() => portFree(portBase + s), STOP_TIMEOUT_MS);
+    for (let s = 0; s < slots; s++) await waitUntil(() => portFree(portBase + s), STOP_TIMEOUT_MS);
   };
 
   const ready = await waitUntil(() => exited || (existsSync(socket) && readFileSync(log, "utf8").includes("daemon ready")), START_TIMEOUT_MS);
@@ -391,10 +414,10 @@ export async function startPcscd(opts: PcscdOptions): Promise<Pcscd> {
   }
   let readers: string[] = [];
   await waitUntil(() => {
-    readers = visibleReaders(socket);
-    return readers.length >= VPCD_SLOTS;
+    readers = visibleReaders(socket, slots);
+    return readers.length >= slots;
   }, START_TIMEOUT_MS);
-  if (readers.length < VPCD_SLOTS) {
+  if (readers.length < slots) {
     await stop();
     throw rigError(`pcscd started but its vpcd readers are not visible — see ${log}`);
   }

@@ -1,6 +1,11 @@
 // Control API of a running simulator (issue 5 "Control"): HTTP + JSON on 127.0.0.1 with
 // the same verbs as the CLI, in the spirit of speculos (`/apdu`, `/button`, `/events`):
 //   GET  /devices                         list (DeviceInfo[])
+//   GET  /ready                           200 {ready:true} once every device with a transport is
+//                                         visible to host software (pcsc: the reader read its ATR);
+//                                         503 {ready:false, pending:[serials]} before
+// A device in a path is a serial, a unique serial prefix, a name, "#N" (as %23N) or just the
+// index N (1 to 3 digits), so `curl …/devices/0/press` works without escaping "#".
 //   POST /devices        {profile,count,transport,slot,serial,name,insert}   start; -> DeviceInfo[]
 //   POST /devices/:id/tap        {reader}  insert into a vpcd reader slot (name or slot number)
 //   POST /devices/:id/remove               leave the field / close the port
@@ -77,6 +82,8 @@ export async function startControl(fleet: Fleet, port = 0): Promise<ControlServe
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", `http://${LOOPBACK}`);
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    // "/devices/0/tap": a bare index of 1 to 3 digits is "#0" (a "#" in a URL starts the fragment)
+    if (parts[0] === "devices" && parts.length === 3 && /^\d{1,3}$/.test(parts[1])) parts[1] = `#${parts[1]}`;
     const verb = `${req.method} /${parts[0] ?? ""}`;
     if (verb === "GET /events") {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
@@ -87,6 +94,10 @@ export async function startControl(fleet: Fleet, port = 0): Promise<ControlServe
     }
     const b = req.method === "POST" ? await body(req) : {};
     if (verb === "GET /devices" && parts.length === 1) return send(res, 200, fleet.list());
+    if (verb === "GET /ready") {
+      const pending = await fleet.ready(0);
+      return send(res, pending.length ? 503 : 200, { ready: !pending.length, pending });
+    }
     if (verb === "POST /devices" && parts.length === 1) {
       const devices = await fleet.start(b as StartSpec);
       const serials = new Set(devices.map((d) => d.serial));

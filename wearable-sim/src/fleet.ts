@@ -55,6 +55,8 @@ export interface DeviceInfo {
   transport?: TransportKind;
   endpoint?: string;
   active: boolean;
+  /** host software can see the device (pcsc: the reader read its ATR); false without a transport or while removed */
+  visible: boolean;
   apdus: number;
   aborts: number;
   violations: number;
@@ -165,6 +167,7 @@ export class Fleet extends EventEmitter {
       transport: tr?.kind,
       endpoint: tr?.endpoint,
       active: tr?.active ?? false,
+      visible: tr ? (tr.visible ?? tr.active) : false,
       apdus: d.apduCount,
       aborts: d.aborts,
       violations: d.violations,
@@ -224,6 +227,18 @@ export class Fleet extends EventEmitter {
       m.device.close();
     }
     this.members.clear();
+  }
+
+  /**
+   * Waits until every device with an open transport is visible to host software (a pcsc
+   * device: pcscd has read its ATR, i.e. the reader reports a card present). Resolves with
+   * the devices still not visible after `timeoutMs` (empty: ready).
+   */
+  async ready(timeoutMs = 10_000): Promise<string[]> {
+    const pending = () => [...this.members.values()].filter((m) => m.transport?.active && !(m.transport.visible ?? true)).map((m) => m.device.serial);
+    const end = Date.now() + timeoutMs;
+    while (pending().length && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    return pending();
   }
 
   /** ms since the fleet started */

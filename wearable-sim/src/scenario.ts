@@ -4,7 +4,7 @@
 //   { "name": "…",
 //     "devices": [ { "name": "alice", "profile": "card", "serial"?: "16 hex", "transport"?: "serial" } ],
 //     "steps": [
-//       { "tap": "alice", "reader": "Virtual PCD 00 00" }      (or "reader": 0, a slot)
+//       { "tap": "alice", "reader": "Virtual PCD 00 00" }      (or "reader": 0, a slot; done once the reader shows the card)
 //       { "remove": "alice" }
 //       { "press": "bob", "times"?: 1 }
 //       { "wait": 50 }                                          (milliseconds)
@@ -12,15 +12,26 @@
 //       { "reset": "alice" }  { "powerOn": "alice" }  { "powerOff": "alice" }
 //       { "freezeClock": "bob", "at"?: 1700000000 }  { "skewClock": "bob", "seconds": -60 }
 //       { "apdu": "alice", "hex": "00a40400…", "expect"?: { "sw"?: "9000", "data"?: "hex", "noAnswer"?: true } }
-//       { "expectState": "alice", "state": "on" | "off" | "mute" } ],
+//       { "expectState": "alice", "state": "on" | "off" | "mute" }
+//       { "command": "wallet pos charge 1.00 --reader 'Virtual PCD 00 00' --home h",
+//         "expect"?: { "exitCode"?: 0, "stdout"?: "APPROVED", "stderr"?: "regex" }, "timeout"?: 60000 } ],
+//     "firmware"?: "../../build/echo-firmware.wasm"   (relative to the scenario file; `--firmware` wins)
 //     "expectEvents"?: [ { "type": "display", "device"?: "carol", "count"?: 1, "min"?: 1, "where"?: { "amount": 500 } } ] }
 // Devices are named by scenario name, serial, serial prefix or "#index". A step that fails
 // stops the run; the result lists every step with its outcome and every event seen.
+// A `command` step runs a host command in a shell while the devices keep answering (it is
+// not awaited synchronously): `wallet` and `wearable-sim` are on its PATH, "{serial:NAME}"
+// in it (and in its expectations) becomes that device's serial, and WEARABLE_SIM_DEVICES holds the device list (JSON).
+// `expect.exitCode` defaults to 0; stdout/stderr are regular expressions.
 import type { Fleet, FleetEvent } from "./fleet.ts";
 import type { DeviceState } from "./device.ts";
 import type { TearMode } from "./flash.ts";
 import type { ProfileName } from "./profiles.ts";
 import type { TransportKind } from "./transports/index.ts";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export interface ScenarioDevice {
   name: string;
@@ -42,7 +53,8 @@ export type Step =
   | { freezeClock: string; at?: number }
   | { skewClock: string; seconds: number }
   | { apdu: string; hex: string; expect?: { sw?: string; data?: string; noAnswer?: boolean } }
-  | { expectState: string; state: DeviceState };
+  | { expectState: string; state: DeviceState }
+  | { command: string; expect?: { exitCode?: number; stdout?: string; stderr?: string }; timeout?: number };
 
 export interface EventExpectation {
   type: string;
@@ -57,6 +69,8 @@ export interface EventExpectation {
 
 export interface Scenario {
   name?: string;
+  /** firmware file for every device, relative to the scenario file (default: the real firmware) */
+  firmware?: string;
   devices?: ScenarioDevice[];
   steps: Step[];
   expectEvents?: EventExpectation[];
@@ -66,8 +80,10 @@ export interface StepResult {
   index: number;
   verb: string;
   ok: boolean;
-  /** response of an apdu step, hex */
+  /** response of an apdu step, hex; of a command step, its exit code and output */
   response?: string;
+  stdout?: string;
+  stderr?: string;
   error?: string;
   ms: number;
 }
@@ -80,7 +96,7 @@ export interface ScenarioResult {
   events: FleetEvent[];
 }
 
-const VERBS = ["tap", "remove", "press", "wait", "powerCut", "reset", "powerOn", "powerOff", "freezeClock", "skewClock", "apdu", "expectState"] as const;
+const VERBS = ["tap", "remove", "press", "wait", "powerCut", "reset", "powerOn", "powerOff", "freezeClock", "skewClock", "apdu", "expectState", "command"] as const;
 type Verb = (typeof VERBS)[number];
 
 function verbOf(step: Step, index: number): Verb {
@@ -97,7 +113,25 @@ export function validateScenario(s: unknown): Scenario {
   for (const [i, d] of (sc.devices ?? []).entries()) {
     if (typeof d?.name !== "string" || !d.name) throw new TypeError(`scenario: device ${i} needs a name`);
   }
-  sc.steps.forEach((step, i) => verbOf(step, i));
+  sc.steps.forEach((step, i) => {
+    const v = verbOf(step, i);
+    if (v === "command") {
+      const c = step as { command: unknown; expect?: { stdout?: unknown; stderr?: unknown } };
+      if (typeof c.command !== "string" || !c.command.trim()) throw new TypeError(`scenario: step ${i}: command must be a non-empty string`);
+      for (const k of ["stdout", "stderr"] as const) {
+        const re = c.expect?.[k];
+        if (re === undefined) continue;
+        try {
+          new RegExp(String(re));
+        } catch {
+          throw new TypeError(`scenario: step ${i}: expect.${k} is not a regular expression`);
+        }
+      }
+    }
+    if (v === "apdu" && !/^([0-9a-f]{2})+$/.test(normHex(String((step as { hex: unknown }).hex ?? ""))))
+      throw new TypeError(`scenario: step ${i}: hex must be an even number of hex digits`);
+  });
+  if (sc.firmware !== undefined && typeof sc.firmware !== "string") throw new TypeError("scenario: firmware must be a file path");
   return sc;
 }
 
@@ -111,12 +145,63 @@ function matches(e: FleetEvent, x: EventExpectation, serialOf: (id: string) => s
   return true;
 }
 
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+/** A directory with `wallet` and `wearable-sim` links, for a command step's PATH. */
+let binDir: string | undefined;
+function toolBin(): string {
+  if (binDir) return binDir;
+  binDir = mkdtempSync(join(tmpdir(), "wearable-sim-bin-"));
+  symlinkSync(join(ROOT, "host-tools/bin/wallet.js"), join(binDir, "wallet"));
+  symlinkSync(join(ROOT, "wearable-sim/bin/wearable-sim.js"), join(binDir, "wearable-sim"));
+  const dir = binDir;
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return binDir;
+}
+
+const tail = (s: string) => (s.length > 400 ? `…${s.slice(-400)}` : s).trim().replace(/\s+/g, " ");
+
+async function runCommandStep(fleet: Fleet, step: { command: string; expect?: { exitCode?: number; stdout?: string; stderr?: string }; timeout?: number }, r: StepResult): Promise<void> {
+  const subst = (t: string) => t.replace(/\{serial:([^}]+)\}/g, (_m, id: string) => fleet.get(id).device.serial);
+  const command = subst(step.command);
+  const want = { stdout: step.expect?.stdout && subst(step.expect.stdout), stderr: step.expect?.stderr && subst(step.expect.stderr) };
+  const env = { ...process.env, PATH: `${toolBin()}:${process.env.PATH ?? ""}`, WEARABLE_SIM_DEVICES: JSON.stringify(fleet.list()) };
+  const timeout = step.timeout ?? 60_000;
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(command, { shell: true, env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeout);
+    child.on("close", (c, sig) => {
+      clearTimeout(timer);
+      resolve({ code: sig ? null : c, stdout: out, stderr: err + (sig ? `\n(killed after ${timeout} ms)` : "") });
+    });
+    child.on("error", (e) => resolve({ code: null, stdout: out, stderr: String(e) }));
+  });
+  r.response = `exit ${code ?? "killed"}`;
+  r.stdout = stdout;
+  r.stderr = stderr;
+  const wantCode = step.expect?.exitCode ?? 0;
+  if (code !== wantCode) throw new Error(`expected exit code ${wantCode}, got ${code ?? "none (killed)"}${stderr ? `: ${tail(stderr)}` : ""}`);
+  if (want.stdout !== undefined && !new RegExp(want.stdout, "m").test(stdout)) throw new Error(`stdout does not match /${want.stdout}/: ${tail(stdout)}`);
+  if (want.stderr !== undefined && !new RegExp(want.stderr, "m").test(stderr)) throw new Error(`stderr does not match /${want.stderr}/: ${tail(stderr)}`);
+}
+
 async function runStep(fleet: Fleet, step: Step, verb: Verb, r: StepResult): Promise<void> {
   const s = step as Record<string, unknown> & Step;
   const id = String(s[verb]);
   switch (verb) {
-    case "tap":
-      return fleet.tap(id, (step as { reader: string | number }).reader);
+    case "command":
+      return runCommandStep(fleet, step as Parameters<typeof runCommandStep>[1], r);
+    case "tap": {
+      // a tap is done once the reader shows the card (pcscd read its ATR): the next step can use it
+      await fleet.tap(id, (step as { reader: string | number }).reader);
+      const serial = fleet.get(id).device.serial;
+      if ((await fleet.ready(5000)).includes(serial)) throw new Error("the reader did not see the device within 5 s (is pcscd with vpcd running?)");
+      return;
+    }
     case "remove":
       return fleet.remove(id);
     case "press":

@@ -36,6 +36,8 @@ export interface OpenOptions {
   trace?: boolean;
   waitMs?: number;
   profile?: string;
+  /** PC/SC: a card inserted into or removed from the reader, as it happens */
+  onEvent?: (e: { reader: string; event: "inserted" | "removed"; atr?: string }) => void;
   /** `--sim`: make a blank device when the image file does not exist (else: not found) */
   create?: boolean;
 }
@@ -49,7 +51,7 @@ export async function openSpec(spec: string, opts: OpenOptions = {}): Promise<Ch
   switch (kind) {
     case "reader": {
       const { PcscChannel } = await import("./pcsc.ts");
-      ch = await PcscChannel.open({ reader: arg, waitMs: opts.waitMs });
+      ch = await PcscChannel.open({ reader: arg, waitMs: opts.waitMs, onEvent: opts.onEvent });
       break;
     }
     case "hid": {

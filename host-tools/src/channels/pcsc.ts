@@ -42,6 +42,8 @@ export interface PcscOptions {
   reader: string;
   /** how long to wait for the reader and then for a card (ms) */
   waitMs?: number;
+  /** a card entering or leaving the reader, as it happens (like `pcsc_scan`) */
+  onEvent?: (e: { reader: string; event: "inserted" | "removed"; atr?: string }) => void;
 }
 
 export class PcscChannel implements Channel {
@@ -66,6 +68,7 @@ export class PcscChannel implements Channel {
       const names = await withTimeout(readerList(pcsc), waitMs, "pcsc: no reader list from pcscd");
       const reader = pcsc.readers[pickReader(names, opts.reader)];
       const ch = new PcscChannel(pcsc, reader);
+      ch.onEvent = opts.onEvent;
       await ch.waitCard(waitMs);
       await ch.connect();
       return ch;
@@ -78,6 +81,7 @@ export class PcscChannel implements Channel {
   }
 
   private removal: (() => void)[] = [];
+  private onEvent?: PcscOptions["onEvent"];
 
   /** Resolves once the card is out of the reader. */
   waitRemoved(ms: number): Promise<void> {
@@ -93,6 +97,8 @@ export class PcscChannel implements Channel {
       r.on("status", (s) => {
         const was = this.present;
         this.present = (s.state & r.SCARD_STATE_PRESENT) !== 0;
+        if (this.present && !was) this.onEvent?.({ reader: r.name, event: "inserted", atr: s.atr?.toString("hex") });
+        if (was && !this.present) this.onEvent?.({ reader: r.name, event: "removed" });
         if (this.present) resolve();
         if (was && !this.present) {
           this.lost = "card removed";
@@ -168,6 +174,7 @@ function establish(load: () => PCSCLite): PCSCLite {
   pcsc.on("error", () => undefined);
   pcsc.on("reader", (r) => {
     r.on("error", () => undefined);
+    r.on("status", (st) => ((r as ReaderWithReady).last = st));
     (r as ReaderWithReady).ready = new Promise<void>((res) => {
       for (const ev of ["status", "error", "end"] as const) r.once(ev, () => res());
     });
@@ -211,7 +218,36 @@ export function pickReader(names: string[], spec: string): string {
   return name;
 }
 
-type ReaderWithReady = CardReader & { ready?: Promise<void> };
+type ReaderWithReady = CardReader & { ready?: Promise<void>; last?: { state: number; atr?: Buffer } };
+
+export interface ReaderStatus {
+  name: string;
+  /** a card is in the reader (SCARD_STATE_PRESENT) */
+  present: boolean;
+  /** its ATR, hex ("" without a card) */
+  atr: string;
+  /** another program has the card exclusively (SCARD_STATE_EXCLUSIVE) */
+  exclusive: boolean;
+}
+
+/** Each reader with its card and ATR (`wallet readers`, like `opensc-tool -l`). */
+export async function readerStatus(waitMs = 10_000, load: () => PCSCLite = defaultLoad): Promise<ReaderStatus[]> {
+  const pcsc = establish(load);
+  try {
+    const names = await withTimeout(readerList(pcsc), waitMs, "pcsc: no reader list from pcscd");
+    const readers = names.map((n) => pcsc.readers[n] as ReaderWithReady);
+    // each reader's first status event carries its state and ATR (at most 1 s each, in parallel)
+    await Promise.race([Promise.all(readers.map((r) => r.ready)), new Promise((res) => setTimeout(res, 1000).unref())]);
+    return readers.map((r) => {
+      const st = r.last;
+      const present = !!st && (st.state & r.SCARD_STATE_PRESENT) !== 0;
+      const exclusive = !!st && (st.state & ((r as unknown as { SCARD_STATE_EXCLUSIVE?: number }).SCARD_STATE_EXCLUSIVE ?? 0x80)) !== 0;
+      return { name: r.name, present, atr: present && st?.atr ? st.atr.toString("hex") : "", exclusive };
+    });
+  } finally {
+    await release(pcsc);
+  }
+}
 
 /**
  * Closes the context and every reader object (idempotent). A reader's status thread that

@@ -1,19 +1,22 @@
 // Commands that talk to a device (issue 6): personalize (single or batch), load,
 // pos init | charge | export, transfer, sync, readers. Device flows live in flows.ts.
-import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ensureHome, register, type Ctx, type Values } from "../cli.ts";
-import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, openSpec, withChannel, type Channel } from "../channels/index.ts";
-import { dataError, EXIT_INTERNAL, EXIT_STORAGE, notFound, refused, usageError, WalletError } from "../errors.ts";
+import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, openSpec, withChannel, type Channel, type OpenOptions } from "../channels/index.ts";
+import type { ScpKeys } from "../../../protocol/src/scp03.ts";
+import * as A from "../../../protocol/portable/apdu.ts";
+import { dataError, deviceError, EXIT_AUTH, EXIT_INTERNAL, EXIT_STORAGE, notFound, refused, usageError, WalletError } from "../errors.ts";
 import { load, personalize, posCharge, posRecover, sync, transfer, type PersonalizeRequest, type PersonalizeResult } from "../flows.ts";
-import { money, Progress } from "../format.ts";
-import type { FormFactor } from "../ledger/ledger.ts";
+import { csv, currencyCode, isoAny, money, Progress, table } from "../format.ts";
+import { emit } from "./report-text.ts";
+import type { FormFactor, Ledger } from "../ledger/ledger.ts";
 import { PosOutbox } from "../pos-outbox.ts";
 import { CURRENCY_CNY, DEFAULT_LIMITS } from "../synthetic.ts";
 import { mustDevice, withLedger } from "./common.ts";
 import { openKeystore, parseSuite } from "./issuer.ts";
 import { LIMIT_OPTIONS } from "./limits.ts";
-import { parseAmountArg as amountArg, parseNumber, RANGES } from "./numbers.ts";
+import { numberOption, parseAmountArg as amountArg, parseCurrency, parseNumber, RANGES } from "./numbers.ts";
 import { cliError } from "../cli-errors.ts";
 import { ApduError } from "../../../protocol/src/sw.ts";
 import { WalletCard } from "../card.ts";
@@ -62,7 +65,7 @@ function request(row: Row, where: string, mk: (m: string) => WalletError = dataE
   if (limits.maxPayment > limits.cap) throw bad("max_payment is above the cap");
   const pin = row.pin?.trim() || undefined;
   if (pin && !/^\d{4,8}$/.test(pin)) throw bad("pin must be 4 to 8 digits");
-  return { account, suite, formFactor: form, currency: int("currency", CURRENCY_CNY, RANGES.currency), limits, pin, alias: row.alias?.trim() || undefined };
+  return { account, suite, formFactor: form, currency: row.currency === undefined || row.currency === "" ? CURRENCY_CNY : parseCurrency(row.currency, "currency", bad), limits, pin, alias: row.alias?.trim() || undefined };
 }
 
 const COLUMNS = ["account", "suite", "form", "cap", "max_payment", "no_cvm", "max_count", "max_amount", "sync_interval", "currency", "pin", "alias"];
@@ -142,17 +145,79 @@ interface RowResult {
   token?: string;
   error?: string;
   exitCode?: number;
+  /** how long the row took, ms */
+  ms?: number;
+  /** the reader it was personalized on, when there were several */
+  reader?: string;
 }
 
 interface BatchState {
   rows: Record<string, { deviceId: string; status: "done" }>;
 }
 
-async function channelFor(ctx: Ctx, o: Values, batch: boolean, index: number, req: PersonalizeRequest): Promise<Channel> {
+async function channelFor(ctx: Ctx, o: Values, batch: boolean, index: number, req: PersonalizeRequest, onEvent?: OpenOptions["onEvent"]): Promise<Channel> {
   // a batch with --sim DIR keeps one flash image per row: a re-run finds half-done devices
   if (o.sim !== undefined) return openSpec(`sim:${batch ? join(o.sim as string, `device-${index + 1}.img`) : o.sim},${req.formFactor}`, openOptions(o, ctx.trace));
-  return openFromOptions(o, ctx.trace);
+  return openSpec(channelSpec(o), { ...openOptions(o, ctx.trace), onEvent });
 }
+
+const HEX16 = /^[0-9a-fA-F]{32}$/;
+
+/**
+ * The keys a blank device holds, as `gp` takes them: --key (all three), or --key-enc,
+ * --key-mac and --key-dek, and --key-version (hex or decimal, default FF: the GP test keys).
+ * Undefined: the GlobalPlatform default keys 40..4F.
+ */
+export function initialKeys(o: Values): { keys: ScpKeys; keyVersion: number } | undefined {
+  const one = (k: string) => {
+    const v = o[k] as string | undefined;
+    if (v === undefined) return undefined;
+    const h = v.replace(/[\s:]/g, "");
+    if (!HEX16.test(h)) throw usageError(`--${k} must be a 16-byte AES key: 32 hex digits`);
+    return Uint8Array.from(Buffer.from(h, "hex"));
+  };
+  const base = one("key");
+  const enc = one("key-enc");
+  const mac = one("key-mac");
+  const dek = one("key-dek");
+  const kv = o["key-version"] as string | undefined;
+  if (!base && !enc && !mac && !dek && kv === undefined) return undefined;
+  if (!base && (!enc || !mac || !dek)) throw usageError("give --key, or all three of --key-enc, --key-mac and --key-dek");
+  let keyVersion = A.SCP_DEFAULT_KVN;
+  if (kv !== undefined) {
+    const m = /^(?:0x)?([0-9a-fA-F]{1,2})$/.exec(kv.trim());
+    keyVersion = /^\d+$/.test(kv.trim()) ? Number(kv) : m ? parseInt(m[1], 16) : NaN;
+    if (!Number.isInteger(keyVersion) || keyVersion < 1 || keyVersion > 255) throw usageError(`--key-version must be 1 to 255 (or hex 01 to FF), got "${kv}"`);
+  }
+  return { keys: { enc: enc ?? base!, mac: mac ?? base!, dek: dek ?? base! }, keyVersion };
+}
+
+/**
+ * The ledger for several stations at once: one transaction at a time (a station's
+ * transaction waits for another's to end instead of joining it).
+ */
+function serialTransactions(l: Ledger): Ledger {
+  let chain: Promise<unknown> = Promise.resolve();
+  return new Proxy(l, {
+    get(target, prop, recv) {
+      if (prop === "transaction")
+        return <T>(fn: () => Promise<T>): Promise<T> => {
+          const run = chain.then(() => target.transaction(fn));
+          chain = run.catch(() => undefined);
+          return run;
+        };
+      const v = Reflect.get(target, prop, recv);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
+const last4 = (account: string) => `****${account.replace(/\D/g, "").slice(-4)}`;
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const clock = (ms: number) => {
+  const t = Math.round(ms / 1000);
+  return `${Math.floor(t / 60)}:${String(t % 60).padStart(2, "0")}`;
+};
 
 register(
   {
@@ -161,18 +226,41 @@ register(
     usage: "[BATCH.csv|BATCH.json] (--reader R | --hid H | --serial P | --sim IMAGE|DIR) [--account A --suite S --form F ...]",
     args: [0, 1],
     options: {
-      ...CHANNEL_OPTIONS, ...LIMIT_OPTIONS, account: { type: "string" }, suite: { type: "string" }, form: { type: "string" }, pin: { type: "string" },
+      ...CHANNEL_OPTIONS, reader: { type: "string", multiple: true }, readers: { type: "string" }, ...LIMIT_OPTIONS, account: { type: "string" }, suite: { type: "string" }, form: { type: "string" }, pin: { type: "string" },
       alias: { type: "string" }, currency: { type: "string" }, "pin-mailer": { type: "string" }, report: { type: "string" }, state: { type: "string" },
+      key: { type: "string" }, "key-enc": { type: "string" }, "key-mac": { type: "string" }, "key-dek": { type: "string" }, "key-version": { type: "string" },
+      "max-auth-failures": { type: "string" }, progress: { type: "boolean", default: false },
+    },
+    optionHelp: {
+      key: "the blank devices' initial SCP03 key (ENC = MAC = DEK), 32 hex digits (default the GlobalPlatform test key 404142…4F)",
+      "key-enc": "the initial ENC key, 32 hex digits (with --key-mac and --key-dek, or overriding --key)",
+      "key-mac": "the initial MAC key, 32 hex digits",
+      "key-dek": "the initial DEK key (encrypts the new keys in PUT KEY), 32 hex digits",
+      "key-version": "key version of the initial keys, 1 to 255 or hex 01 to FF (default FF, the GP test keys)",
+      reader: "PC/SC reader: its name, a prefix of it, or its index in `wallet readers`; repeat it to personalize a batch on several readers at once (one card in each)",
+      readers: "all: personalize a batch on every reader pcscd lists, one card in each at once",
+      "max-auth-failures": `a batch stops after this many devices in a row refuse the initial keys, ${RANGES.authFailures.min} to ${RANGES.authFailures.max} (default 3; a card locks after about 10 failed mutual authentications)`,
+      progress: "batch: print prompts (\"present card 3/20 (account ****0003)\"), card inserted/removed events, per-card time and an ETA on stderr (default: only when stderr is a terminal)",
     },
     examples: [
       "wallet personalize --reader 0 --account 6222020000001234 --suite sm2 --form card --cap 1000.00",
       "wallet personalize cards.csv --reader 'Virtual PCD 00 00' --pin-mailer pins.csv --report batch.json",
+      "wallet personalize cards.csv --reader 0 --key-enc 1111…11 --key-mac 2222…22 --key-dek 3333…33 --key-version 01 --max-auth-failures 2",
     ],
     async run(ctx, [batch], o) {
       // everything that can be wrong with the command line or the batch file is found
       // before the keystore is unlocked and before the first device is touched
-      channelSpec(o);
+      // --reader may be repeated (several readers, one card in each at once), or --readers all
+      const given = (o.reader as string[] | undefined) ?? [];
+      if (o.readers !== undefined && o.readers !== "all") throw usageError(`--readers takes "all" (or repeat --reader NAME|INDEX), got "${o.readers}"`);
+      if ((given.length > 1 || o.readers !== undefined) && !batch) throw usageError("several readers personalize a batch: give a BATCH.csv");
+      if (o.readers !== undefined && given.length) throw usageError("--readers all or --reader NAME…: choose one");
+      const oneChannel: Values = { ...o, reader: o.readers !== undefined ? "0" : given[0] };
+      channelSpec(oneChannel);
       openOptions(o, ctx.trace);
+      const init = initialKeys(o);
+      const maxAuthFailures = numberOption(o, "max-auth-failures", RANGES.authFailures, 3);
+      const chatty = !!o.progress || !!process.stderr.isTTY;
       const reqs = batch
         ? readBatch(batch)
         : [request({ account: o.account as string, suite: o.suite as string, form: o.form as string, pin: o.pin as string, alias: o.alias as string, currency: o.currency as string, cap: o.cap as string, max_payment: o["max-payment"] as string, no_cvm: o["no-cvm"] as string, max_count: o["max-count"] as string, max_amount: o["max-amount"] as string, sync_interval: o["sync-interval"] as string }, "personalize", usageError)];
@@ -182,6 +270,13 @@ register(
       // be found now, not with a card half-personalized in the reader
       if (!existsSync(dirname(mailer))) throw notFound(`personalize: the PIN mailer's directory ${dirname(mailer)} does not exist`);
       const statePath = batch ? resolve((o.state as string) ?? `${batch}.state.json`) : null;
+      let readers: string[] = given;
+      if (o.readers === "all" || given.length > 1) {
+        const { readerStatus, pickReader } = await import("../channels/pcsc.ts");
+        const names = (await readerStatus()).map((r) => r.name);
+        readers = o.readers === "all" ? names : [...new Set(given.map((g) => pickReader(names, g)))];
+        if (!readers.length) throw deviceError("personalize: --readers all: pcscd lists no readers");
+      }
       let state: BatchState = { rows: {} };
       if (statePath && existsSync(statePath)) {
         try {
@@ -190,57 +285,109 @@ register(
           throw dataError(`personalize: state file ${statePath} is not valid JSON (remove it to start the batch over)`);
         }
       }
-      const progress = new Progress(reqs.length, "personalize");
+      const progress = new Progress(reqs.length, "personalize", !chatty && !!process.stderr.isTTY);
       const results: RowResult[] = [];
       let firstFailure: WalletError | undefined;
-      await withLedger(ctx, async (ledger) => {
-        for (let i = 0; i < reqs.length; i++) {
-          const req = reqs[i];
-          const key = `${i + 1}:${req.account}`;
-          if (state.rows[key]?.status === "done") {
-            results.push({ row: i + 1, account: req.account, status: "skipped", deviceId: state.rows[key].deviceId });
-            progress.tick(i + 1, "skipped");
-            continue;
-          }
-          // a channel that cannot be opened (no PC/SC service, no such reader, no card in
-          // time, a missing image) stops the batch: the rows done so far are in the state
-          // file, and a re-run goes on from there
-          const ch = await channelFor(ctx, o, !!batch, i, req);
-          let res: RowResult;
-          try {
-            const r = await personalize(ch, ks, ledger, req, { beforeFinalize: (x) => writeMailer(mailer, mailerLine(x, req)) });
-            state.rows[key] = { deviceId: r.deviceId, status: "done" };
-            if (statePath) writeFileSync(statePath, JSON.stringify(state, null, 1));
-            res = { row: i + 1, account: req.account, status: r.resumed ? "resumed" : r.alreadyDone ? "already-personalized" : "personalized", deviceId: r.deviceId, suite: r.suite, form: r.formFactor, token: r.token };
-          } catch (e) {
-            const we = cliError(e);
-            // one device failing is this row's problem; a broken ledger or a bug is everyone's
-            if (!batch || we.exitCode === EXIT_STORAGE || we.exitCode === EXIT_INTERNAL) {
-              await ch.close().catch(() => undefined);
-              throw e;
+      let authFailuresInARow = 0;
+      let stopped: string | undefined;
+      const say = (line: string) => chatty && batch && ctx.log(`personalize: ${line}`);
+      const onEvent: OpenOptions["onEvent"] = (e) => say(`${e.reader}: card ${e.event}${e.atr ? ` (ATR ${e.atr})` : ""}`);
+      const todo = reqs.filter((r, i) => state.rows[`${i + 1}:${r.account}`]?.status !== "done").length;
+      let doneMs = 0;
+      let doneCards = 0;
+      // stations: one per reader with --reader R1 --reader R2 … or --readers all (a card in
+      // each at once), else the one channel. Each takes the next row in batch order when it
+      // is free; the state file, the PIN mailer and the report stay in row order
+      const stations: (string | undefined)[] = readers.length > 1 ? readers : [undefined];
+      const openRow = (i: number, req: PersonalizeRequest, reader: string | undefined) =>
+        reader === undefined ? channelFor(ctx, oneChannel, !!batch, i, req, onEvent) : openSpec(`reader:${reader}`, { ...openOptions(o, ctx.trace), onEvent });
+      const at = (reader: string | undefined) => (reader === undefined ? "" : `${reader}: `);
+      let next = 0;
+      let abort: unknown;
+      await withLedger(ctx, async (rawLedger) => {
+        const ledger = stations.length > 1 ? serialTransactions(rawLedger) : rawLedger;
+        const station = async (reader: string | undefined) => {
+          while (!stopped && abort === undefined && next < reqs.length) {
+            const i = next++;
+            const req = reqs[i];
+            const key = `${i + 1}:${req.account}`;
+            if (state.rows[key]?.status === "done") {
+              results.push({ row: i + 1, account: req.account, status: "skipped", deviceId: state.rows[key].deviceId });
+              say(`row ${i + 1}/${reqs.length} (account ${last4(req.account)}) done in an earlier run: skipped`);
+              progress.tick(results.length, "skipped");
+              continue;
             }
-            firstFailure ??= we;
-            res = { row: i + 1, account: req.account, status: "failed", error: we.message, exitCode: we.exitCode };
-            await ledger.audit("personalize-failed", { row: i + 1, error: we.message });
+            say(`${at(reader)}present card ${i + 1}/${reqs.length} (account ${last4(req.account)})`);
+            // a channel that cannot be opened (no PC/SC service, no such reader, no card in
+            // time, a missing image) stops the batch: the rows done so far are in the state
+            // file, and a re-run goes on from there
+            let ch: Channel;
+            try {
+              ch = await openRow(i, req, reader);
+            } catch (e) {
+              abort ??= e;
+              return;
+            }
+            const t0 = Date.now();
+            let res: RowResult;
+            try {
+              const r = await personalize(ch, ks, ledger, req, { beforeFinalize: (x) => writeMailer(mailer, mailerLine(x, req)), initialKeys: init });
+              state.rows[key] = { deviceId: r.deviceId, status: "done" };
+              if (statePath) writeFileSync(statePath, JSON.stringify(state, null, 1));
+              res = { row: i + 1, account: req.account, status: r.resumed ? "resumed" : r.alreadyDone ? "already-personalized" : "personalized", deviceId: r.deviceId, suite: r.suite, form: r.formFactor, token: r.token, ...(reader ? { reader } : {}) };
+              authFailuresInARow = 0;
+            } catch (e) {
+              const we = cliError(e);
+              // one device failing is this row's problem; a broken ledger or a bug is everyone's
+              if (!batch || we.exitCode === EXIT_STORAGE || we.exitCode === EXIT_INTERNAL) {
+                await ch.close().catch(() => undefined);
+                abort ??= e;
+                return;
+              }
+              firstFailure ??= we;
+              res = { row: i + 1, account: req.account, status: "failed", error: we.message, exitCode: we.exitCode, ...(reader ? { reader } : {}) };
+              await ledger.audit("personalize-failed", { row: i + 1, error: we.message });
+              authFailuresInARow = (e as { authFailure?: boolean }).authFailure ? authFailuresInARow + 1 : 0;
+            }
+            const ms = Date.now() - t0;
+            res.ms = ms;
+            results.push(res);
+            doneMs += ms;
+            doneCards++;
+            const left = todo - doneCards;
+            say(
+              `${at(reader)}row ${i + 1}/${reqs.length} (account ${last4(req.account)}) ${res.status === "failed" ? `FAILED (${res.error})` : res.status}${res.deviceId ? ` ${res.deviceId}` : ""} in ${secs(ms)}` +
+                (left > 0 ? `; ${left} to go, ETA ${clock(((doneMs / doneCards) * left) / stations.length)}` : ""),
+            );
+            if (authFailuresInARow >= maxAuthFailures && next < reqs.length && !stopped) {
+              // cards lock after about 10 failed mutual authentications: do not burn a stack of them
+              const fails = [...results].filter((r) => r.status === "failed").slice(-authFailuresInARow).map((r) => r.row).sort((x, y) => x - y);
+              stopped = `stopped after ${authFailuresInARow} devices in a row refused the initial keys (rows ${fails.join(", ")}); rows ${next + 1} to ${reqs.length} not attempted: check --key/--key-version and re-run (finished rows are skipped)`;
+            }
+            // one reader, many cards: the next row starts with the next card, done or failed
+            if (batch && ch.waitRemoved && !stopped) {
+              if (!ctx.json && !chatty) ctx.log(`personalize: ${at(reader)}row ${i + 1} ${res.status === "failed" ? `FAILED (${res.error})` : res.status}; remove the card`);
+              else say(`${at(reader)}remove the card`);
+              await ch.waitRemoved(10 * 60_000).catch(() => undefined);
+            }
+            await ch.close().catch(() => undefined);
+            progress.tick(results.length);
           }
-          results.push(res);
-          // one reader, many cards: the next row starts with the next card, done or failed
-          if (batch && ch.waitRemoved) {
-            if (!ctx.json) ctx.log(`personalize: row ${i + 1} ${res.status === "failed" ? `FAILED (${res.error})` : res.status}; remove the card`);
-            await ch.waitRemoved(10 * 60_000).catch(() => undefined);
-          }
-          await ch.close().catch(() => undefined);
-          progress.tick(i + 1);
-        }
+        };
+        await Promise.all(stations.map(station));
+        if (abort !== undefined) throw abort;
       });
+      results.sort((x, y) => x.row - y.row);
       const count = (...st: RowResult["status"][]) => results.filter((r) => st.includes(r.status)).length;
       const report = {
-        pinMailer: mailer, personalized: count("personalized"), resumed: count("resumed"), skipped: count("skipped", "already-personalized"), failed: count("failed"), devices: results,
+        pinMailer: mailer, personalized: count("personalized"), resumed: count("resumed"), skipped: count("skipped", "already-personalized"), failed: count("failed"),
+        notAttempted: reqs.length - results.length, ...(stopped ? { stopped } : {}), devices: results,
       };
       if (o.report) writeFileSync(o.report as string, JSON.stringify(report, null, 2) + "\n");
       const text =
-        results.map((r) => Object.values(r).join("  ")).join("\n") +
-        `\n${report.personalized} personalized, ${report.resumed} resumed, ${report.skipped} skipped, ${report.failed} failed; PINs in ${mailer} (mode 0600)`;
+        results.map(({ ms, ...r }) => Object.values(r).join("  ") + (ms !== undefined ? `  (${secs(ms)})` : "")).join("\n") +
+        `\n${report.personalized} personalized, ${report.resumed} resumed, ${report.skipped} skipped, ${report.failed} failed${report.notAttempted ? `, ${report.notAttempted} not attempted` : ""}; PINs in ${mailer} (mode 0600)`;
+      if (stopped) return { data: report, text, exitCode: EXIT_AUTH, error: `personalize: ${stopped}` };
       if (!firstFailure) return { data: report, text };
       // a batch with failed rows exits non-zero: the code of its first failed row
       const failedRows = results.filter((r) => r.status === "failed").map((r) => r.row);
@@ -280,7 +427,7 @@ register(
     async run(ctx, _a, o) {
       if (!o.merchant || !o.trust) throw usageError("pos init needs --merchant HEX16 and --trust FILE (from `wallet issuer export-public`)");
       if (!/^[0-9a-f]{16}$/i.test(String(o.merchant))) throw usageError(`--merchant must be 16 hex digits, got "${o.merchant}"`);
-      const currency = o.currency === undefined ? CURRENCY_CNY : parseNumber(String(o.currency), "--currency", RANGES.currency);
+      const currency = o.currency === undefined ? CURRENCY_CNY : parseCurrency(String(o.currency), "--currency");
       if (!existsSync(o.trust as string)) throw notFound(`pos: trust file ${o.trust} not found (write it with \`wallet issuer export-public --out FILE\`)`);
       let trust: { keys?: { kid: string; suite: "sm2" | "p256"; pub: string }[]; revoked?: string[]; revocationVersion?: number };
       try {
@@ -317,7 +464,7 @@ register(
       const box = PosOutbox.open(resolve((o.outbox as string) ?? join(ctx.home, "pos-outbox.sqlite")), true);
       try {
         const cfg = box.config();
-        if (o.currency !== undefined && parseNumber(String(o.currency), "--currency", RANGES.currency) !== cfg.currency) throw usageError(`this terminal takes currency ${cfg.currency}`);
+        if (o.currency !== undefined && parseCurrency(String(o.currency), "--currency") !== cfg.currency) throw usageError(`this terminal takes currency ${cfg.currency}`);
         if (process.stderr.isTTY) ctx.log(`waiting for a tap: ${money(amount)}`); // a prompt for a person, not for a log
         const p = await onDevice(await openFromOptions(o, ctx.trace), (ch) => posCharge(ch, cfg, amount, { pin: o.pin as string | undefined, journal: box }));
         const receipt = [
@@ -369,6 +516,56 @@ register(
       } finally {
         box.close();
       }
+    },
+  },
+  {
+    name: "pos summary",
+    summary: "end-of-day totals per terminal: payments, takings, not yet exported, last export (one or more outboxes)",
+    usage: "[--outbox FILE]... [--day YYYY-MM-DD|all] [--csv] [--out FILE]",
+    options: { outbox: { type: "string", multiple: true }, day: { type: "string" }, csv: { type: "boolean", default: false }, out: { type: "string" } },
+    optionHelp: {
+      outbox: "a terminal's POS outbox (repeatable; default HOME/pos-outbox.sqlite and every HOME/pos-outbox*.sqlite)",
+      day: "the day to total, YYYY-MM-DD in UTC, or all (default today, UTC)",
+      csv: "print CSV for a spreadsheet (amounts as plain decimals with a currency column)",
+      out: "write the summary to this file instead of stdout",
+    },
+    examples: ["wallet pos summary", "wallet pos summary --outbox till-1.sqlite --outbox till-2.sqlite --day 2026-12-01 --csv --out takings.csv"],
+    async run(ctx, _a, o) {
+      const day = o.day === undefined ? new Date().toISOString().slice(0, 10) : String(o.day);
+      if (day !== "all" && !(/^\d{4}-\d{2}-\d{2}$/.test(day) && !Number.isNaN(Date.parse(day)))) throw usageError(`--day must be YYYY-MM-DD or all, got "${day}"`);
+      let files = (o.outbox as string[] | undefined)?.map((f) => resolve(f));
+      if (!files) {
+        files = existsSync(ctx.home) ? readdirSync(ctx.home).filter((f) => /^pos-outbox.*\.sqlite$/.test(f)).map((f) => join(ctx.home, f)) : [];
+        if (!files.length) throw notFound(`pos summary: no POS outbox in ${ctx.home} (wrong --home? \`wallet pos init\` creates one; or give --outbox FILE)`);
+      }
+      const rows = files.map((f) => {
+        if (!existsSync(f)) throw notFound(`pos summary: outbox ${f} not found`);
+        const box = PosOutbox.open(f, true);
+        try {
+          const s = box.settings();
+          const t = box.takings(day === "all" ? undefined : day);
+          return { terminal: s.terminal, merchant: s.merchant, currency: s.currency, outbox: f, ...t };
+        } finally {
+          box.close();
+        }
+      });
+      const code = (n: number) => currencyCode(n);
+      const totals = new Map<number, { payments: number; amount: number }>();
+      for (const r of rows) {
+        const t = totals.get(r.currency) ?? { payments: 0, amount: 0 };
+        totals.set(r.currency, { payments: t.payments + r.payments, amount: t.amount + r.amount });
+      }
+      const view = rows.map((r) => ({ terminal: r.terminal, merchant: r.merchant, payments: r.payments, takings: `${money(r.amount)} ${code(r.currency)}`, unexported: r.unexported, lastExport: isoAny(r.lastExport) || "never" }));
+      const text = () =>
+        [
+          `POS takings ${day === "all" ? "(all days)" : `on ${day} (UTC)`}`,
+          table(view, ["terminal", "merchant", "payments", "takings", "unexported", "lastExport"], ["terminal", "merchant", "payments", "takings", "not exported", "last export"]),
+          ...[...totals].map(([c, t]) => `total: ${t.payments} payments, ${money(t.amount)} ${code(c)}`),
+          ...(rows.some((r) => r.unexported) ? ["some payments are not exported yet: run `wallet pos export` on those terminals"] : []),
+        ].join("\n");
+      const csvText = () => csv(rows.map((r) => ({ day, terminal: r.terminal, merchant: r.merchant, payments: r.payments, takings: money(r.amount), currency: code(r.currency), unexported: r.unexported, lastExport: isoAny(r.lastExport) })), ["day", "terminal", "merchant", "payments", "takings", "currency", "unexported", "lastExport"]);
+      const data = { day, terminals: rows.map(({ outbox, ...r }) => ({ ...r, outbox, lastExport: isoAny(r.lastExport) || null })), totals: [...totals].map(([c, t]) => ({ currency: c, currencyCode: code(c), ...t })) };
+      return emit(ctx, o, data, text, csvText);
     },
   },
   {
@@ -449,12 +646,16 @@ register(
   },
   {
     name: "readers",
-    summary: "list the PC/SC readers",
+    summary: "list the PC/SC readers: index, name, card present and its ATR (like `opensc-tool -l`)",
     usage: "",
+    examples: ["wallet readers", "wallet readers --json"],
     async run() {
-      const { listReaders } = await import("../channels/pcsc.ts");
-      const names = await listReaders();
-      return { data: { readers: names }, text: names.length ? names.map((n, i) => `${i}  ${n}`).join("\n") : "no readers" };
+      const { readerStatus } = await import("../channels/pcsc.ts");
+      const rs = await readerStatus();
+      const text = rs.length
+        ? table(rs.map((r, i) => ({ nr: String(i), card: r.present ? (r.exclusive ? "in use" : "yes") : "no", name: r.name, atr: r.atr.replace(/(..)(?!$)/g, "$1:") })), ["nr", "card", "name", "atr"], ["#", "card", "reader", "ATR"])
+        : "no readers";
+      return { data: { readers: rs.map((r) => r.name), status: rs }, text };
     },
   },
 );

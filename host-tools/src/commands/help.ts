@@ -30,7 +30,7 @@ export const OPTION_HELP: Record<string, string> = {
   form: "form factor: card, band or watch (default card)",
   pin: "PIN, 4 to 8 digits (personalize: default a random 6-digit PIN, written to the PIN mailer)",
   alias: "a name for the device in the ledger (e.g. alice)",
-  currency: `ISO 4217 numeric currency code, ${range(RANGES.currency)} (default 156, CNY)`,
+  currency: `ISO 4217 currency: the numeric code (${range(RANGES.currency)}) or the letters, e.g. 156 or CNY (default 156, CNY)`,
   "pin-mailer": "CSV file the PINs and PUKs are appended to, mode 0600 (default BATCH.pins.csv, or HOME/pin-mailer.csv)",
   report: "write the batch report (one JSON document) to this file",
   state: "batch state file: finished rows, for a re-run (default BATCH.state.json)",

@@ -5,14 +5,15 @@ import { notFound, refused, usageError } from "../errors.ts";
 import { numberOption, RANGES } from "./numbers.ts";
 import { DEFAULT_LIMITS } from "../synthetic.ts";
 import { LIMIT_OPTIONS, limitsFrom } from "./limits.ts";
-import { money, table } from "../format.ts";
+import { csv, currencyCode, isoAny, table } from "../format.ts";
+import { deviceCsv, deviceState, deviceTables, deviceText, emit, OUTPUT_HELP, OUTPUT_OPTIONS, reportCsv, reportTables, reportText, terminalNames } from "./report-text.ts";
 import { reconcile } from "../reconcile.ts";
 import { deviceName, mustDevice, summaryText, withLedger } from "./common.ts";
 import type { DeviceRecord } from "../ledger/ledger.ts";
 
 const devRow = (d: DeviceRecord) => ({
-  device: d.deviceId, alias: d.alias ?? "", form: d.formFactor, suite: d.suite, state: d.state, token: d.token.slice(0, 8) + "…",
-  lastSync: d.lastSync ?? "never", revoked: d.revoked ? "yes" : "",
+  device: d.deviceId, alias: d.alias ?? "", form: d.formFactor, suite: d.suite, state: deviceState(d), currency: currencyCode(d.currency), token: d.token.slice(0, 8) + "…",
+  lastSync: isoAny(d.lastSync) || "never", revoked: d.revoked ? `yes (${isoAny(d.revokedAt)})` : "",
 });
 const publicDevice = ({ cert, ...d }: DeviceRecord) => ({ ...d, hasCert: !!cert });
 
@@ -46,14 +47,19 @@ register(
   },
   {
     name: "report",
-    summary: "settlements per merchant and per device, fraud cases, offline value in circulation",
-    usage: "",
-    async run(ctx) {
+    summary: "settlements per merchant (with terminal names) and per device, fraud cases, offline value in circulation; --csv for a spreadsheet",
+    usage: "[--csv] [--out FILE] [--outbox FILE]...",
+    options: { ...OUTPUT_OPTIONS, outbox: { type: "string", multiple: true } },
+    optionHelp: { ...OUTPUT_HELP, outbox: "a POS outbox whose terminal name to show beside its merchant id (repeatable; HOME/pos-outbox*.sqlite are read anyway)" },
+    examples: ["wallet report", "wallet report --csv --out settlement-2026-12-01.csv"],
+    async run(ctx, _a, o) {
+      if (o.csv && ctx.json) throw usageError("--csv and --json: choose one");
       return withLedger(ctx, async (l) => {
         const s = await l.summary();
         const cases = await l.fraudCases();
-        const text = [summaryText(s), "", cases.length ? table(cases.map((c) => ({ ...c, counter: c.counter ?? "" })), ["id", "kind", "deviceId", "counter", "detail"]) : "no fraud cases"].join("\n");
-        return { data: { summary: s, fraudCases: cases }, text };
+        const terminals = terminalNames(ctx, (o.outbox as string[] | undefined) ?? []);
+        const devices = await l.devices();
+        return emit(ctx, o, { summary: s, fraudCases: cases, terminals: Object.fromEntries(terminals) }, () => reportText(reportTables(s, cases, devices, terminals, false)), () => reportCsv(reportTables(s, cases, devices, terminals, true)));
       }, false);
     },
   },
@@ -71,40 +77,36 @@ register(
   },
   {
     name: "devices list",
-    summary: "the device registry",
-    usage: "",
-    async run(ctx) {
+    summary: "the device registry (--csv for a spreadsheet)",
+    usage: "[--csv] [--out FILE]",
+    options: OUTPUT_OPTIONS,
+    optionHelp: OUTPUT_HELP,
+    async run(ctx, _a, o) {
       return withLedger(ctx, async (l) => {
         const ds = await l.devices();
-        return {
-          data: { devices: ds.map(publicDevice), revocationVersion: await l.revocationVersion() },
-          text: ds.length ? table(ds.map(devRow), ["device", "alias", "form", "suite", "state", "token", "lastSync", "revoked"]) : "no devices",
-        };
+        const cols = ["device", "alias", "form", "suite", "state", "currency", "token", "lastSync", "revoked"];
+        return emit(ctx, o, { devices: ds.map(publicDevice), revocationVersion: await l.revocationVersion() }, () => (ds.length ? table(ds.map(devRow), cols) : "no devices"), () => csv(ds.map((d) => ({ ...devRow(d), token: d.token })), cols));
       }, false);
     },
   },
   {
     name: "devices show",
-    summary: "one device: registry entry, loads, vouchers and fraud cases",
-    usage: "DEVICE",
+    summary: "one device: registry entry, limits, loads, vouchers (ISO times, payee terminal names) and fraud cases; --csv for a spreadsheet",
+    usage: "DEVICE [--csv] [--out FILE]",
     args: [1, 1],
-    async run(ctx, [key]) {
+    options: { ...OUTPUT_OPTIONS, outbox: { type: "string", multiple: true } },
+    optionHelp: { ...OUTPUT_HELP, outbox: "a POS outbox whose terminal name to show beside its merchant id (repeatable; HOME/pos-outbox*.sqlite are read anyway)" },
+    examples: ["wallet devices show alice", "wallet devices show alice --csv --out alice.csv"],
+    async run(ctx, [key], o) {
+      if (o.csv && ctx.json) throw usageError("--csv and --json: choose one");
       return withLedger(ctx, async (l) => {
         const d = await mustDevice(l, key);
         const vouchers = (await l.vouchersOf(d.deviceId)).map(({ cose, ...v }) => v);
-        const t = Math.floor(Date.now() / 1000);
-        // a load is on the device only with its receipt; an unconfirmed one is pending until it expires
-        const loads = (await l.loads(d.deviceId)).map(({ auth, receipt, voided, ...x }) => ({ ...x, state: receipt ? "confirmed" : voided ? "void" : x.expiry < t ? "expired" : "pending" }));
+        const loads = (await l.loads(d.deviceId)).map(({ auth, receipt, ...x }) => ({ ...x, confirmed: !!receipt }));
         const cases = (await l.fraudCases()).filter((c) => c.deviceId === d.deviceId);
-        const text = [
-          ...Object.entries(devRow(d)).map(([k, v]) => `${k.padEnd(9)} ${v}`),
-          `limits    ${JSON.stringify(d.limits)}`,
-          `loads     ${loads.filter((x) => x.state === "confirmed").length} confirmed (${money(loads.filter((x) => x.state === "confirmed").reduce((a, x) => a + x.amount, 0))})`,
-          ...loads.filter((x) => x.state !== "confirmed").map((x) => `load      seq ${x.seq} ${money(x.amount)}: ${x.state}${x.state === "pending" ? ` until ${new Date(x.expiry * 1000).toISOString()} (run \`wallet load\` with the device to confirm or deliver it)` : ""}`),
-          `vouchers  ${vouchers.length} (${vouchers.filter((v) => v.status === "settled").length} settled, ${vouchers.filter((v) => v.status === "pending").length} pending, ${vouchers.filter((v) => v.status === "fraud").length} fraud)`,
-          ...cases.map((c) => `fraud     ${c.kind} counter ${c.counter ?? "-"}: ${c.detail}`),
-        ].join("\n");
-        return { data: { device: publicDevice(d), loads, vouchers, fraudCases: cases }, text };
+        const terminals = terminalNames(ctx, (o.outbox as string[] | undefined) ?? []);
+        const t = (forCsv: boolean) => deviceTables(d, loads, vouchers, cases, terminals, forCsv);
+        return emit(ctx, o, { device: { ...publicDevice(d), state: deviceState(d) }, loads, vouchers, fraudCases: cases }, () => deviceText(t(false)), () => deviceCsv(t(true)));
       }, false);
     },
   },

@@ -5,7 +5,7 @@
 // whole numbers (u32 unless said otherwise).
 import { availableParallelism } from "node:os";
 import { usageError, type WalletError } from "../errors.ts";
-import { money, parseAmount } from "../format.ts";
+import { CURRENCIES, money, parseAmount } from "../format.ts";
 
 export const U32_MAX = 0xffff_ffff;
 
@@ -23,6 +23,7 @@ export const RANGES = {
   workers: { min: 1, max: Math.max(16, 4 * availableParallelism()), unit: "worker threads" },
   waitSeconds: { min: 0.1, max: 3600, integer: false, unit: "seconds" },
   currency: { min: 1, max: 999, unit: "(ISO 4217 numeric code)" },
+  authFailures: { min: 1, max: 9 },
   count: { min: 0, max: U32_MAX },
   seconds: { min: 0, max: U32_MAX, unit: "seconds" },
   port: { min: 1, max: 65535 },
@@ -44,6 +45,17 @@ export function parseNumber(raw: string, what: string, spec: NumberSpec, err: Ma
   const v = ok ? Number(s) : NaN;
   if (!Number.isFinite(v) || v < spec.min || v > spec.max) throw err(`${what} must be ${rangeText(spec)}, got "${raw}"`);
   return v;
+}
+
+/** A currency: its ISO 4217 numeric code ("156") or alphabetic code ("CNY", any case). */
+export function parseCurrency(raw: string, what: string, err: MakeError = usageError): number {
+  const alpha = raw.trim().toUpperCase();
+  if (/^[A-Z]{3}$/.test(alpha)) {
+    const hit = Object.entries(CURRENCIES).find(([, c]) => c === alpha);
+    if (hit) return Number(hit[0]);
+    throw err(`${what}: unknown currency "${raw}" (give the ISO 4217 numeric code, e.g. 156 for CNY)`);
+  }
+  return parseNumber(raw, what, RANGES.currency, err);
 }
 
 /** An option's value through parseNumber; `dflt` when the option was not given. */

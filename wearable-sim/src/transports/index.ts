@@ -18,6 +18,8 @@ export interface Transport {
   readonly endpoint: string;
   /** true while host software can reach the device (card in the field, port open) */
   readonly active: boolean;
+  /** true once host software can see the device (pcsc: pcscd read its ATR after the insert; others: while active) */
+  readonly visible?: boolean;
   /** make the device reachable (pcsc: insert the card into the reader) */
   open(): Promise<void>;
   /** make it unreachable (pcsc: remove the card) */

@@ -13,17 +13,21 @@ import { VpcdCard } from "./vpcd.ts";
 import type { Device } from "../device.ts";
 import { serveApdu, type Transport, type TransportOptions } from "./index.ts";
 
-/** vpcd reader names end in " 00 0n" for slot n of the first reader.conf entry. */
+/**
+ * vpcd reader names end in " 00 0n" for slot n of the first reader.conf entry; a further
+ * entry e (its own FRIENDLYNAME "Virtual PCD e", as the test rig writes it) has slots 2e, 2e+1.
+ */
 export function slotOfReader(reader: string): number {
-  const m = /(\d\d) (\d\d)\s*$/.exec(reader);
+  const m = /(?:\s(\d{1,2}))?\s(\d\d) (\d\d)\s*$/.exec(reader);
   if (!m) throw new RangeError(`pcsc: cannot tell the vpcd slot of reader "${reader}" (expected a name ending "00 0n")`);
-  return Number(m[1]) * 2 + Number(m[2]);
+  return 2 * Number(m[1] ?? 0) + Number(m[2]) * 2 + Number(m[3]);
 }
 
 export class PcscTransport implements Transport {
   readonly kind = "pcsc" as const;
   private readonly card: VpcdCard;
   private slot: number;
+  private atrsAtInsert = 0;
 
   constructor(
     readonly device: Device,
@@ -48,6 +52,10 @@ export class PcscTransport implements Transport {
   get active(): boolean {
     return this.card.connected;
   }
+  /** pcscd has read the ATR since the last insert: the reader shows the card as present */
+  get visible(): boolean {
+    return this.card.connected && this.card.stats.atrs > this.atrsAtInsert;
+  }
   get vpcdStats() {
     return this.card.stats;
   }
@@ -60,6 +68,7 @@ export class PcscTransport implements Transport {
   async insert(slot: number): Promise<void> {
     if (this.card.connected) await this.close();
     this.slot = slot;
+    this.atrsAtInsert = this.card.stats.atrs;
     await this.card.connect(slot);
     this.device.emit("field", { serial: this.device.serial, present: true, endpoint: this.endpoint });
     const closed = this.card.closed;
