@@ -24,6 +24,7 @@ const USAGE = `usage: wearable-sim <command> [options]
   start      [--profile card|band|watch] [--count N] [--transport pcsc|serial|hid-udp|uhid]
              [--slot N] [--insert] [--image-dir DIR] [--seed S] [--firmware FILE]
              [--auto-confirm accept|refuse] [--port P] [--trace] [--command "…"]
+             [--console [--console-host ADDR]]
   list       [--json]
   tap        DEVICE --reader NAME|SLOT
   remove     DEVICE
@@ -56,6 +57,8 @@ const OPTIONS = {
   port: { type: "string" },
   trace: { type: "boolean" },
   command: { type: "string" },
+  console: { type: "boolean" },
+  "console-host": { type: "string" },
   control: { type: "string" },
   state: { type: "string" },
   reader: { type: "string" },
@@ -153,7 +156,8 @@ async function start(o: Opts): Promise<number> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
   attachOutput(fleet, !!o.trace, log);
   await fleet.start(startSpec(o));
-  const control = await startControl(fleet, int(o.port, "port", 0));
+  const control = await startControl(fleet, int(o.port, "port", 0), await consoleOptions(fleet, o));
+  if (o.console) process.stderr.write(`console: ${control.url}/console/\n`);
   const stateFile = o.state ?? defaultStateFile();
   const shutdown = async () => {
     await control.close();
@@ -176,6 +180,21 @@ async function start(o: Opts): Promise<number> {
   });
   await shutdown();
   return EXIT_OK;
+}
+
+/** `--console`: the page on the control API's server (console.ts); loopback unless --console-host. */
+async function consoleOptions(fleet: Fleet, o: Opts) {
+  if (!o.console) {
+    if (o["console-host"]) throw new UsageError("--console-host needs --console");
+    return {};
+  }
+  const { consoleRoutes } = await import("./console.ts");
+  const { ensureConsoleBuilt } = await import("./console-build.ts");
+  await ensureConsoleBuilt();
+  const host = o["console-host"];
+  if (host && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host))
+    process.stderr.write(`wearable-sim: WARNING: the console and control API listen on ${host}: anyone who reaches it can move money on these simulated devices\n`);
+  return { host, extra: consoleRoutes(fleet) };
 }
 
 async function run(o: Opts, file: string | undefined): Promise<number> {
