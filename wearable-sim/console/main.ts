@@ -51,7 +51,7 @@ function drawing(d: ConsoleDevice): string {
   if (d.profile === "band") {
     return `<div class="band-strap"><div class="band-module"><span class="led" data-f="led"></span><span>OWallet</span><span class="hw-button" title="button"></span></div></div>`;
   }
-  return `<div class="watch"><div class="watch-strap top"></div><div class="watch-case"><div class="screen" data-f="screen"></div><div class="crown" title="button"></div></div><div class="watch-strap bottom"></div></div>`;
+  return `<div class="watch-body"><div class="watch-strap top"></div><div class="watch-case"><div class="screen" data-f="screen"></div><div class="crown" title="button"></div></div><div class="watch-strap bottom"></div></div>`;
 }
 
 function panel(d: ConsoleDevice): HTMLElement {
@@ -130,9 +130,13 @@ function screen(d: ConsoleDevice): { html: string; dark: boolean } {
   if (d.state === "mute") return { html: `<span class="no">no response</span><span class="dim">restart it</span>`, dark: true };
   const disp = d.display;
   const cut = d.lastPower?.includes("power-cut");
-  if (d.state === "off") return { html: cut ? `<span class="no">power lost</span>` : `<span class="dim">off</span>`, dark: true };
+  const cur = d.status?.currency;
+  if (d.state === "off") {
+    // the wearer still sees what was asked when the power went
+    const asked = disp && disp.outcome === "power-cut" ? `<span class="dim">pay</span><span class="big">${esc(money(disp.amount, cur))}</span>` : "";
+    return { html: cut ? `${asked}<span class="no">⚡ power lost</span>` : `<span class="dim">off</span>`, dark: true };
+  }
   if (disp) {
-    const cur = d.status?.currency;
     const answer = disp.result === undefined ? `<span class="dim">press within ${secs(disp.timeoutMs)}</span>` : disp.result === 1 ? `<span class="ok">✓ confirmed</span>` : `<span class="no">✗ refused</span>`;
     const outcome = disp.outcome === undefined ? "" : disp.outcome === "ok" ? `<span class="ok">PAID</span>` : /^[0-9a-f]{4}$/.test(disp.outcome) ? `<span class="no">${esc(swName(parseInt(disp.outcome, 16)).replace(/^SW_/, ""))}</span>` : `<span class="no">${esc(disp.outcome)}</span>`;
     return { html: `<span class="dim">pay</span><span class="big">${esc(money(disp.amount, cur))}</span>${answer}${outcome}`, dark: false };
@@ -158,7 +162,7 @@ function update(el: HTMLElement, d: ConsoleDevice): void {
   set("payments", st ? String(st.remainingPayments) : "?");
   set("amountLeft", st ? money(st.remainingAmount, st.currency) : "?");
   set("pin", st ? `${st.pinTries} (PUK ${st.pukTries})` : "?");
-  set("age", st ? (d.statusAge ? `${d.statusAge} APDUs ago` : "current") : "never");
+  set("age", st ? (d.statusAge ? `${d.statusAge} APDU${d.statusAge === 1 ? "" : "s"} ago` : "current") : "never");
   set("ops", String(d.flashOps));
   set("power", d.lastPower ?? d.state);
   set("cut", d.cutAt !== undefined ? `armed: cut at op #${d.cutAt}` : "");
@@ -239,7 +243,9 @@ function traceItem(e: Ev): HTMLLIElement {
     const sw = parseInt(r.slice(-4), 16);
     const ins = parseInt(c.slice(2, 4), 16);
     const name = swName(sw);
-    li.innerHTML = `${head}${esc((INS_NAMES.get(ins) ?? `INS ${c.slice(2, 4)}`).padEnd(18))} ${esc(hexSp(c, 8))} → <span class="${sw === 0x9000 ? "sw-ok" : "sw-err"}">${r.slice(-4).toUpperCase()} ${esc(name)}</span> ${r.length > 4 ? `${r.length / 2 - 2} B ` : ""}${Number(e.ms).toFixed(2)} ms`;
+    li.title = `${hexSp(c, 64)}\n→ ${hexSp(r, 64)}`;
+    const data = c.length / 2 > 5 ? ` +${c.length / 2 - 5}` : "";
+    li.innerHTML = `${head}${esc((INS_NAMES.get(ins) ?? `INS ${c.slice(2, 4)}`).padEnd(15))} ${esc((c.match(/../g) ?? []).slice(0, 4).join(" "))}${data.padEnd(5)} → <span class="${sw === 0x9000 ? "sw-ok" : "sw-err"}">${r.slice(-4).toUpperCase()} ${esc(name)}</span>${r.length > 4 ? ` ${r.length / 2 - 2} B` : ""} ${Number(e.ms).toFixed(2)} ms`;
   } else if (e.type === "power") {
     li.innerHTML = `${head}POWER ${e.on ? "on" : "off"} (${esc(String(e.cause))})`;
   } else if (e.type === "display") {
@@ -294,3 +300,5 @@ $<HTMLButtonElement>("#clear").addEventListener("click", () => ($<HTMLElement>("
 
 connect();
 void refresh();
+// tests (and a curious engineer in devtools) wait for the page to show the fleet as it is now
+(window as unknown as { consoleRefresh: () => Promise<void> }).consoleRefresh = refresh;
