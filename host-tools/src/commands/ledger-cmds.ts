@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS } from "../synthetic.ts";
 import { LIMIT_OPTIONS, limitsFrom } from "./limits.ts";
 import { table } from "../format.ts";
 import { reconcile } from "../reconcile.ts";
+import { writeReportPage } from "../report-html.ts";
 import { deviceName, mustDevice, summaryText, withLedger } from "./common.ts";
 import type { DeviceRecord } from "../ledger/ledger.ts";
 
@@ -47,8 +48,10 @@ register(
   {
     name: "report",
     summary: "settlements per merchant and per device, fraud cases, offline value in circulation",
-    usage: "",
-    async run(ctx) {
+    usage: "[--html FILE]",
+    options: { html: { type: "string" } },
+    async run(ctx, _args, o) {
+      if (typeof o.html === "string") await writeReportPage(ctx, o.html); // one self-contained page with charts (report-html.ts)
       return withLedger(ctx, async (l) => {
         const s = await l.summary();
         const cases = await l.fraudCases();
