@@ -40,6 +40,19 @@ export function chromiumPath(): string | undefined {
   }
 }
 
+let version: string | undefined;
+/** "Chromium 150.0.7871.100 …" of the binary in use: written beside the goldens, named when one differs */
+export function chromiumVersion(): string {
+  if (version === undefined) {
+    try {
+      version = CHROMIUM ? execSync(`${CHROMIUM} --version`, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() : "no chromium";
+    } catch {
+      version = "unknown chromium";
+    }
+  }
+  return version;
+}
+
 const isRoot = process.getuid?.() === 0;
 export const CHROMIUM = chromiumPath();
 /** skip (not root, no chromium) with one line; as root a missing chromium fails the suite */
@@ -83,12 +96,13 @@ export interface GoldenResult {
  * (pixelmatch threshold 0.1, anti-aliased pixels ignored). UPDATE_GOLDEN=1 writes the
  * golden instead. A mismatch leaves <name>.actual.png and <name>.diff.png in build/golden-diff/.
  */
-export function compareGolden(name: string, png: Buffer, tolerance = 0.002): GoldenResult {
+export function compareGolden(name: string, png: Buffer, tolerance = 0.005): GoldenResult {
   const file = join(GOLDEN_DIR, `${name}.png`);
   if (UPDATE_GOLDEN || !existsSync(file)) {
     if (!UPDATE_GOLDEN && process.env.CI) throw new Error(`golden ${name}.png is missing: run UPDATE_GOLDEN=1 npm test and commit test/golden/`);
     mkdirSync(dirname(file), { recursive: true });
     writeFileSync(file, png);
+    writeFileSync(join(GOLDEN_DIR, "chromium.txt"), `${chromiumVersion()}\n`);
     return { name, updated: true, diffPixels: 0, ratio: 0 };
   }
   const want = PNG.sync.read(readFileSync(file));
@@ -97,7 +111,8 @@ export function compareGolden(name: string, png: Buffer, tolerance = 0.002): Gol
     mkdirSync(DIFF_DIR, { recursive: true });
     writeFileSync(join(DIFF_DIR, `${name}.actual.png`), png);
     if (diff) writeFileSync(join(DIFF_DIR, `${name}.diff.png`), PNG.sync.write(diff));
-    throw new Error(`golden ${name}: ${why} (see build/golden-diff/; UPDATE_GOLDEN=1 rewrites the goldens)`);
+    const drawnBy = existsSync(join(GOLDEN_DIR, "chromium.txt")) ? readFileSync(join(GOLDEN_DIR, "chromium.txt"), "utf8").trim() : "?";
+    throw new Error(`golden ${name}: ${why}; goldens drawn by ${drawnBy}, this is ${chromiumVersion()} (see build/golden-diff/; UPDATE_GOLDEN=1 rewrites the goldens)`);
   };
   if (want.width !== got.width || want.height !== got.height) fail(`size ${got.width}x${got.height}, golden ${want.width}x${want.height}`);
   const diff = new PNG({ width: want.width, height: want.height });
