@@ -50,6 +50,7 @@ register(
     summary: "settlements per merchant and per device, fraud cases, offline value in circulation",
     usage: "[--html FILE]",
     options: { html: { type: "string" } },
+    optionHelp: { html: "also write the report to FILE as one self-contained page with charts (opens with no network)" },
     async run(ctx, _args, o) {
       if (typeof o.html === "string") await writeReportPage(ctx, o.html); // one self-contained page with charts (report-html.ts)
       return withLedger(ctx, async (l) => {
