@@ -3,8 +3,8 @@
 // build:console` and the first `wearable-sim start --console` build it (Vite is a
 // devDependency, present after `npm ci` or `npm install` in a clone), and a bundle older
 // than its sources is rebuilt, so a checkout never serves a stale page.
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -26,26 +26,60 @@ export function consoleIsFresh(): boolean {
 }
 
 let building: Promise<string> | undefined;
+const LOCK_STALE_MS = 120_000;
+
+/** One build at a time across processes (parallel test workers, two consoles): an O_EXCL lock file. */
+async function withLock<T>(fn: () => Promise<T>): Promise<T> {
+  const lock = `${CONSOLE_OUT}.lock`;
+  mkdirSync(dirname(lock), { recursive: true });
+  let fd: number;
+  for (;;) {
+    try {
+      fd = openSync(lock, "wx");
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) rmSync(lock, { force: true }); // a builder that died
+      } catch {
+        // gone meanwhile
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    closeSync(fd);
+    rmSync(lock, { force: true });
+  }
+}
 
 /** Builds the bundle when it is missing or stale; returns its directory. */
 export function ensureConsoleBuilt(force = false): Promise<string> {
   if (!force && consoleIsFresh()) return Promise.resolve(CONSOLE_OUT);
-  building ??= (async () => {
+  building ??= withLock(async () => {
+    if (!force && consoleIsFresh()) return CONSOLE_OUT; // another process built it while we waited
     let vite: typeof import("vite");
     try {
       vite = await import("vite");
     } catch {
       throw new Error("console: the page is not built and Vite is not installed (npm install, then npm run build:console)");
     }
+    // built beside, then swapped in: a server never reads a half-written bundle
+    const tmp = `${CONSOLE_OUT}.tmp-${process.pid}`;
+    rmSync(tmp, { recursive: true, force: true });
     await vite.build({
       root: CONSOLE_SRC,
       base: "./",
       configFile: false,
       logLevel: "warn",
-      build: { outDir: CONSOLE_OUT, emptyOutDir: true, assetsInlineLimit: 0, reportCompressedSize: false },
+      build: { outDir: tmp, emptyOutDir: true, assetsInlineLimit: 0, reportCompressedSize: false },
     });
+    rmSync(CONSOLE_OUT, { recursive: true, force: true });
+    renameSync(tmp, CONSOLE_OUT);
     return CONSOLE_OUT;
-  })().finally(() => (building = undefined));
+  }).finally(() => (building = undefined));
   return building;
 }
 
