@@ -128,9 +128,9 @@ describe.skipIf(SKIP_BROWSER)("wearable-sim console in Chromium", () => {
     expect(await field("watch", "armed")).toMatch(/refusal armed/);
     await expect(posCharge(ch.watch, pos, 8_000, {})).rejects.toThrow(/declined by the device/);
     await settle();
-    expect(await panel("watch").locator('[data-f="screen"]').innerText()).toMatch(/pay\s+CNY 80\.00\s+✗ refused\s+SECURITY_STATUS_NOT_SATISFIED/);
+    expect(await panel("watch").locator('[data-f="screen"]').innerText()).toMatch(/pay\s+CNY 80\.00\s+✗ refused\s+declined 6982/);
     await shot("watch", "refused");
-    await expect.poll(() => page.locator("#trace li.apdu", { hasText: "6982" }).count()).toBeGreaterThan(0);
+    await expect.poll(() => page.locator("#trace li.apdu", { hasText: "6982 SW_SECURITY_STATUS_NOT_SATISFIED" }).count()).toBeGreaterThan(0);
   });
 
   it("power cut mid-payment, from the page: the watch goes dark, Reset brings it back whole", async () => {

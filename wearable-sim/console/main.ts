@@ -76,6 +76,7 @@ function panel(d: ConsoleDevice): HTMLElement {
         <dt>status read</dt><dd data-f="age"></dd>
         <dt>flash ops</dt><dd data-f="ops"></dd>
         <dt>power</dt><dd data-f="power"></dd>
+        <dt>link</dt><dd data-f="link"></dd>
       </dl>
     </div>
     ${hasButton ? `<div class="row button-row"><button class="press" data-a="press">Press</button><button class="refuse" data-a="refuse">Refuse</button><span class="note" data-f="armed"></span></div>` : ""}
@@ -87,6 +88,7 @@ function panel(d: ConsoleDevice): HTMLElement {
     <div class="row">
       <button data-a="cut-now">Cut power now</button>
       <button data-a="cut-at">Cut at flash op</button><input type="number" min="1" value="1" data-i="after" title="flash operations from now" />
+      <select data-i="mode" title="what the torn operation leaves"><option value="none">tear: none</option><option value="full">tear: full</option><option value="random">tear: random</option></select>
       <span class="note" data-f="cut"></span>
     </div>
     <div class="row">
@@ -112,7 +114,7 @@ function panel(d: ConsoleDevice): HTMLElement {
   on("reset", () => api("POST", `/devices/${id}/reset`, {}));
   on("status", () => api("POST", `/console/api/devices/${id}/status`, {}));
   on("cut-now", () => api("POST", `/console/api/devices/${id}/power-cut`, {}));
-  on("cut-at", () => api("POST", `/console/api/devices/${id}/power-cut`, { after: Number($<HTMLInputElement>('[data-i="after"]', el).value) }));
+  on("cut-at", () => api("POST", `/console/api/devices/${id}/power-cut`, { after: Number($<HTMLInputElement>('[data-i="after"]', el).value), mode: $<HTMLSelectElement>('[data-i="mode"]', el).value }));
   const file = $<HTMLInputElement>('[data-i="image"]', el);
   file.addEventListener(
     "change",
@@ -138,7 +140,7 @@ function screen(d: ConsoleDevice): { html: string; dark: boolean } {
   }
   if (disp) {
     const answer = disp.result === undefined ? `<span class="dim">press within ${secs(disp.timeoutMs)}</span>` : disp.result === 1 ? `<span class="ok">✓ confirmed</span>` : `<span class="no">✗ refused</span>`;
-    const outcome = disp.outcome === undefined ? "" : disp.outcome === "ok" ? `<span class="ok">PAID</span>` : /^[0-9a-f]{4}$/.test(disp.outcome) ? `<span class="no">${esc(swName(parseInt(disp.outcome, 16)).replace(/^SW_/, ""))}</span>` : `<span class="no">${esc(disp.outcome)}</span>`;
+    const outcome = disp.outcome === undefined ? "" : disp.outcome === "ok" ? `<span class="ok">PAID</span>` : /^[0-9a-f]{4}$/.test(disp.outcome) ? `<span class="no" title="${esc(swName(parseInt(disp.outcome, 16)))}">declined ${esc(disp.outcome.toUpperCase())}</span>` : `<span class="no">${esc(disp.outcome)}</span>`;
     return { html: `<span class="dim">pay</span><span class="big">${esc(money(disp.amount, cur))}</span>${answer}${outcome}`, dark: false };
   }
   if (d.status) return { html: `<span class="dim">balance</span><span class="big">${esc(money(d.status.balance, d.status.currency))}</span><span class="dim">ready</span>`, dark: false };
@@ -165,6 +167,7 @@ function update(el: HTMLElement, d: ConsoleDevice): void {
   set("age", st ? (d.statusAge ? `${d.statusAge} APDU${d.statusAge === 1 ? "" : "s"} ago` : "current") : "never");
   set("ops", String(d.flashOps));
   set("power", d.lastPower ?? d.state);
+  set("link", d.transport ? `${d.endpoint ?? d.transport}${d.active ? " · in field" : ""}` : "in-process");
   set("cut", d.cutAt !== undefined ? `armed: cut at op #${d.cutAt}` : "");
   set("armed", d.armedRefusal ? "refusal armed: the next confirm answers no" : d.armedPresses ? `press armed ×${d.armedPresses}: the next confirm answers yes (device waits ${secs(A.CONFIRM_TIMEOUT_MS)})` : `nothing armed: a confirm ${d.autoConfirm === "accept" ? "is accepted (auto)" : `times out after ${secs(A.CONFIRM_TIMEOUT_MS)}`}`);
   const scr = el.querySelector<HTMLElement>('[data-f="screen"]');
