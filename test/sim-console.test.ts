@@ -194,9 +194,22 @@ describe.skipIf(SKIP_BROWSER)("wearable-sim console in Chromium", () => {
     }
   });
 
-  it("a page of another origin cannot act on the devices", async () => {
+  it("a page of another origin, or a rebound host name, cannot act on the devices", async () => {
+    const before = fleet.get(serial.watch).device.armedPresses;
     const r = await fetch(`${control.url}/console/api/devices/${serial.watch}/refuse`, { method: "POST", headers: { origin: "http://evil.example" } });
     expect(r.status).toBe(403);
     expect(fleet.get(serial.watch).device.armedRefusal).toBe(false);
+    // the control API's own routes too, while the console is on (a "simple" text/plain POST needs no preflight)
+    const p = await fetch(`${control.url}/devices/${serial.watch}/press`, { method: "POST", headers: { origin: "http://evil.example", "content-type": "text/plain" }, body: "{}" });
+    expect(p.status).toBe(403);
+    expect(fleet.get(serial.watch).device.armedPresses).toBe(before);
+    // DNS rebinding: evil.example resolving to 127.0.0.1 sends its own name as Host
+    const { request } = await import("node:http");
+    const status = await new Promise<number>((resolve, reject) => {
+      const q = request(`${control.url}/console/api/state`, { headers: { host: "evil.example" } }, (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+      q.on("error", reject);
+      q.end();
+    });
+    expect(status).toBe(403);
   });
 });

@@ -192,9 +192,9 @@ async function consoleOptions(fleet: Fleet, o: Opts) {
   const { ensureConsoleBuilt } = await import("./console-build.ts");
   await ensureConsoleBuilt();
   const host = o["console-host"];
-  if (host && !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host))
-    process.stderr.write(`wearable-sim: WARNING: the console and control API listen on ${host}: anyone who reaches it can move money on these simulated devices\n`);
-  return { host, extra: consoleRoutes(fleet) };
+  const loopback = !host || /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host);
+  if (!loopback) process.stderr.write(`wearable-sim: WARNING: the console and control API listen on ${host}: anyone who reaches it can move money on these simulated devices\n`);
+  return { host, extra: consoleRoutes(fleet, { loopbackHostOnly: loopback }) };
 }
 
 async function run(o: Opts, file: string | undefined): Promise<number> {

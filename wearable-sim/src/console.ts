@@ -152,7 +152,14 @@ async function rawBody(req: IncomingMessage, max: number): Promise<Buffer> {
 export interface ConsoleOptions {
   /** the built bundle (default build/console) */
   dir?: string;
+  /**
+   * refuse requests whose Host is not a loopback name (default true): with the server on
+   * loopback, another Host means a DNS-rebinding page. Off when bound elsewhere on purpose.
+   */
+  loopbackHostOnly?: boolean;
 }
+
+const LOOPBACK_HOST = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)?$/i;
 
 /**
  * The console's routes, for startControl's `extra` option. Tracks what the page shows
@@ -257,8 +264,21 @@ export function consoleRoutes(fleet: Fleet, opts: ConsoleOptions = {}) {
     res.end(body);
   };
 
+  const loopbackOnly = opts.loopbackHostOnly ?? true;
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
     const p = url.pathname;
+    // With the console on, a browser is in the loop: every route (the control API's too) is
+    // refused to a page of another origin, and on loopback to a Host that is not loopback.
+    const host = req.headers.host ?? "";
+    const origin = req.headers.origin;
+    if (loopbackOnly && !LOOPBACK_HOST.test(host)) {
+      json(res, 403, { error: `console: Host ${host || "(none)"} refused: the simulator listens on loopback` });
+      return true;
+    }
+    if (req.method !== "GET" && origin && origin !== `http://${host}`) {
+      json(res, 403, { error: "console: cross-origin request refused" });
+      return true;
+    }
     if (req.method === "GET" && p === "/") {
       res.writeHead(302, { location: "/console/" });
       res.end();
@@ -276,9 +296,6 @@ export function consoleRoutes(fleet: Fleet, opts: ConsoleOptions = {}) {
         serveFile(res, decodeURIComponent(p.slice("/console/".length)));
         return true;
       }
-      // a page of another origin must not move money: browsers send Origin on cross-site requests
-      const origin = req.headers.origin;
-      if (req.method !== "GET" && origin && origin !== `http://${req.headers.host}`) throw new ConsoleError(403, "console: cross-origin request refused");
       const parts = p.slice("/console/api/".length).split("/").filter(Boolean).map(decodeURIComponent);
       if (req.method === "GET" && parts[0] === "state" && parts.length === 1) {
         json(res, 200, state());
