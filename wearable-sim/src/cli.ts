@@ -156,7 +156,9 @@ async function start(o: Opts): Promise<number> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
   attachOutput(fleet, !!o.trace, log);
   await fleet.start(startSpec(o));
-  const control = await startControl(fleet, int(o.port, "port", 0), await consoleOptions(fleet, o));
+  if (o["console-host"] && !o.console) throw new UsageError("--console-host needs --console");
+  const consoleOpts = o.console ? await (await import("./console.ts")).consoleControlOptions(fleet, o["console-host"]) : {};
+  const control = await startControl(fleet, int(o.port, "port", 0), consoleOpts);
   if (o.console) process.stderr.write(`console: ${control.url}/console/\n`);
   const stateFile = o.state ?? defaultStateFile();
   const shutdown = async () => {
@@ -180,21 +182,6 @@ async function start(o: Opts): Promise<number> {
   });
   await shutdown();
   return EXIT_OK;
-}
-
-/** `--console`: the page on the control API's server (console.ts); loopback unless --console-host. */
-async function consoleOptions(fleet: Fleet, o: Opts) {
-  if (!o.console) {
-    if (o["console-host"]) throw new UsageError("--console-host needs --console");
-    return {};
-  }
-  const { consoleRoutes } = await import("./console.ts");
-  const { ensureConsoleBuilt } = await import("./console-build.ts");
-  await ensureConsoleBuilt();
-  const host = o["console-host"];
-  const loopback = !host || /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host);
-  if (!loopback) process.stderr.write(`wearable-sim: WARNING: the console and control API listen on ${host}: anyone who reaches it can move money on these simulated devices\n`);
-  return { host, extra: consoleRoutes(fleet, { loopbackHostOnly: loopback }) };
 }
 
 async function run(o: Opts, file: string | undefined): Promise<number> {

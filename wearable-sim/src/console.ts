@@ -19,7 +19,8 @@ import { extname, join, normalize, sep } from "node:path";
 import type { Fleet, FleetEvent } from "./fleet.ts";
 import type { TearMode } from "./flash.ts";
 import * as A from "../../protocol/portable/apdu.ts";
-import { CONSOLE_OUT } from "./console-build.ts";
+import { CONSOLE_OUT, ensureConsoleBuilt } from "./console-build.ts";
+import type { ControlOptions } from "./control.ts";
 
 const MAX_IMAGE = 64 << 20;
 const TEAR_MODES: readonly TearMode[] = ["none", "full", "random"];
@@ -378,4 +379,16 @@ export function consoleRoutes(fleet: Fleet, opts: ConsoleOptions = {}) {
       return true;
     }
   };
+}
+
+/**
+ * What `wearable-sim start --console [--console-host ADDR]` hands startControl: the page
+ * (built first when missing or stale) and its routes; loopback unless ADDR, and a warning
+ * on stderr when ADDR is not a loopback address.
+ */
+export async function consoleControlOptions(fleet: Fleet, host?: string, warn = (line: string) => process.stderr.write(`${line}\n`)): Promise<ControlOptions> {
+  await ensureConsoleBuilt();
+  const loopback = !host || /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(host);
+  if (!loopback) warn(`wearable-sim: WARNING: the console and control API listen on ${host}: anyone who reaches it can move money on these simulated devices`);
+  return { host, extra: consoleRoutes(fleet, { loopbackHostOnly: loopback }) };
 }
