@@ -96,7 +96,7 @@ export interface GoldenResult {
  * (pixelmatch threshold 0.1, anti-aliased pixels ignored). UPDATE_GOLDEN=1 writes the
  * golden instead. A mismatch leaves <name>.actual.png and <name>.diff.png in build/golden-diff/.
  */
-export function compareGolden(name: string, png: Buffer, tolerance = 0.005): GoldenResult {
+export function compareGolden(name: string, png: Buffer, tolerance = 0.001): GoldenResult {
   const file = join(GOLDEN_DIR, `${name}.png`);
   if (UPDATE_GOLDEN || !existsSync(file)) {
     if (!UPDATE_GOLDEN && process.env.CI) throw new Error(`golden ${name}.png is missing: run UPDATE_GOLDEN=1 npm test and commit test/golden/`);
