@@ -73,7 +73,7 @@ describe.skipIf(SKIP_BROWSER)("wearable-sim console in Chromium", () => {
     pos = { merchant: Buffer.from("00000000000000a1", "hex"), currency: CURRENCY_CNY, trusted: ks.keys().map(({ kid, suite, pub }) => ({ kid, suite, pub })), revoked: new Set() };
 
     control = await startControl(fleet, 0, { extra: consoleRoutes(fleet) });
-    browser = await launch();
+    browser = await launch({ width: 1680, height: 1000 });
     page = await browser.ctx.newPage();
     await page.goto(`${control.url}/console/`);
     await page.locator("#conn.live").waitFor();
