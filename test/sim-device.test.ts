@@ -151,7 +151,13 @@ describe("Device with the echo firmware", () => {
     watch.on("display", (e) => shown.push(e));
     watch.press();
     expect(ask(watch, 12345)).toBe(1);
-    expect(shown).toEqual([{ serial: watch.serial, kind: 7, amount: 12345 }]);
+    expect(shown).toEqual([{ serial: watch.serial, kind: 7, amount: 12345, timeoutMs: expect.any(Number) }]);
+    expect(ask(band, 1)).toBe(1);
+    // an armed refusal drops armed presses and beats autoConfirm accept, once
+    band.press();
+    band.refuse();
+    expect(band.armedPresses).toBe(0);
+    expect(ask(band, 1)).toBe(0);
     expect(ask(band, 1)).toBe(1);
   });
 

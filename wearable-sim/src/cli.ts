@@ -25,6 +25,7 @@ const USAGE = `usage: wearable-sim <command> [options]
   start      [--profile card|band|watch] [--count N] [--transport pcsc|serial|hid-udp|uhid]
              [--slot N] [--insert] [--image-dir DIR] [--seed S] [--firmware FILE]
              [--auto-confirm accept|refuse] [--port P] [--trace] [--quiet] [--command "…"]
+             [--console [--console-host ADDR]]
              prints "ready" once every device is visible to its reader (GET /ready: 200)
   list       [--json]
   tap        DEVICE --reader NAME|SLOT
@@ -65,6 +66,8 @@ const OPTIONS = {
   quiet: { type: "boolean" },
   junit: { type: "string" },
   command: { type: "string" },
+  console: { type: "boolean" },
+  "console-host": { type: "string" },
   control: { type: "string" },
   state: { type: "string" },
   reader: { type: "string" },
@@ -166,8 +169,11 @@ async function start(o: Opts): Promise<number> {
   const fleet = fleetOf(o);
   const log = (line: string) => o.quiet || process.stdout.write(`${line}\n`);
   attachOutput(fleet, !!o.trace);
+  if (o["console-host"] && !o.console) throw new UsageError("--console-host needs --console");
   await fleet.start(spec);
-  const control = await startControl(fleet, port);
+  const consoleOpts = o.console ? await (await import("./console.ts")).consoleControlOptions(fleet, o["console-host"]) : {};
+  const control = await startControl(fleet, port, consoleOpts);
+  if (o.console) process.stderr.write(`console: ${control.url}/console/\n`);
   const stateFile = o.state ?? defaultStateFile();
   const shutdown = async () => {
     await control.close();

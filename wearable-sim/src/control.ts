@@ -69,7 +69,15 @@ export interface ControlServer {
   stopped: Promise<void>;
 }
 
-export async function startControl(fleet: Fleet, port = 0): Promise<ControlServer> {
+export interface ControlOptions {
+  /** address to listen on (default 127.0.0.1: the API moves money on simulated devices) */
+  host?: string;
+  /** more routes (the console, console.ts): handles the request and returns true, or returns false */
+  extra?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+}
+
+export async function startControl(fleet: Fleet, port = 0, opts: ControlOptions = {}): Promise<ControlServer> {
+  const host = opts.host ?? LOOPBACK;
   const streams = new Set<ServerResponse>();
   const onEvent = (e: FleetEvent) => {
     const line = `data: ${toJson(e)}\n\n`;
@@ -85,6 +93,7 @@ export async function startControl(fleet: Fleet, port = 0): Promise<ControlServe
     // "/devices/0/tap": a bare index of 1 to 3 digits is "#0" (a "#" in a URL starts the fragment)
     if (parts[0] === "devices" && parts.length === 3 && /^\d{1,3}$/.test(parts[1])) parts[1] = `#${parts[1]}`;
     const verb = `${req.method} /${parts[0] ?? ""}`;
+    if (opts.extra && (await opts.extra(req, res, url))) return;
     if (verb === "GET /events") {
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
       res.write(": wearable-sim events\n\n");
@@ -160,10 +169,11 @@ export async function startControl(fleet: Fleet, port = 0): Promise<ControlServe
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (e) => reject(new Error(`control: cannot listen on ${LOOPBACK}:${port} (${e.message})`)));
-    server.listen(port, LOOPBACK, () => resolve());
+    server.once("error", (e) => reject(new Error(`control: cannot listen on ${host}:${port} (${e.message})`)));
+    server.listen(port, host, () => resolve());
   });
-  const url = `http://${LOOPBACK}:${(server.address() as AddressInfo).port}`;
+  const shown = host.includes(":") ? `[${host}]` : host;
+  const url = `http://${shown}:${(server.address() as AddressInfo).port}`;
   return {
     server,
     url,

@@ -76,6 +76,8 @@ export interface DisplayEvent {
   serial: string;
   kind: number;
   amount: number;
+  /** how long the firmware says the wearer has to answer (the `confirm` import's timeout) */
+  timeoutMs?: number;
 }
 export interface ConfirmEvent extends DisplayEvent {
   result: number;
@@ -169,6 +171,7 @@ export class Device extends EventEmitter {
   private exports?: Exports;
   private counter: number;
   private pressesArmed = 0;
+  private refusalArmed = false;
   private clockFrozenAt?: number;
   private clockSkew = 0;
   private trng?: SeededStream;
@@ -278,6 +281,15 @@ export class Device extends EventEmitter {
   }
   get armedPresses(): number {
     return this.pressesArmed;
+  }
+  /** Arms a refusal: armed presses are dropped and the next `confirm` answers 0, whatever autoConfirm says. */
+  refuse(): void {
+    this.pressesArmed = 0;
+    this.refusalArmed = true;
+    this.emit("button", { serial: this.serial, armed: 0, refuse: true });
+  }
+  get armedRefusal(): boolean {
+    return this.refusalArmed;
   }
 
   /** Fault injection: power is cut at the flash operation after `nFlashOps` more (NorFlash.armPowerCut). */
@@ -408,7 +420,7 @@ export class Device extends EventEmitter {
           return this.counter;
         },
         clock_now: () => this.clockNow(),
-        confirm: (kind: number, amount: number, _timeoutMs: number) => this.confirm(kind >>> 0, amount >>> 0),
+        confirm: (kind: number, amount: number, timeoutMs: number) => this.confirm(kind >>> 0, amount >>> 0, timeoutMs >>> 0),
       },
       env: {
         abort: (msg: number, file: number, line: number, col: number) => {
@@ -424,11 +436,13 @@ export class Device extends EventEmitter {
    * the autoConfirm policy accepts, 0 otherwise (refused / timed out). The import is
    * synchronous, so a press must be armed before the command that asks for it.
    */
-  private confirm(kind: number, amount: number): number {
+  private confirm(kind: number, amount: number, timeoutMs: number): number {
     if (!this.profile.button) return -1;
-    if (this.profile.display) this.emit("display", { serial: this.serial, kind, amount } satisfies DisplayEvent);
+    if (this.profile.display) this.emit("display", { serial: this.serial, kind, amount, timeoutMs } satisfies DisplayEvent);
     let result = 0;
-    if (this.pressesArmed > 0) {
+    if (this.refusalArmed) {
+      this.refusalArmed = false;
+    } else if (this.pressesArmed > 0) {
       this.pressesArmed--;
       result = 1;
     } else if (this.autoConfirm === "accept") {

@@ -8,6 +8,7 @@ import { LIMIT_OPTIONS, limitsFrom } from "./limits.ts";
 import { csv, currencyCode, isoAny, table } from "../format.ts";
 import { deviceCsv, deviceState, deviceTables, deviceText, emit, OUTPUT_HELP, OUTPUT_OPTIONS, reportCsv, reportTables, reportText, terminalNames } from "./report-text.ts";
 import { reconcile } from "../reconcile.ts";
+import { writeReportPage } from "../report-html.ts";
 import { deviceName, mustDevice, summaryText, withLedger } from "./common.ts";
 import type { DeviceRecord } from "../ledger/ledger.ts";
 
@@ -47,13 +48,17 @@ register(
   },
   {
     name: "report",
-    summary: "settlements per merchant (with terminal names) and per device, fraud cases, offline value in circulation; --csv for a spreadsheet",
-    usage: "[--csv] [--out FILE] [--outbox FILE]...",
-    options: { ...OUTPUT_OPTIONS, outbox: { type: "string", multiple: true } },
-    optionHelp: { ...OUTPUT_HELP, outbox: "a POS outbox whose terminal name to show beside its merchant id (repeatable; HOME/pos-outbox*.sqlite are read anyway)" },
-    examples: ["wallet report", "wallet report --csv --out settlement-2026-12-01.csv"],
+    summary: "settlements per merchant (with terminal names) and per device, fraud cases, offline value in circulation; --csv for a spreadsheet, --html for a page with charts",
+    usage: "[--csv] [--out FILE] [--outbox FILE]... [--html FILE]",
+    options: { ...OUTPUT_OPTIONS, outbox: { type: "string", multiple: true }, html: { type: "string" } },
+    optionHelp: {
+      ...OUTPUT_HELP, outbox: "a POS outbox whose terminal name to show beside its merchant id (repeatable; HOME/pos-outbox*.sqlite are read anyway)",
+      html: "also write the report to FILE as one self-contained page with charts (opens with no network)",
+    },
+    examples: ["wallet report", "wallet report --csv --out settlement-2026-12-01.csv", "wallet report --html settlement.html"],
     async run(ctx, _a, o) {
       if (o.csv && ctx.json) throw usageError("--csv and --json: choose one");
+      if (typeof o.html === "string") await writeReportPage(ctx, o.html); // one self-contained page with charts (report-html.ts)
       return withLedger(ctx, async (l) => {
         const s = await l.summary();
         const cases = await l.fraudCases();
