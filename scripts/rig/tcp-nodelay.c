@@ -4,7 +4,7 @@
  * Why: vsmartcard-vpcd (the virtual reader driver loaded by pcscd) writes each
  * 2-byte length prefix and its payload in two send() calls on a socket without
  * TCP_NODELAY. With Nagle on pcscd's side and delayed ACK on the card's side,
- * every APDU then stalls about 45 ms (measured here, see shared TRAPS.md).
+ * every APDU then stalls about 45 ms (measured here, see TRAPS.md).
  * vpcd accepts the virtual card's connection with accept(); this shim wraps
  * accept() and accept4() and sets TCP_NODELAY on every accepted TCP socket.
  * Unix-domain sockets (pcscd's own client socket) are left alone.

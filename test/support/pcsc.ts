@@ -2,7 +2,7 @@
 // host-tools, which have their own PC/SC channel): list readers, wait for a card to be
 // present or absent, connect SHARED, transmit, disconnect.
 //
-// Traps (shared TRAPS.md): pass SCARD_SHARE_SHARED (the binding defaults to exclusive);
+// Traps (TRAPS.md): pass SCARD_SHARE_SHARED (the binding defaults to exclusive);
 // after a removal call disconnect() before connecting again; closing needs every
 // reader closed too, or the binding's monitor threads keep the process alive.
 // The PC/SC daemon is chosen by PCSCLITE_CSOCK_NAME (set by the rig, test/rig/README.md),

@@ -2,7 +2,7 @@
 // pseudo-terminals joined by socat; the link paths behave like two serial ports wired
 // back to back. Open the paths directly (SerialPort.list() never shows ptys) and flush
 // at the start of a test: bytes written while the other end was closed are delivered
-// when it opens (shared TRAPS.md).
+// when it opens (TRAPS.md).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
