@@ -23,6 +23,7 @@ import { DEVICE_LOG_FORMAT, parseInput, reconcile, type ReconcileResult } from "
 import type { SuiteName } from "./sig.ts";
 import { checkVoucher } from "./voucher-check.ts";
 import { limitsProblem } from "./limits-rule.ts";
+import { keyUpdateFor, signerForSlots, slotsFrom } from "./trust.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 const SCP_LEVEL = 0x33; // C-MAC + C-DEC + R-MAC + R-ENC: keys and PINs travel encrypted
@@ -276,7 +277,8 @@ export async function load(channel: Channel, ks: Keystore, ledger: Ledger, amoun
   } else {
     if (st.balance + amount > st.cap) throw refused(`load: balance ${money(st.balance)} + ${money(amount)} would exceed the cap ${money(st.cap)}`);
     seq = Math.max(dev.lastLoadSeq, st.loadSeq) + 1;
-    auth = issueLoad(signerFor(ks, dev), { deviceId: Buffer.from(deviceId, "hex"), seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S });
+    // signed by the newest key the device holds (trust.ts): it may not know the active one yet
+    auth = issueLoad(signerForSlots(ks, dev, slotsFrom(dev, await ledger.syncAcks(deviceId))), { deviceId: Buffer.from(deviceId, "hex"), seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S });
     // 2. recorded as issued (committed) before the device sees it
     await ledger.transaction(async () => {
       await ledger.addLoad({ deviceId, seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S, auth, receipt: null });
@@ -613,12 +615,15 @@ export async function sync(channel: Channel, ks: Keystore, ledger: Ledger): Prom
     const why = limitsProblem(limits, st.balance);
     if (why) throw refused(`sync: the new limits cannot be delivered (${why}); change them with \`wallet devices limits\` first`);
   }
-  const ack = issueSyncAck(signerFor(ks, cur), {
-    deviceId: Buffer.from(deviceId, "hex"), upToCounter: st.counter, time, revocationVersion, blockList: blockList.map((b) => Buffer.from(b, "hex")), limits,
+  // signed by the newest key the device holds; carries the active key when the device lacks it (SPEC §5.8)
+  const slots = slotsFrom(cur, acks);
+  const newKey = keyUpdateFor(ks, cur, slots);
+  const ack = issueSyncAck(signerForSlots(ks, cur, slots), {
+    deviceId: Buffer.from(deviceId, "hex"), upToCounter: st.counter, time, revocationVersion, blockList: blockList.map((b) => Buffer.from(b, "hex")), limits, ...newKey,
   });
   await ledger.transaction(async () => {
     await ledger.addSyncAck({ deviceId, upToCounter: st.counter, time, revocationVersion, ack, limits: limits ?? null, state: "issued" });
-    await ledger.audit("sync-issued", { deviceId, upToCounter: st.counter, time, revocationVersion, newLimits: limits ?? null });
+    await ledger.audit("sync-issued", { deviceId, upToCounter: st.counter, time, revocationVersion, newLimits: limits ?? null, ...(newKey && { newIssuerKey: hex(newKey.newKid) }) });
   });
   try {
     await card.sync(ack);

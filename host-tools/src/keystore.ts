@@ -6,9 +6,12 @@
 // data: any change to it makes the next unlock fail. Files are written to a temporary
 // name and renamed, so a failure never leaves a half-written keystore.
 //
-// Rotation keeps two keys trusted per suite (the device holds two issuer key slots,
-// DESIGN.md §5): the new key becomes "active", the old active one "previous" (still
-// trusted), and the one before that "retired" (kept for the record, no longer trusted).
+// Key states (issue 12; SPEC §5.12): `rotate` makes a new "active" key per suite and the old
+// active one "trusted" (it still signs for devices that do not know the new key yet; a sync
+// tells them, SPEC §5.8). `retire` makes a trusted key "retired": it signs nothing new, and
+// what it signed before stays valid. `revokeKey` makes a key "compromised": nothing it signed
+// after the revocation time is trusted. Which key a device holds and what is trusted when is
+// decided in trust.ts. A file written before these states had "previous" for "trusted".
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { authError, dataError, notFound, usageError, WalletError, EXIT_USAGE } from "./errors.ts";
@@ -19,7 +22,7 @@ export const KEYSTORE_FORMAT = "offline-wallet-keystore";
 const SCRYPT = { N: 1 << 15, r: 8, p: 1 };
 const MIN_PASSPHRASE = 8;
 
-export type KeyStatus = "active" | "previous" | "retired";
+export type KeyStatus = "active" | "trusted" | "retired" | "compromised";
 
 export interface IssuerKeyPublic {
   suite: SuiteName;
@@ -27,6 +30,10 @@ export interface IssuerKeyPublic {
   pub: string; // hex, 65 bytes
   created: string; // ISO time
   status: KeyStatus;
+  /** ISO time the key was retired (status retired) */
+  retiredAt?: string;
+  /** ISO time of the compromise revocation (status compromised): nothing it signed after is trusted */
+  revokedAt?: string;
 }
 
 export interface ScpMasterKeys {
@@ -72,6 +79,12 @@ function readFile(path: string): KeystoreFile {
   return f;
 }
 
+/** The public part as used in memory: the old name "previous" is read as "trusted". */
+const migrated = (pub: KeystoreFile["public"]): KeystoreFile["public"] => ({
+  ...pub,
+  keys: pub.keys.map((k) => ((k.status as string) === "previous" ? { ...k, status: "trusted" } : k)),
+});
+
 /** An unlocked keystore: private keys in memory; `save()` reseals with the same passphrase. */
 export class Keystore {
   private constructor(
@@ -104,12 +117,12 @@ export class Keystore {
     } catch {
       throw authError(`keystore: wrong passphrase for ${path} (or the file was modified)`);
     }
-    return new Keystore(path, passphrase, f.public, JSON.parse(plain.toString("utf8")));
+    return new Keystore(path, passphrase, migrated(f.public), JSON.parse(plain.toString("utf8")));
   }
 
   /** Public part only, no passphrase needed (not authenticated until the next unlock). */
   static readPublic(path: string): IssuerKeyPublic[] {
-    return readFile(path).public.keys;
+    return migrated(readFile(path).public).keys;
   }
 
   save(): void {
@@ -141,27 +154,51 @@ export class Keystore {
     return k;
   }
 
-  /** New active key per suite; the old active stays trusted as "previous". Returns the new keys. */
+  /** New active key per suite; the old active one stays "trusted" until retired. Returns the new keys. */
   rotate(suites: readonly SuiteName[] = SUITE_NAMES): IssuerKeyPublic[] {
     const added: IssuerKeyPublic[] = [];
     for (const s of suites) {
-      for (const k of this.pub.keys.filter((k) => k.suite === s)) {
-        if (k.status === "previous") k.status = "retired";
-        else if (k.status === "active") k.status = "previous";
-      }
+      for (const k of this.pub.keys.filter((k) => k.suite === s)) if (k.status === "active") k.status = "trusted";
       added.push(this.addKey(s));
     }
     this.save();
     return added;
   }
 
+  private find(kid: string): IssuerKeyPublic {
+    const k = this.pub.keys.find((x) => x.kid === kid.toLowerCase());
+    if (!k) throw notFound(`keystore: no issuer key ${kid} (see \`wallet issuer show\`)`);
+    return k;
+  }
+
+  /** Trusted → retired (the active key cannot be retired: rotate first). Who still depends on it is trust.ts's question. */
+  retire(kid: string, at = new Date()): IssuerKeyPublic {
+    const k = this.find(kid);
+    if (k.status === "active") throw usageError(`keystore: ${k.kid} is the active ${k.suite} key: rotate first (\`wallet issuer rotate --suite ${k.suite}\`)`);
+    if (k.status === "compromised") throw usageError(`keystore: ${k.kid} is already revoked as compromised`);
+    if (k.status !== "retired") Object.assign(k, { status: "retired", retiredAt: at.toISOString() });
+    this.save();
+    return { ...k };
+  }
+
+  /** Any state → compromised at `at`; a compromised active key is replaced by a new active one. */
+  revokeKey(kid: string, at = new Date()): { revoked: IssuerKeyPublic; added: IssuerKeyPublic | null } {
+    const k = this.find(kid);
+    const wasActive = k.status === "active";
+    if (k.status !== "compromised") Object.assign(k, { status: "compromised", revokedAt: at.toISOString() });
+    const added = wasActive ? this.addKey(k.suite) : null;
+    this.save();
+    return { revoked: { ...k }, added };
+  }
+
   keys(): IssuerKeyPublic[] {
     return this.pub.keys.map((k) => ({ ...k }));
   }
 
-  /** Trusted keys (active first, then previous) for a suite: what devices and POS accept. */
+  /** Keys that still sign (active first, then trusted, newest first) for a suite: what a new device is given. */
   trusted(suite: SuiteName): IssuerKeyPublic[] {
-    return this.pub.keys.filter((k) => k.suite === suite && k.status !== "retired").sort((a, b) => (a.status === "active" ? -1 : b.status === "active" ? 1 : 0));
+    const order = this.pub.keys.filter((k) => k.suite === suite && (k.status === "active" || k.status === "trusted"));
+    return order.reverse().sort((a, b) => (a.status === "active" ? -1 : b.status === "active" ? 1 : 0));
   }
 
   /** The active signing key of a suite. */
@@ -171,9 +208,9 @@ export class Keystore {
     return { kid: Buffer.from(k.kid, "hex"), key: { priv: Buffer.from(this.secrets.priv[k.kid], "hex"), pub: Buffer.from(k.pub, "hex") } };
   }
 
-  /** A trusted (active or previous) key by id, or null when unknown or retired. */
+  /** A key that still signs (active or trusted) by id, or null when unknown, retired or compromised. */
   trustedKeyById(kid: string): { suite: SuiteName; kid: Uint8Array; key: KeyPair } | null {
-    const k = this.pub.keys.find((x) => x.kid === kid && x.status !== "retired");
+    const k = this.pub.keys.find((x) => x.kid === kid && (x.status === "active" || x.status === "trusted"));
     if (!k) return null;
     return { suite: k.suite, kid: Buffer.from(k.kid, "hex"), key: { priv: Buffer.from(this.secrets.priv[k.kid], "hex"), pub: Buffer.from(k.pub, "hex") } };
   }

@@ -1,10 +1,13 @@
-// `wallet issuer init | show | rotate | export-public` (issue 6): the issuer keystore.
-import { writeFileSync } from "node:fs";
+// `wallet issuer init | show | rotate | retire | export-public` (issues 6, 12): the issuer
+// keystore and its keys' states (active, trusted, retired, compromised; trust.ts decides
+// what each state means for devices, POS and reconciliation).
+import { existsSync, writeFileSync } from "node:fs";
 import { register, ensureHome, type Ctx } from "../cli.ts";
 import { getPassphrase, Keystore, type IssuerKeyPublic } from "../keystore.ts";
 import { table } from "../format.ts";
 import { usageError } from "../errors.ts";
-import { withLedger } from "./common.ts";
+import { withLedger, deviceName } from "./common.ts";
+import { dependentsOf, holdersByKey, retireKey } from "../trust.ts";
 
 /** The ledger trusts what the keystore holds (public halves only), with an audit record. */
 async function recordKeys(ctx: Ctx, action: string, keys: IssuerKeyPublic[], create = false): Promise<void> {
@@ -20,11 +23,22 @@ async function recordKeys(ctx: Ctx, action: string, keys: IssuerKeyPublic[], cre
 }
 import type { SuiteName } from "../sig.ts";
 
-const keyTable = (keys: IssuerKeyPublic[]) =>
+const keyTable = (keys: (IssuerKeyPublic & { devices?: number; dependOnly?: number })[]) =>
   table(
-    keys.map((k) => ({ ...k, pub: k.pub.slice(0, 18) + "…" })),
-    ["suite", "kid", "status", "created", "pub"],
+    keys.map((k) => ({ ...k, pub: k.pub.slice(0, 18) + "…", devices: k.devices ?? "", "only key of": k.dependOnly ?? "" })),
+    ["suite", "kid", "status", "created", "devices", "only key of", "pub"],
   );
+
+/** Keys with how many registered, non-revoked devices hold each, and how many hold it as their only signing key. */
+async function keysWithDevices(ctx: Ctx, keys: IssuerKeyPublic[]) {
+  if (!existsSync(ctx.ledgerPath)) return keys;
+  return withLedger(ctx, async (l) => {
+    const holders = await holdersByKey(l);
+    const out = [];
+    for (const k of keys) out.push({ ...k, devices: holders.get(k.kid) ?? 0, dependOnly: (await dependentsOf(keys, l, k.kid)).length });
+    return out;
+  });
+}
 
 export async function openKeystore(ctx: Ctx): Promise<Keystore> {
   return Keystore.open(ctx.keystorePath, await getPassphrase({ env: ctx.env }));
@@ -33,7 +47,7 @@ export async function openKeystore(ctx: Ctx): Promise<Keystore> {
 /** The trusted issuer public keys as written by export-public (POS terminals load this). */
 export interface TrustFile {
   format: "offline-wallet-issuer-public";
-  keys: { suite: SuiteName; kid: string; pub: string; status: string }[];
+  keys: { suite: SuiteName; kid: string; pub: string; status: string; retiredAt?: string; revokedAt?: string }[];
   revoked: string[];
   revocationVersion: number;
 }
@@ -55,16 +69,16 @@ register(
   },
   {
     name: "issuer show",
-    summary: "list issuer key ids, suites and status (no passphrase needed)",
+    summary: "list issuer keys: suite, id, state (active, trusted, retired, compromised), devices holding each (no passphrase needed)",
     usage: "",
     async run(ctx) {
-      const keys = Keystore.readPublic(ctx.keystorePath);
+      const keys = await keysWithDevices(ctx, Keystore.readPublic(ctx.keystorePath));
       return { data: { keystore: ctx.keystorePath, keys }, text: keyTable(keys) };
     },
   },
   {
     name: "issuer rotate",
-    summary: "new active issuer key per suite; the previous one stays trusted, the one before is retired",
+    summary: "new active issuer key per suite; the old ones stay trusted (devices learn the new key at their next sync) until `issuer retire`",
     usage: "[--suite sm2|p256]",
     options: { suite: { type: "string" } },
     async run(ctx, _a, o) {
@@ -73,6 +87,24 @@ register(
       const added = ks.rotate(suites);
       await recordKeys(ctx, "issuer-rotate", ks.keys());
       return { data: { added, keys: ks.keys() }, text: `rotated: ${added.map((k) => `${k.suite} ${k.kid}`).join(", ")}\n${keyTable(ks.keys())}` };
+    },
+  },
+  {
+    name: "issuer retire",
+    summary: "stop trusting an issuer key for new documents; refused while registered devices hold no other signing key (lists them) unless --force",
+    usage: "KID [--force]",
+    args: [1, 1],
+    options: { force: { type: "boolean", default: false } },
+    examples: ["wallet issuer retire 1a2b3c4d", "wallet issuer retire 1a2b3c4d --force"],
+    async run(ctx, a, o) {
+      const ks = await openKeystore(ctx);
+      const kid = String(a[0]).toLowerCase();
+      const deps = await withLedger(ctx, (l) => dependentsOf(ks.keys(), l, kid));
+      const retired = retireKey(ks, kid, deps, { force: !!o.force });
+      await recordKeys(ctx, "issuer-retire", ks.keys());
+      if (deps.length) await withLedger(ctx, (l) => l.audit("issuer-retire-forced", { kid, devices: deps.map((d) => d.deviceId) }));
+      const text = `retired ${retired.suite} ${retired.kid}` + (deps.length ? `\nforced: ${deps.length} device(s) can no longer be loaded or synced: ${deps.map(deviceName).join(", ")}` : "");
+      return { data: { retired, forcedDevices: deps, keys: ks.keys() }, text: `${text}\n${keyTable(ks.keys())}` };
     },
   },
   {
@@ -86,13 +118,15 @@ register(
       const { revoked, revocationVersion } = await withLedger(ctx, async (l) => ({ revoked: await l.revokedIds(), revocationVersion: await l.revocationVersion() }));
       const trust: TrustFile = {
         format: "offline-wallet-issuer-public",
-        keys: ks.keys().filter((k) => k.status !== "retired").map(({ suite, kid, pub, status }) => ({ suite, kid, pub, status })),
+        // every key with its state: a retired key still vouches for what it signed before, a
+        // compromised one is listed so that a POS names it when it refuses (trust.ts)
+        keys: ks.keys().map(({ suite, kid, pub, status, retiredAt, revokedAt }) => ({ suite, kid, pub, status, ...(retiredAt && { retiredAt }), ...(revokedAt && { revokedAt }) })),
         revoked,
         revocationVersion,
       };
       const text = JSON.stringify(trust, null, 2) + "\n";
       if (o.out) writeFileSync(o.out as string, text);
-      return { data: trust, text: o.out ? `wrote ${trust.keys.length} trusted keys to ${o.out}` : text };
+      return { data: trust, text: o.out ? `wrote ${trust.keys.length} issuer keys to ${o.out}` : text };
     },
   },
 );
