@@ -15,7 +15,7 @@ import { parseInput, reconcile, POS_EXPORT_FORMAT } from "../host-tools/src/reco
 import { CURRENCY_CNY, DEFAULT_LIMITS } from "../host-tools/src/synthetic.ts";
 import { hex } from "../host-tools/src/docs.ts";
 import { runCaptured } from "../host-tools/src/run-captured.ts";
-import { dependentsOf, deviceIssuerSlots, posTrust, retireKey } from "../host-tools/src/trust.ts";
+import { dependentsOf, deviceIssuerSlots, ledgerKeys, posTrust, retireKey } from "../host-tools/src/trust.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "key-rotation-"));
 const MERCHANT = Uint8Array.from(Buffer.from("00000000000000b7", "hex"));
@@ -57,7 +57,7 @@ describe("issuer key rotation that devices follow", () => {
     expect(ks.keys().find((k) => k.kid === hex(k0))!.status).toBe("trusted");
     retireKey(ks, hex(k0), deps, { force: true });
     expect(ks.keys().find((k) => k.kid === hex(k0))!.status).toBe("retired");
-    await ledger.putIssuerKeys(ks.keys().map(({ kid, suite, pub, status }) => ({ kid, suite, pub, status })));
+    await ledger.putIssuerKeys(ledgerKeys(ks.keys()));
 
     // A loads (signed by a key it holds), pays, syncs; the POS export reconciles clean
     const l = await load(new SimChannel(a), ks, ledger, 2_000);

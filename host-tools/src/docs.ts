@@ -62,6 +62,10 @@ export interface TrustedKey {
   kid: string;
   suite: SuiteName;
   pub: string;
+  /** key state (keystore.ts KeyStatus); what it means is decided in trust.ts */
+  status?: string;
+  /** Unix s of a compromise revocation (status compromised) */
+  compromisedAt?: number | null;
 }
 
 /**

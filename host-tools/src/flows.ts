@@ -23,7 +23,7 @@ import { DEVICE_LOG_FORMAT, parseInput, reconcile, type ReconcileResult } from "
 import type { SuiteName } from "./sig.ts";
 import { checkVoucher } from "./voucher-check.ts";
 import { limitsProblem } from "./limits-rule.ts";
-import { keyUpdateFor, signerForSlots, slotsFrom } from "./trust.ts";
+import { certAt, keyUpdateFor, ledgerKeys, signerForSlots, slotsFrom } from "./trust.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 const SCP_LEVEL = 0x33; // C-MAC + C-DEC + R-MAC + R-ENC: keys and PINs travel encrypted
@@ -79,6 +79,8 @@ export interface PersonalizeRequest {
   pin?: string;
   puk?: string;
   alias?: string;
+  /** certificate validity from now, seconds (default 4 years); not-before is a day back */
+  certValidity?: number;
 }
 
 export interface PersonalizeResult {
@@ -165,7 +167,7 @@ export async function personalize(
   const t = now();
   const cert = issueCert(signer(ks, suite), {
     deviceId: Buffer.from(deviceId, "hex"), token: Buffer.from(token, "hex"), suite: sid, publicKey: pub, formFactor: FORM_IDS[req.formFactor],
-    currency: req.currency, limits: req.limits, notBefore: t - 86400, notAfter: t + CERT_VALIDITY_S,
+    currency: req.currency, limits: req.limits, notBefore: t - 86400, notAfter: t + (req.certValidity ?? CERT_VALIDITY_S),
   });
   await card.putCertificate(cert);
   steps.push("key", "certificate");
@@ -181,7 +183,7 @@ export async function personalize(
     lastLoadSeq: known?.lastLoadSeq ?? 0, revoked: false, revokedAt: null,
   };
   await ledger.transaction(async () => {
-    await ledger.putIssuerKeys(ks.keys().map(({ kid, suite: s, pub: p, status: st }) => ({ kid, suite: s, pub: p, status: st })));
+    await ledger.putIssuerKeys(ledgerKeys(ks.keys()));
     await ledger.putDevice(rec);
   });
   await hooks.beforeFinalize?.({ deviceId, pin, puk });
@@ -237,6 +239,9 @@ export async function load(channel: Channel, ks: Keystore, ledger: Ledger, amoun
   if (dev.revoked) throw refused(`load: device ${deviceName(dev)} is revoked`);
   const st = await card.status();
   const t = Math.max(now(), st.latestTime);
+  // no new value on a device whose certificate a POS would refuse (expired, or under a compromised key)
+  const certOk = dev.cert ? certAt(dev.cert, (await ledger.issuerKeys()).map((k) => ({ ...k, compromisedAt: k.revokedAt ?? null })), t) : "no certificate registered";
+  if (typeof certOk === "string") throw refused(`load: device ${deviceName(dev)}: ${certOk}`);
   // 1. earlier authorizations without a receipt: what did the device do with them?
   const settled: LoadResult["settled"] = [];
   let outstanding: LoadRecord | undefined;
@@ -392,7 +397,9 @@ export async function posCharge(
   const st = await card.status();
   if (st.lifecycle !== LC_ACTIVE) throw refused(`declined: device ${deviceId} is not active (lifecycle ${st.lifecycle})`);
   const certCose = await card.getCertificate();
-  const cert = checkCert(certCose, cfg.trusted);
+  const time = opts.time ?? now();
+  // chain, key state and validity at the terminal's time (trust.ts)
+  const cert = certAt(certCose, cfg.trusted, time);
   if (typeof cert === "string") throw refused(`declined: ${cert}`);
   if (hex(cert.deviceId) !== deviceId) throw refused("declined: certificate names another device");
   const key = { suite: suiteName(cert.suite)!, pub: hex(cert.publicKey), certRef: hex(certRefOf(suiteName(cert.suite)!, certCose)) };
@@ -403,7 +410,6 @@ export async function posCharge(
   if (amount > st.balance) throw refused(`declined: insufficient offline balance (${money(st.balance)})`);
   if (opts.pin && amount > cert.limits.noCvm) await card.verifyPin(opts.pin);
   const challenge = new Uint8Array(randomBytes(16));
-  const time = opts.time ?? now();
   try {
     journal?.begin({ deviceId, counterBefore: st.counter, amount, challenge: hex(challenge), time });
   } catch (e) {
@@ -488,7 +494,7 @@ export interface TransferResult {
  * payee's bank account at reconciliation. A retry would pay again, so the error says so.
  */
 export async function transfer(from: Channel, to: Channel, amount: number, ledger: Ledger): Promise<TransferResult> {
-  const trusted: TrustedKey[] = (await ledger.issuerKeys()).map(({ kid, suite, pub }) => ({ kid, suite, pub }));
+  const trusted: TrustedKey[] = (await ledger.issuerKeys()).map(({ kid, suite, pub, status, revokedAt }) => ({ kid, suite, pub, status, compromisedAt: revokedAt ?? null }));
   const payee = await connect(to);
   const payer = await connect(from);
   if (payee.deviceId === payer.deviceId) throw refused("transfer: payer and payee are the same device");
@@ -505,10 +511,10 @@ export async function transfer(from: Channel, to: Channel, amount: number, ledge
   if (cst.syncDeadline !== 0 && time > cst.syncDeadline) throw refused(`transfer: the payee is overdue for a sync: run \`wallet sync\` on the payee first: nothing was paid`);
   if ((await ledger.device(payer.deviceId))?.revoked) throw refused(`transfer: the payer ${payer.deviceId} is revoked: nothing was paid`);
   const payeeCertCose = await payee.card.getCertificate();
-  const payeeCert = checkCert(payeeCertCose, trusted);
+  const payeeCert = certAt(payeeCertCose, trusted, time);
   if (typeof payeeCert === "string") throw refused(`transfer: payee ${payeeCert}: nothing was paid`);
   const payerCert = await payer.card.getCertificate();
-  const pc = checkCert(payerCert, trusted);
+  const pc = certAt(payerCert, trusted, time);
   if (typeof pc === "string") throw refused(`transfer: payer ${pc}: nothing was paid`);
   if (pst.lifecycle !== LC_ACTIVE) throw refused(`transfer: the payer ${payer.deviceId} is not active (lifecycle ${pst.lifecycle}): nothing was paid`);
   if (amount > pst.balance) throw refused(`transfer: the payer's balance ${money(pst.balance)} is too low for ${money(amount)}: nothing was paid`);

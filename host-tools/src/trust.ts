@@ -1,13 +1,21 @@
 // What is trusted when (issue 12; SPEC §5.8 trusted-key update, §5.12 key states and
 // validity): the one place that decides which issuer keys a device holds, which key signs
 // for it, which new key its next sync acknowledgement carries, which devices still depend
-// on a key, and which keys a POS or reconciliation accepts for a document at its time.
-// POS (flows.posCharge), sync, load and reconcile all ask here.
+// on a key, and which certificates a POS, load, sync or reconciliation accepts at a time.
+// The rules (SPEC §5.12):
+//  - active / trusted keys sign; a retired key signs nothing new, and what it signed before
+//    stays valid (the bank still holds it: nothing was forged with it);
+//  - a key revoked as compromised at time R: nothing it signed after R is trusted. A POS
+//    cannot tell when a certificate was signed (its times are the signer's word), so it
+//    refuses every certificate under that key; reconciliation has the bank's own record
+//    of when it registered each certificate and trusts those registered before R;
+//  - a certificate is valid from not-before to not-after: a POS judges it at its own time,
+//    reconciliation judges each voucher at the voucher's time.
 import { SYNCACK_SCHEMA, decodeSigned, CERT_SCHEMA, type DeviceCert, type SyncAck } from "../../protocol/src/formats.ts";
-import { hex, type Signer, type TrustedKey } from "./docs.ts";
+import { checkCert, hex, type Signer, type TrustedKey } from "./docs.ts";
 import { refused } from "./errors.ts";
 import type { IssuerKeyPublic, Keystore } from "./keystore.ts";
-import type { DeviceRecord, Ledger, SyncAck as SyncAckRecord } from "./ledger/ledger.ts";
+import type { DeviceRecord, IssuerKeyRecord, Ledger, SyncAck as SyncAckRecord } from "./ledger/ledger.ts";
 
 /** A device's two issuer key slots as the ledger knows them (null: unknown or empty). */
 export type Slots = [string | null, string | null];
@@ -125,10 +133,64 @@ export function retireKey(ks: Keystore, kid: string, dependents: readonly Depend
   return ks.retire(kid);
 }
 
-/** The keys and revocations a POS verifies with (also what `issuer export-public` writes). */
-export function posTrust(keys: readonly (Pick<IssuerKeyPublic, "kid" | "suite" | "pub"> & { status?: string })[], revoked: readonly string[]): { trusted: TrustedKey[]; revoked: Set<string> } {
+const unix = (iso: string | undefined): number | null => (iso ? Math.floor(Date.parse(iso) / 1000) : null);
+const iso = (t: number) => new Date(t * 1000).toISOString().replace(/\.000Z$/, "Z");
+
+/** The keystore's keys as the ledger records them (states and the compromise time). */
+export function ledgerKeys(keys: readonly IssuerKeyPublic[]): IssuerKeyRecord[] {
+  return keys.map(({ kid, suite, pub, status, revokedAt }) => ({ kid, suite, pub, status, revokedAt: unix(revokedAt) }));
+}
+
+/** The keys and revocations a POS verifies with (from `issuer export-public`), states kept. */
+export function posTrust(
+  keys: readonly (Pick<IssuerKeyPublic, "kid" | "suite" | "pub"> & { status?: string; revokedAt?: string | number | null })[],
+  revoked: readonly string[],
+): { trusted: TrustedKey[]; revoked: Set<string> } {
   return {
-    trusted: keys.filter((k) => k.status !== "compromised").map(({ kid, suite, pub }) => ({ kid, suite, pub })),
+    trusted: keys.map(({ kid, suite, pub, status, revokedAt }) => ({ kid, suite, pub, status, compromisedAt: typeof revokedAt === "string" ? unix(revokedAt) : (revokedAt ?? null) })),
     revoked: new Set(revoked),
   };
+}
+
+/** Why a certificate valid from `from` to `until` is not valid at `t` (null: it is). */
+export function validityProblem(from: number, until: number, t: number): string | null {
+  if (t < from) return `certificate not valid before ${iso(from)} (time ${iso(t)})`;
+  if (t > until) return `certificate expired at ${iso(until)} (time ${iso(t)})`;
+  return null;
+}
+
+const signerOf = (certCose: Uint8Array, trusted: readonly TrustedKey[]): TrustedKey | undefined => {
+  try {
+    const kid = hex(decodeSigned<DeviceCert>(certCose, CERT_SCHEMA).sign1.kid);
+    return trusted.find((k) => k.kid === kid);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * A certificate presented to a POS (or read from a device at load) at time `t`: the chain
+ * to an issuer key that is not compromised, and the validity period. The certificate or why not.
+ */
+export function certAt(certCose: Uint8Array, trusted: readonly TrustedKey[], t: number): DeviceCert | string {
+  const c = checkCert(certCose, trusted);
+  if (typeof c === "string") return c;
+  const k = signerOf(certCose, trusted);
+  if (k?.status === "compromised")
+    return `certificate: issuer key ${k.kid} was revoked as compromised${k.compromisedAt ? ` at ${iso(k.compromisedAt)}` : ""}: the device must be recalled`;
+  return validityProblem(c.notBefore, c.notAfter, t) ?? c;
+}
+
+/**
+ * A registered certificate as reconciliation trusts it: the chain (any key state: the
+ * registry is the bank's own record), and, under a key revoked as compromised, only when
+ * the bank registered it before the revocation. The certificate or why not.
+ */
+export function registeredCert(certCose: Uint8Array, trusted: readonly TrustedKey[], registeredAt: number | null): DeviceCert | string {
+  const c = checkCert(certCose, trusted);
+  if (typeof c === "string") return c;
+  const k = signerOf(certCose, trusted);
+  if (k?.status === "compromised" && (registeredAt === null || k.compromisedAt == null || registeredAt >= k.compromisedAt))
+    return `certificate: issuer key ${k.kid} was revoked as compromised${k.compromisedAt ? ` at ${iso(k.compromisedAt)}` : ""}, before this certificate was registered`;
+  return c;
 }

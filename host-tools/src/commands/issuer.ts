@@ -7,7 +7,7 @@ import { getPassphrase, Keystore, type IssuerKeyPublic } from "../keystore.ts";
 import { table } from "../format.ts";
 import { usageError } from "../errors.ts";
 import { withLedger, deviceName } from "./common.ts";
-import { dependentsOf, holdersByKey, retireKey } from "../trust.ts";
+import { dependentsOf, holdersByKey, ledgerKeys, retireKey } from "../trust.ts";
 
 /** The ledger trusts what the keystore holds (public halves only), with an audit record. */
 async function recordKeys(ctx: Ctx, action: string, keys: IssuerKeyPublic[], create = false): Promise<void> {
@@ -15,7 +15,7 @@ async function recordKeys(ctx: Ctx, action: string, keys: IssuerKeyPublic[], cre
     ctx,
     (l) =>
       l.transaction(async () => {
-        await l.putIssuerKeys(keys.map(({ kid, suite, pub, status }) => ({ kid, suite, pub, status })));
+        await l.putIssuerKeys(ledgerKeys(keys));
         await l.audit(action, { keys: keys.map((k) => `${k.suite}:${k.kid}:${k.status}`) });
       }),
     create,
