@@ -19,7 +19,8 @@ import { Keystore } from "../host-tools/src/keystore.ts";
 import { SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
 import { parseInput, reconcile, POS_EXPORT_FORMAT } from "../host-tools/src/reconcile.ts";
 import { CURRENCY_CNY, DEFAULT_LIMITS } from "../host-tools/src/synthetic.ts";
-import { hex } from "../host-tools/src/docs.ts";
+import { hex, issueLoad } from "../host-tools/src/docs.ts";
+import { runCaptured } from "../host-tools/src/run-captured.ts";
 import { WalletError, EXIT_REFUSED } from "../host-tools/src/errors.ts";
 import { ledgerKeys, posTrust } from "../host-tools/src/trust.ts";
 
@@ -133,5 +134,61 @@ describe("certificate validity and key states (SPEC §5.12)", () => {
     expect(rej[0].reason).toMatch(/revoked as compromised at .*, before this certificate was registered/);
     expect((await ledger.summary()).settledToMerchants).toBe(200);
     await ledger.close();
+  });
+});
+
+describe("wallet issuer revoke-key (a compromised key)", () => {
+  it("the device's slot holding it is replaced over the secure channel at sync: a load forged with the stolen key is refused after; POS declines, load refuses, the device is listed for recall", async () => {
+    const home = mkdtempSync(join(tmpdir(), "revoke-key-"));
+    const env = { ...process.env, WALLET_PASSPHRASE: "revoke key pass", WALLET_HOME: home };
+    const img = (x: string) => join(home, `${x}.img`);
+    const ok = async (...argv: string[]) => {
+      const r = await runCaptured([...argv, "--json"], env);
+      expect(r.code, `${argv.join(" ")}: ${r.err}`).toBe(0);
+      return JSON.parse(r.out);
+    };
+    await ok("issuer", "init");
+    const dev = await ok("personalize", "--sim", img("a"), "--create", "--account", "6224-a", "--suite", "p256", "--form", "card", "--alias", "a");
+    await ok("load", "a", "50.00", "--sim", img("a"));
+    const k0 = (await ok("issuer", "show")).keys.find((k: { suite: string; status: string }) => k.suite === "p256" && k.status === "active").kid;
+    const stolen = Keystore.open(join(home, "keystore.json"), "revoke key pass").signingKey("p256");
+    const r = await ok("issuer", "revoke-key", k0);
+    expect(r.revoked).toMatchObject({ kid: k0, status: "compromised" });
+    expect(r.added.kid).not.toBe(k0);
+    expect(r.recall.map((d: { alias: string }) => d.alias)).toEqual(["a"]);
+    expect(r.holders).toBe(1);
+    const shown = (await ok("issuer", "show")).keys.filter((k: { suite: string }) => k.suite === "p256");
+    expect(shown.map((k: { status: string }) => k.status)).toEqual(["compromised", "active"]);
+
+    // a thief with the stolen key forges a load for the device: before the sync, it would take it
+    const forge = async (seq: number) => {
+      const ch = SimChannel.open({ imagePath: img("a"), profile: "card", autoConfirm: "accept" });
+      try {
+        const card = new WalletCard(ch);
+        await card.select();
+        const st = await card.status();
+        const auth = issueLoad({ suite: "p256", kid: stolen.kid, key: stolen.key }, { deviceId: Buffer.from(dev.devices[0].deviceId, "hex"), seq, amount: 100, currency: CURRENCY_CNY, expiry: st.latestTime + 3600 });
+        await card.load(st.latestTime, auth);
+        return "taken";
+      } catch (e) {
+        return (e as Error).message;
+      } finally {
+        await ch.close();
+      }
+    };
+    expect(await forge(2)).toBe("taken");
+    const s = await ok("sync", "--sim", img("a"));
+    expect(s.entries).toBeGreaterThan(0);
+    expect(await forge(3)).toMatch(/LOAD: 6A88/);
+    // its certificate is under the compromised key: POS declines, load refuses; sync still runs
+    await ok("issuer", "export-public", "--out", join(home, "trust.json"));
+    await ok("pos", "init", "--merchant", "00000000000000e5", "--trust", join(home, "trust.json"));
+    const pos = await runCaptured(["pos", "charge", "1.00", "--sim", img("a")], env);
+    expect(pos.code).toBe(7);
+    expect(pos.err).toMatch(/revoked as compromised .*must be recalled/);
+    const l = await runCaptured(["load", "a", "1.00", "--sim", img("a")], env);
+    expect(l.code).toBe(7);
+    expect(l.err).toMatch(/revoked as compromised/);
+    await ok("sync", "--sim", img("a"));
   });
 });

@@ -23,7 +23,7 @@ import { DEVICE_LOG_FORMAT, parseInput, reconcile, type ReconcileResult } from "
 import type { SuiteName } from "./sig.ts";
 import { checkVoucher } from "./voucher-check.ts";
 import { limitsProblem } from "./limits-rule.ts";
-import { certAt, keyUpdateFor, ledgerKeys, signerForSlots, slotsFrom } from "./trust.ts";
+import { certAt, compromisedSlot, keyUpdateFor, ledgerKeys, signerForSlots, slotsFrom } from "./trust.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 const SCP_LEVEL = 0x33; // C-MAC + C-DEC + R-MAC + R-ENC: keys and PINs travel encrypted
@@ -623,6 +623,17 @@ export async function sync(channel: Channel, ks: Keystore, ledger: Ledger): Prom
   }
   // signed by the newest key the device holds; carries the active key when the device lacks it (SPEC §5.8)
   const slots = slotsFrom(cur, acks);
+  const bad = compromisedSlot(ks, slots);
+  if (bad !== null) {
+    // a slot holds a key revoked as compromised: the active key replaces it over the secure
+    // channel (the device's diversified SCP03 keys, which a stolen CA key does not give), SPEC §5.12
+    const active = ks.trusted(cur.suite)[0];
+    await openChannel(card, diversifyKeys(ks.scpMasterKeys(cur.suite), Buffer.from(deviceId, "hex"), suiteId(cur.suite)), suiteId(cur.suite), KVN_ISSUER);
+    await card.putIssuerKey(bad, Buffer.from(active.kid, "hex"), Buffer.from(active.pub, "hex"));
+    card.secure = null;
+    await ledger.audit("issuer-key-replaced", { deviceId, slot: bad, compromised: slots[bad], kid: active.kid });
+    slots[bad] = active.kid;
+  }
   const newKey = keyUpdateFor(ks, cur, slots);
   const ack = issueSyncAck(signerForSlots(ks, cur, slots), {
     deviceId: Buffer.from(deviceId, "hex"), upToCounter: st.counter, time, revocationVersion, blockList: blockList.map((b) => Buffer.from(b, "hex")), limits, ...newKey,

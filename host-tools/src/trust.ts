@@ -121,6 +121,27 @@ export async function holdersByKey(ledger: Ledger): Promise<Map<string, number>>
   return n;
 }
 
+/**
+ * A slot the device must have rewritten over the secure channel before its sync (SPEC §5.12):
+ * one holding a key revoked as compromised. The active key goes there (PUT ISSUER KEY), so a
+ * stolen CA key can no longer sign for the device. Null when no slot holds a compromised key.
+ */
+export function compromisedSlot(ks: Keystore, slots: Slots): number | null {
+  const status = new Map(ks.keys().map((k) => [k.kid, k.status]));
+  const i = slots.findIndex((k) => k !== null && status.get(k) === "compromised");
+  return i < 0 ? null : i;
+}
+
+/** Registered devices (not terminated) whose certificate `kid` signed: declined by every POS once it is compromised. */
+export async function certifiedUnder(ledger: Ledger, kid: string): Promise<Dependent[]> {
+  const out: Dependent[] = [];
+  for (const d of await ledger.devices()) {
+    if (d.state === "terminated" || certKid(d) !== kid) continue;
+    out.push({ deviceId: d.deviceId, alias: d.alias, slots: (await deviceIssuerSlots(ledger, d)) });
+  }
+  return out;
+}
+
 /** `issuer retire`: refused while devices depend on the key only, unless forced. */
 export function retireKey(ks: Keystore, kid: string, dependents: readonly Dependent[], opts: { force?: boolean }): IssuerKeyPublic {
   if (dependents.length && !opts.force) {

@@ -7,7 +7,7 @@ import { getPassphrase, Keystore, type IssuerKeyPublic } from "../keystore.ts";
 import { table } from "../format.ts";
 import { usageError } from "../errors.ts";
 import { withLedger, deviceName } from "./common.ts";
-import { dependentsOf, holdersByKey, ledgerKeys, retireKey } from "../trust.ts";
+import { certifiedUnder, dependentsOf, holdersByKey, ledgerKeys, retireKey } from "../trust.ts";
 
 /** The ledger trusts what the keystore holds (public halves only), with an audit record. */
 async function recordKeys(ctx: Ctx, action: string, keys: IssuerKeyPublic[], create = false): Promise<void> {
@@ -105,6 +105,38 @@ register(
       if (deps.length) await withLedger(ctx, (l) => l.audit("issuer-retire-forced", { kid, devices: deps.map((d) => d.deviceId) }));
       const text = `retired ${retired.suite} ${retired.kid}` + (deps.length ? `\nforced: ${deps.length} device(s) can no longer be loaded or synced: ${deps.map(deviceName).join(", ")}` : "");
       return { data: { retired, forcedDevices: deps, keys: ks.keys() }, text: `${text}\n${keyTable(ks.keys())}` };
+    },
+  },
+  {
+    name: "issuer revoke-key",
+    summary: "revoke a compromised issuer key: nothing it signed after --since (default now) is trusted; lists the devices to recall",
+    usage: "KID [--since ISO-TIME]",
+    args: [1, 1],
+    options: { since: { type: "string" } },
+    examples: ["wallet issuer revoke-key 1a2b3c4d", "wallet issuer revoke-key 1a2b3c4d --since 2026-11-30T08:00:00Z"],
+    async run(ctx, a, o) {
+      const since = o.since === undefined ? new Date() : new Date(String(o.since));
+      if (Number.isNaN(since.getTime())) throw usageError(`--since must be an ISO time (2026-11-30T08:00:00Z), got "${o.since}"`);
+      if (since.getTime() > Date.now()) throw usageError("--since cannot be in the future");
+      const ks = await openKeystore(ctx);
+      const kid = String(a[0]).toLowerCase();
+      const { revoked, added } = ks.revokeKey(kid, since);
+      await recordKeys(ctx, "issuer-revoke-key", ks.keys());
+      const { recall, holders } = await withLedger(ctx, async (l) => {
+        const recall = await certifiedUnder(l, kid);
+        const holders = (await l.devices()).length ? await holdersByKey(l) : new Map<string, number>();
+        await l.audit("issuer-revoke-key-devices", { kid, since: since.toISOString(), recall: recall.map((d) => d.deviceId) });
+        return { recall, holders: holders.get(kid) ?? 0 };
+      });
+      const lines = [
+        `revoked ${revoked.suite} ${revoked.kid} as compromised since ${revoked.revokedAt}: nothing it signed after that is trusted`,
+        added ? `new active ${added.suite} key: ${added.kid} (run \`wallet issuer export-public\` and update every POS)` : "",
+        `${holders} device(s) hold it: their next \`wallet sync\` replaces it over the secure channel`,
+        recall.length
+          ? `${recall.length} device(s) certified under it are declined by every POS; recall them: ${recall.map(deviceName).join(", ")}`
+          : "no device is certified under it",
+      ].filter(Boolean);
+      return { data: { revoked, added, recall, holders, keys: ks.keys() }, text: lines.join("\n") };
     },
   },
   {
