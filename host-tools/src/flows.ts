@@ -16,7 +16,7 @@ import type { Channel } from "./channels/channel.ts";
 import { certRefOf, checkCert, FORM_IDS, hex, issueCert, issueLoad, issueSyncAck, suiteId, suiteName, verifySigned, type Signer, type TrustedKey } from "./docs.ts";
 import { dataError, deviceError, EXIT_DATA, refused, WalletError } from "./errors.ts";
 import { money } from "./format.ts";
-import type { Keystore } from "./keystore.ts";
+import type { IssuerKeystore as Keystore } from "./keystore.ts";
 import type { DeviceRecord, FormFactor, Ledger, LoadRecord } from "./ledger/ledger.ts";
 import { peekDocType } from "./fast-voucher.ts";
 import { DEVICE_LOG_FORMAT, parseInput, reconcile, type ReconcileResult } from "./reconcile.ts";
@@ -33,8 +33,7 @@ const LOAD_VALIDITY_S = 86400;
 export const LIMIT_ORDER: (keyof Limits)[] = ["cap", "maxPayment", "noCvm", "maxCountSinceSync", "maxAmountSinceSync", "syncInterval"];
 
 export function signer(ks: Keystore, suite: SuiteName): Signer {
-  const { kid, key } = ks.signingKey(suite);
-  return { suite, kid, key };
+  return ks.signer(suite);
 }
 
 /**
@@ -46,7 +45,7 @@ export function signerFor(ks: Keystore, dev: DeviceRecord): Signer {
   if (dev.cert) {
     try {
       const kid = hex(decodeSigned<DeviceCert>(dev.cert, CERT_SCHEMA).sign1.kid);
-      const k = ks.trustedKeyById(kid);
+      const k = ks.signerById(kid);
       if (k && k.suite === dev.suite) return k;
     } catch {
       // a registry certificate that does not decode: fall back to the active key
@@ -144,8 +143,7 @@ export async function personalize(
   }
   const suite = req.suite;
   const sid = suiteId(suite);
-  const master = ks.scpMasterKeys(suite);
-  const devKeys = diversifyKeys(master, Buffer.from(deviceId, "hex"), sid);
+  const devKeys = ks.deviceScpKeys(suite, Buffer.from(deviceId, "hex"));
   if (info.lifecycle === LC_MANUFACTURED) {
     // blank: the session runs on AES with the GP default keys until identity is set
     await openChannel(card, GP_DEFAULT_KEYS, SUITE_P256_SHA256_AES128, A.SCP_DEFAULT_KVN);
@@ -192,7 +190,7 @@ export async function personalize(
   card.secure = null;
   await ledger.transaction(async () => {
     await ledger.putDevice({ ...rec, state: "active" });
-    await ledger.audit("personalize", { deviceId, suite, formFactor: req.formFactor, token, resumed: info.lifecycle === LC_PERSONALIZING, issuerKey: hex(ks.signingKey(suite).kid) });
+    await ledger.audit("personalize", { deviceId, suite, formFactor: req.formFactor, token, resumed: info.lifecycle === LC_PERSONALIZING, issuerKey: hex(ks.signer(suite).kid) });
   });
   return { deviceId, token, suite, formFactor: req.formFactor, pin, puk, resumed: info.lifecycle === LC_PERSONALIZING, alreadyDone: false, steps };
 }
@@ -628,7 +626,7 @@ export async function sync(channel: Channel, ks: Keystore, ledger: Ledger): Prom
     // a slot holds a key revoked as compromised: the active key replaces it over the secure
     // channel (the device's diversified SCP03 keys, which a stolen CA key does not give), SPEC §5.12
     const active = ks.trusted(cur.suite)[0];
-    await openChannel(card, diversifyKeys(ks.scpMasterKeys(cur.suite), Buffer.from(deviceId, "hex"), suiteId(cur.suite)), suiteId(cur.suite), KVN_ISSUER);
+    await openChannel(card, ks.deviceScpKeys(cur.suite, Buffer.from(deviceId, "hex")), suiteId(cur.suite), KVN_ISSUER);
     await card.putIssuerKey(bad, Buffer.from(active.kid, "hex"), Buffer.from(active.pub, "hex"));
     card.secure = null;
     await ledger.audit("issuer-key-replaced", { deviceId, slot: bad, compromised: slots[bad], kid: active.kid });

@@ -15,6 +15,8 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { authError, dataError, notFound, usageError, WalletError, EXIT_USAGE } from "./errors.ts";
+import { diversifyKeys, type ScpKeys } from "../../protocol/src/scp03.ts";
+import { suiteId, type Signer } from "./docs.ts";
 import { generateKeyPair, keyId, SUITE_NAMES, type KeyPair, type SuiteName } from "./sig.ts";
 
 export const KEYSTORE_FORMAT = "offline-wallet-keystore";
@@ -36,6 +38,44 @@ export interface IssuerKeyPublic {
   revokedAt?: string;
 }
 
+/**
+ * The one interface every command uses for issuer keys, whatever holds them: this file
+ * keystore, or a PKCS#11 token (keystore-pkcs11.ts, the only module that imports the
+ * binding). Private keys and SCP03 master keys never cross it: it signs, and it gives the
+ * per-device diversified SCP03 keys a session needs.
+ */
+export interface IssuerKeystore {
+  readonly path: string;
+  /** "file", or "pkcs11" (P-256 in the token, SM2 in the file: `notes()` says so) */
+  readonly backend: "file" | "pkcs11";
+  keys(): IssuerKeyPublic[];
+  /** keys that still sign, active first then trusted, newest first */
+  trusted(suite: SuiteName): IssuerKeyPublic[];
+  /** the active key of a suite */
+  signer(suite: SuiteName): Signer;
+  /** an active or trusted key by id; null when unknown, retired or compromised */
+  signerById(kid: string): Signer | null;
+  /** a device's static SCP03 keys, diversified from the suite's master keys (SPEC §9) */
+  deviceScpKeys(suite: SuiteName, deviceId: Uint8Array): ScpKeys;
+  rotate(suites?: readonly SuiteName[]): IssuerKeyPublic[];
+  retire(kid: string, at?: Date): IssuerKeyPublic;
+  revokeKey(kid: string, at?: Date): { revoked: IssuerKeyPublic; added: IssuerKeyPublic | null };
+  /** one line per thing the operator should know about where keys live */
+  notes(): string[];
+  close(): void;
+}
+
+/** Where a keystore's P-256 keys live when they are in a token (the public part of the file). */
+export interface Pkcs11Ref {
+  module: string;
+  tokenLabel: string;
+  /** suites whose CA keys and SCP03 master keys are in the token */
+  suites: SuiteName[];
+}
+
+/** Generates a CA key pair elsewhere (in a token) and returns its public key 04‖x‖y. */
+export type ExternalKeyGen = (suite: SuiteName) => Uint8Array | undefined;
+
 export interface ScpMasterKeys {
   enc: Uint8Array;
   mac: Uint8Array;
@@ -43,8 +83,8 @@ export interface ScpMasterKeys {
 }
 
 interface Secrets {
-  priv: Record<string, string>; // kid → private key hex
-  scp: Record<SuiteName, { enc: string; mac: string; dek: string }>;
+  priv: Record<string, string>; // kid → private key hex (absent: the key is in the token)
+  scp: Partial<Record<SuiteName, { enc: string; mac: string; dek: string }>>; // absent suite: in the token
 }
 
 interface KeystoreFile {
@@ -55,7 +95,7 @@ interface KeystoreFile {
   iv: string;
   tag: string;
   data: string;
-  public: { created: string; keys: IssuerKeyPublic[] };
+  public: { created: string; keys: IssuerKeyPublic[]; pkcs11?: Pkcs11Ref };
 }
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
@@ -85,8 +125,9 @@ const migrated = (pub: KeystoreFile["public"]): KeystoreFile["public"] => ({
   keys: pub.keys.map((k) => ((k.status as string) === "previous" ? { ...k, status: "trusted" } : k)),
 });
 
-/** An unlocked keystore: private keys in memory; `save()` reseals with the same passphrase. */
-export class Keystore {
+/** An unlocked file keystore: private keys in memory; `save()` reseals with the same passphrase. */
+export class Keystore implements IssuerKeystore {
+  readonly backend = "file" as const;
   private constructor(
     readonly path: string,
     private passphrase: string,
@@ -94,16 +135,29 @@ export class Keystore {
     private secrets: Secrets,
   ) {}
 
-  /** Creates a new keystore with one active key per suite and fresh SCP03 master keys. */
-  static create(path: string, passphrase: string, opts: { force?: boolean } = {}): Keystore {
+  /** Creates a new keystore with one active key per suite and fresh SCP03 master keys; with
+   * `pkcs11`, the suites it names have their CA key made by `external` and their SCP03 master
+   * keys in the token (nothing secret of theirs in this file). */
+  static create(path: string, passphrase: string, opts: { force?: boolean; pkcs11?: Pkcs11Ref; external?: ExternalKeyGen } = {}): Keystore {
     if (existsSync(path) && !opts.force) throw new WalletError(`keystore: ${path} already exists (use --force to replace it)`, EXIT_USAGE);
     if (passphrase.length < MIN_PASSPHRASE) throw usageError(`passphrase must have at least ${MIN_PASSPHRASE} characters`);
-    const scp = {} as Secrets["scp"];
-    for (const s of SUITE_NAMES) scp[s] = { enc: hex(randomBytes(16)), mac: hex(randomBytes(16)), dek: hex(randomBytes(16)) };
-    const ks = new Keystore(path, passphrase, { created: new Date().toISOString(), keys: [] }, { priv: {}, scp });
-    for (const s of SUITE_NAMES) ks.addKey(s);
+    const inToken = new Set(opts.pkcs11?.suites ?? []);
+    const scp: Secrets["scp"] = {};
+    for (const s of SUITE_NAMES) if (!inToken.has(s)) scp[s] = { enc: hex(randomBytes(16)), mac: hex(randomBytes(16)), dek: hex(randomBytes(16)) };
+    const pub: KeystoreFile["public"] = { created: new Date().toISOString(), keys: [], ...(opts.pkcs11 && { pkcs11: opts.pkcs11 }) };
+    const ks = new Keystore(path, passphrase, pub, { priv: {}, scp });
+    for (const s of SUITE_NAMES) ks.addKey(s, inToken.has(s) ? opts.external : undefined);
     ks.save();
     return ks;
+  }
+
+  /** The token this keystore's P-256 keys live in, if any (from the public part). */
+  static pkcs11Of(path: string): Pkcs11Ref | undefined {
+    return readFile(path).public.pkcs11;
+  }
+
+  get pkcs11(): Pkcs11Ref | undefined {
+    return this.pub.pkcs11;
   }
 
   static open(path: string, passphrase: string): Keystore {
@@ -146,20 +200,23 @@ export class Keystore {
     renameSync(tmp, this.path);
   }
 
-  private addKey(suite: SuiteName): IssuerKeyPublic {
-    const kp = generateKeyPair(suite);
-    const k: IssuerKeyPublic = { suite, kid: hex(keyId(kp.pub)), pub: hex(kp.pub), created: new Date().toISOString(), status: "active" };
+  /** A new active key: generated here, or by `external` (a token; only its public key is kept here). */
+  private addKey(suite: SuiteName, external?: ExternalKeyGen): IssuerKeyPublic {
+    const extPub = external?.(suite);
+    const kp = extPub ? null : generateKeyPair(suite);
+    const pub = extPub ?? kp!.pub;
+    const k: IssuerKeyPublic = { suite, kid: hex(keyId(pub)), pub: hex(pub), created: new Date().toISOString(), status: "active" };
     this.pub.keys.push(k);
-    this.secrets.priv[k.kid] = hex(kp.priv);
+    if (kp) this.secrets.priv[k.kid] = hex(kp.priv);
     return k;
   }
 
   /** New active key per suite; the old active one stays "trusted" until retired. Returns the new keys. */
-  rotate(suites: readonly SuiteName[] = SUITE_NAMES): IssuerKeyPublic[] {
+  rotate(suites: readonly SuiteName[] = SUITE_NAMES, external?: ExternalKeyGen): IssuerKeyPublic[] {
     const added: IssuerKeyPublic[] = [];
     for (const s of suites) {
       for (const k of this.pub.keys.filter((k) => k.suite === s)) if (k.status === "active") k.status = "trusted";
-      added.push(this.addKey(s));
+      added.push(this.addKey(s, this.inToken(s) ? external : undefined));
     }
     this.save();
     return added;
@@ -182,11 +239,11 @@ export class Keystore {
   }
 
   /** Any state → compromised at `at`; a compromised active key is replaced by a new active one. */
-  revokeKey(kid: string, at = new Date()): { revoked: IssuerKeyPublic; added: IssuerKeyPublic | null } {
+  revokeKey(kid: string, at = new Date(), external?: ExternalKeyGen): { revoked: IssuerKeyPublic; added: IssuerKeyPublic | null } {
     const k = this.find(kid);
     const wasActive = k.status === "active";
     if (k.status !== "compromised") Object.assign(k, { status: "compromised", revokedAt: at.toISOString() });
-    const added = wasActive ? this.addKey(k.suite) : null;
+    const added = wasActive ? this.addKey(k.suite, this.inToken(k.suite) ? external : undefined) : null;
     this.save();
     return { revoked: { ...k }, added };
   }
@@ -205,20 +262,62 @@ export class Keystore {
   signingKey(suite: SuiteName): { kid: Uint8Array; key: KeyPair } {
     const k = this.trusted(suite)[0];
     if (!k) throw notFound(`keystore: no active ${suite} issuer key`);
-    return { kid: Buffer.from(k.kid, "hex"), key: { priv: Buffer.from(this.secrets.priv[k.kid], "hex"), pub: Buffer.from(k.pub, "hex") } };
+    return { kid: Buffer.from(k.kid, "hex"), key: this.pair(k) };
   }
 
   /** A key that still signs (active or trusted) by id, or null when unknown, retired or compromised. */
   trustedKeyById(kid: string): { suite: SuiteName; kid: Uint8Array; key: KeyPair } | null {
     const k = this.pub.keys.find((x) => x.kid === kid && (x.status === "active" || x.status === "trusted"));
     if (!k) return null;
-    return { suite: k.suite, kid: Buffer.from(k.kid, "hex"), key: { priv: Buffer.from(this.secrets.priv[k.kid], "hex"), pub: Buffer.from(k.pub, "hex") } };
+    return { suite: k.suite, kid: Buffer.from(k.kid, "hex"), key: this.pair(k) };
+  }
+
+  private pair(k: IssuerKeyPublic): KeyPair {
+    const priv = this.secrets.priv[k.kid];
+    if (priv === undefined) throw notFound(`keystore: the private key of ${k.suite} ${k.kid} is in the token ${this.pub.pkcs11?.tokenLabel ?? ""}, not in this file`);
+    return { priv: Buffer.from(priv, "hex"), pub: Buffer.from(k.pub, "hex") };
   }
 
   scpMasterKeys(suite: SuiteName): ScpMasterKeys {
     const s = this.secrets.scp[suite];
+    if (!s) throw notFound(`keystore: the ${suite} SCP03 master keys are in the token ${this.pub.pkcs11?.tokenLabel ?? ""}`);
     return { enc: Buffer.from(s.enc, "hex"), mac: Buffer.from(s.mac, "hex"), dek: Buffer.from(s.dek, "hex") };
   }
+
+  /** True when the suite's CA keys and SCP03 master keys are in the token (not in this file). */
+  inToken(suite: SuiteName): boolean {
+    return !!this.pub.pkcs11?.suites.includes(suite);
+  }
+
+  // ---- IssuerKeystore ----
+  signer(suite: SuiteName): Signer {
+    const { kid, key } = this.signingKey(suite);
+    return { suite, kid, key };
+  }
+
+  signerById(kid: string): Signer | null {
+    return this.trustedKeyById(kid);
+  }
+
+  deviceScpKeys(suite: SuiteName, deviceId: Uint8Array): ScpKeys {
+    return diversifyKeys(this.scpMasterKeys(suite), deviceId, suiteId(suite));
+  }
+
+  notes(): string[] {
+    return [];
+  }
+
+  close(): void {}
+}
+
+/** What `issuer init --pkcs11` and `issuer show` say about the suite a token cannot hold. */
+export const SM2_NOTE = "SM2: the token offers no SM2 or SM4 mechanism; the SM2 CA key and the SM2 SCP03 master keys stay in the keystore file (sealed with the passphrase)";
+
+/** The token PIN from WALLET_PKCS11_PIN, else a no-echo prompt on a terminal, else an auth error. */
+export async function getPkcs11Pin(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (env.WALLET_PKCS11_PIN !== undefined && env.WALLET_PKCS11_PIN !== "") return env.WALLET_PKCS11_PIN;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) throw authError("pkcs11: no token PIN (set WALLET_PKCS11_PIN or run on a terminal to be prompted)");
+  return promptHidden("Token PIN: ");
 }
 
 /** Passphrase from WALLET_PASSPHRASE, else a no-echo prompt on a terminal, else an auth error. */

@@ -14,7 +14,7 @@
 import { SYNCACK_SCHEMA, decodeSigned, CERT_SCHEMA, type DeviceCert, type SyncAck } from "../../protocol/src/formats.ts";
 import { checkCert, hex, type Signer, type TrustedKey } from "./docs.ts";
 import { refused } from "./errors.ts";
-import type { IssuerKeyPublic, Keystore } from "./keystore.ts";
+import type { IssuerKeyPublic, IssuerKeystore as Keystore } from "./keystore.ts";
 import type { DeviceRecord, IssuerKeyRecord, Ledger, SyncAck as SyncAckRecord } from "./ledger/ledger.ts";
 
 /** A device's two issuer key slots as the ledger knows them (null: unknown or empty). */
@@ -72,10 +72,8 @@ export function signerForSlots(ks: Keystore, dev: DeviceRecord, slots: Slots): S
   const keys = ks.keys();
   const held = keys.map((k, i) => ({ k, i })).filter(({ k }) => k.suite === dev.suite && signs(k) && slots.includes(k.kid));
   const pick = held.sort((a, b) => b.i - a.i)[0]?.k.kid;
-  const k = pick ? ks.trustedKeyById(pick) : null;
-  if (k) return k;
-  const { kid, key } = ks.signingKey(dev.suite);
-  return { suite: dev.suite, kid, key };
+  const k = pick ? ks.signerById(pick) : null;
+  return k ?? ks.signer(dev.suite);
 }
 
 /** The trusted-key update the next sync ack carries: the active key, when the device lacks it. */

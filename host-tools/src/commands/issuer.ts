@@ -3,7 +3,7 @@
 // what each state means for devices, POS and reconciliation).
 import { existsSync, writeFileSync } from "node:fs";
 import { register, ensureHome, type Ctx } from "../cli.ts";
-import { getPassphrase, Keystore, type IssuerKeyPublic } from "../keystore.ts";
+import { getPassphrase, getPkcs11Pin, Keystore, SM2_NOTE, type IssuerKeyPublic, type IssuerKeystore } from "../keystore.ts";
 import { table } from "../format.ts";
 import { usageError } from "../errors.ts";
 import { withLedger, deviceName } from "./common.ts";
@@ -40,8 +40,19 @@ async function keysWithDevices(ctx: Ctx, keys: IssuerKeyPublic[]) {
   });
 }
 
-export async function openKeystore(ctx: Ctx): Promise<Keystore> {
-  return Keystore.open(ctx.keystorePath, await getPassphrase({ env: ctx.env }));
+/** The issuer keystore, whichever backend holds its keys: every command goes through this. */
+export async function openKeystore(ctx: Ctx): Promise<IssuerKeystore> {
+  const passphrase = await getPassphrase({ env: ctx.env });
+  if (!Keystore.pkcs11Of(ctx.keystorePath)) return Keystore.open(ctx.keystorePath, passphrase);
+  // the binding is loaded only for a keystore that names a token
+  const { TokenKeystore } = await import("../keystore-pkcs11.ts");
+  return TokenKeystore.open(ctx.keystorePath, passphrase, await getPkcs11Pin(ctx.env));
+}
+
+/** Where the keys live, for `issuer init` and `issuer show` (one line per fact). */
+function notesOf(path: string): string[] {
+  const ref = Keystore.pkcs11Of(path);
+  return ref ? [`P-256 CA keys and P-256 SCP03 master keys: in PKCS#11 token "${ref.tokenLabel}" (${ref.module}), non-extractable`, SM2_NOTE] : [];
 }
 
 /** The trusted issuer public keys as written by export-public (POS terminals load this). */
@@ -55,16 +66,28 @@ export interface TrustFile {
 register(
   {
     name: "issuer init",
-    summary: "create the keystore: SM2 and P-256 issuer CA keys and SCP03 master keys, encrypted with a passphrase",
-    usage: "[--force]",
-    options: { force: { type: "boolean", default: false } },
-    examples: ["WALLET_PASSPHRASE=… wallet issuer init --home ./bank"],
+    summary: "create the keystore: SM2 and P-256 issuer CA keys and SCP03 master keys, encrypted with a passphrase (P-256 in a PKCS#11 token with --pkcs11)",
+    usage: "[--force] [--pkcs11 MODULE --token-label LABEL]",
+    options: { force: { type: "boolean", default: false }, pkcs11: { type: "string" }, "token-label": { type: "string" } },
+    optionHelp: {
+      pkcs11: "PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so): the P-256 CA key and SCP03 master keys are generated in its token; PIN from $WALLET_PKCS11_PIN",
+      "token-label": "label of the initialized token to use (with --pkcs11)",
+    },
+    examples: ["WALLET_PASSPHRASE=… wallet issuer init --home ./bank", "WALLET_PKCS11_PIN=… wallet issuer init --pkcs11 /usr/lib/softhsm/libsofthsm2.so --token-label bank-ca"],
     async run(ctx, _a, o) {
+      if ((o.pkcs11 === undefined) !== (o["token-label"] === undefined)) throw usageError("--pkcs11 MODULE and --token-label LABEL go together");
       ensureHome(ctx);
-      const ks = Keystore.create(ctx.keystorePath, await getPassphrase({ confirm: true, env: ctx.env }), { force: !!o.force });
+      const passphrase = await getPassphrase({ confirm: true, env: ctx.env });
+      let ks: IssuerKeystore;
+      if (o.pkcs11) {
+        const { TokenKeystore } = await import("../keystore-pkcs11.ts");
+        ks = TokenKeystore.create(ctx.keystorePath, passphrase, { module: String(o.pkcs11), tokenLabel: String(o["token-label"]), pin: await getPkcs11Pin(ctx.env), force: !!o.force });
+      } else ks = Keystore.create(ctx.keystorePath, passphrase, { force: !!o.force });
       const keys = ks.keys();
+      const notes = ks.notes();
+      ks.close();
       await recordKeys(ctx, "issuer-init", keys, true);
-      return { data: { keystore: ctx.keystorePath, keys }, text: `keystore created: ${ctx.keystorePath}\n${keyTable(keys)}` };
+      return { data: { keystore: ctx.keystorePath, backend: ks.backend, keys, notes }, text: [`keystore created: ${ctx.keystorePath}`, ...notes, keyTable(keys)].join("\n") };
     },
   },
   {
@@ -73,7 +96,8 @@ register(
     usage: "",
     async run(ctx) {
       const keys = await keysWithDevices(ctx, Keystore.readPublic(ctx.keystorePath));
-      return { data: { keystore: ctx.keystorePath, keys }, text: keyTable(keys) };
+      const notes = notesOf(ctx.keystorePath);
+      return { data: { keystore: ctx.keystorePath, keys, notes }, text: [...notes, keyTable(keys)].join("\n") };
     },
   },
   {
@@ -95,6 +119,7 @@ register(
     usage: "KID [--force]",
     args: [1, 1],
     options: { force: { type: "boolean", default: false } },
+    optionHelp: { force: "retire even though the listed devices then can no longer be loaded or synced" },
     examples: ["wallet issuer retire 1a2b3c4d", "wallet issuer retire 1a2b3c4d --force"],
     async run(ctx, a, o) {
       const ks = await openKeystore(ctx);
@@ -113,6 +138,7 @@ register(
     usage: "KID [--since ISO-TIME]",
     args: [1, 1],
     options: { since: { type: "string" } },
+    optionHelp: { since: "when the key is known to be compromised, an ISO time (default now): nothing it signed after is trusted" },
     examples: ["wallet issuer revoke-key 1a2b3c4d", "wallet issuer revoke-key 1a2b3c4d --since 2026-11-30T08:00:00Z"],
     async run(ctx, a, o) {
       const since = o.since === undefined ? new Date() : new Date(String(o.since));
