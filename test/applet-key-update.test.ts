@@ -10,6 +10,9 @@ import { cat, u32be } from "./support/applet-device.ts";
 import { TestIssuer, type SuiteId } from "./support/applet-issuer.ts";
 import { T0 } from "./support/applet-perso.ts";
 import { activeWallet, loadDoc, type Wallet } from "./support/applet-wallet.ts";
+import { AppletHarness } from "./support/applet-device.ts";
+import { DeviceOffError } from "../wearable-sim/src/device.ts";
+import type { TearMode } from "../wearable-sim/src/flash.ts";
 
 const OK = 0x9000;
 const SUITES: [string, SuiteId][] = [["P-256", SUITE_P256_SHA256_AES128], ["SM2", SUITE_SM2_SM3_SM4]];
@@ -75,4 +78,36 @@ describe("SYNC trusted-key update (SPEC §5.8)", () => {
       expect(loadBy(w, stranger)).toBe(0x6a88);
     });
   }
+
+  it("P-256: a power cut anywhere in SYNC leaves the ack and the new key both applied or both not", async () => {
+    const w = await activeWallet(SUITE_P256_SHA256_AES128, { device: { seed: "key-update-tear" } });
+    const k1 = new TestIssuer(SUITE_P256_SHA256_AES128);
+    const doc = ack(w, w.issuer, T0 + 100, keyOf(k1));
+    const image = w.h.dev.flash;
+    const ref = new AppletHarness({ seed: "key-update-tear", flash: image.clone() });
+    ref.select();
+    const before = ref.status().syncDeadline;
+    const ops0 = ref.dev.flash.opCount;
+    expect(ref.cmd(A.INS_SYNC, 0, 0, doc).sw).toBe(OK);
+    const ops = ref.dev.flash.opCount - ops0;
+    let seen = { old: 0, new: 0 };
+    for (let k = 1; k <= ops; k++) {
+      for (const mode of ["none", "full", "random"] as TearMode[]) {
+        const h = new AppletHarness({ seed: "key-update-tear", flash: image.clone() });
+        h.select();
+        h.dev.cutPowerAfter(k, mode);
+        expect(() => h.cmd(A.INS_SYNC, 0, 0, doc), `cut at ${k}/${ops} ${mode}`).toThrow(DeviceOffError);
+        h.dev.powerOn();
+        h.select();
+        const applied = h.status().syncDeadline !== before;
+        const probe = { ...w, h, loadSeq: 0 };
+        const trusted = loadBy(probe, k1) === OK;
+        expect(trusted, `cut at ${k}/${ops} ${mode}: ack ${applied ? "applied" : "not applied"}`).toBe(applied);
+        expect(h.dev.aborts).toBe(0);
+        applied ? seen.new++ : seen.old++;
+      }
+    }
+    expect(seen.old).toBeGreaterThan(0);
+    expect(seen.new).toBeGreaterThan(0);
+  });
 });
