@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import * as pkcs11js from "pkcs11js";
 import { diversifyKeysWith, type ScpKeys } from "../../protocol/src/scp03.ts";
+import type { Custody } from "./custody.ts";
 import type { Signer } from "./docs.ts";
 import { authError, dataError, notFound } from "./errors.ts";
 import { Keystore, SM2_NOTE, type ExternalKeyGen, type IssuerKeyPublic, type IssuerKeystore, type Pkcs11Ref } from "./keystore.ts";
@@ -184,7 +185,7 @@ export class TokenKeystore implements IssuerKeystore {
     return this.file.path;
   }
 
-  static create(path: string, passphrase: string, opts: { module: string; tokenLabel: string; pin: string; force?: boolean }): TokenKeystore {
+  static create(path: string, passphrase: string, opts: { module: string; tokenLabel: string; pin: string; force?: boolean; custody?: Custody }): TokenKeystore {
     const token = Token.open(opts.module, opts.tokenLabel, opts.pin);
     try {
       const ref: Pkcs11Ref = { module: opts.module, tokenLabel: opts.tokenLabel, suites: TOKEN_SUITES };
@@ -193,7 +194,7 @@ export class TokenKeystore implements IssuerKeystore {
         token.destroyOwn();
       }
       for (const label of Object.values(SCP_LABELS)) token.generateAes(label);
-      const file = Keystore.create(path, passphrase, { force: opts.force, pkcs11: ref, external: (s) => (s === "p256" ? token.generateEc() : undefined) });
+      const file = Keystore.create(path, passphrase, { force: opts.force, pkcs11: ref, custody: opts.custody, external: (s) => (s === "p256" ? token.generateEc() : undefined) });
       return new TokenKeystore(file, token, ref);
     } catch (e) {
       token.close();

@@ -17,6 +17,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { authError, dataError, notFound, usageError, WalletError, EXIT_USAGE } from "./errors.ts";
 import { diversifyKeys, type ScpKeys } from "../../protocol/src/scp03.ts";
 import { suiteId, type Signer } from "./docs.ts";
+import type { Custody } from "./custody.ts";
 import { generateKeyPair, keyId, SUITE_NAMES, type KeyPair, type SuiteName } from "./sig.ts";
 
 export const KEYSTORE_FORMAT = "offline-wallet-keystore";
@@ -95,7 +96,7 @@ interface KeystoreFile {
   iv: string;
   tag: string;
   data: string;
-  public: { created: string; keys: IssuerKeyPublic[]; pkcs11?: Pkcs11Ref };
+  public: { created: string; keys: IssuerKeyPublic[]; pkcs11?: Pkcs11Ref; custody?: Custody };
 }
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
@@ -138,17 +139,22 @@ export class Keystore implements IssuerKeystore {
   /** Creates a new keystore with one active key per suite and fresh SCP03 master keys; with
    * `pkcs11`, the suites it names have their CA key made by `external` and their SCP03 master
    * keys in the token (nothing secret of theirs in this file). */
-  static create(path: string, passphrase: string, opts: { force?: boolean; pkcs11?: Pkcs11Ref; external?: ExternalKeyGen } = {}): Keystore {
+  static create(path: string, passphrase: string, opts: { force?: boolean; pkcs11?: Pkcs11Ref; external?: ExternalKeyGen; custody?: Custody } = {}): Keystore {
     if (existsSync(path) && !opts.force) throw new WalletError(`keystore: ${path} already exists (use --force to replace it)`, EXIT_USAGE);
     if (passphrase.length < MIN_PASSPHRASE) throw usageError(`passphrase must have at least ${MIN_PASSPHRASE} characters`);
     const inToken = new Set(opts.pkcs11?.suites ?? []);
     const scp: Secrets["scp"] = {};
     for (const s of SUITE_NAMES) if (!inToken.has(s)) scp[s] = { enc: hex(randomBytes(16)), mac: hex(randomBytes(16)), dek: hex(randomBytes(16)) };
-    const pub: KeystoreFile["public"] = { created: new Date().toISOString(), keys: [], ...(opts.pkcs11 && { pkcs11: opts.pkcs11 }) };
+    const pub: KeystoreFile["public"] = { created: new Date().toISOString(), keys: [], ...(opts.pkcs11 && { pkcs11: opts.pkcs11 }), ...(opts.custody && { custody: opts.custody }) };
     const ks = new Keystore(path, passphrase, pub, { priv: {}, scp });
     for (const s of SUITE_NAMES) ks.addKey(s, inToken.has(s) ? opts.external : undefined);
     ks.save();
     return ks;
+  }
+
+  /** K-of-N custody of the passphrase, if any (custody.ts; from the public part). */
+  static custodyOf(path: string): Custody | undefined {
+    return readFile(path).public.custody;
   }
 
   /** The token this keystore's P-256 keys live in, if any (from the public part). */

@@ -2,11 +2,13 @@
 // keystore and its keys' states (active, trusted, retired, compromised; trust.ts decides
 // what each state means for devices, POS and reconciliation).
 import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { register, ensureHome, type Ctx } from "../cli.ts";
 import { getPassphrase, getPkcs11Pin, Keystore, SM2_NOTE, type IssuerKeyPublic, type IssuerKeystore } from "../keystore.ts";
 import { table } from "../format.ts";
-import { usageError } from "../errors.ts";
+import { usageError, WalletError, EXIT_USAGE } from "../errors.ts";
 import { withLedger, deviceName } from "./common.ts";
+import { custodyOptions, passphraseFromShares, splitCustody } from "../custody.ts";
 import { certifiedUnder, dependentsOf, holdersByKey, ledgerKeys, retireKey } from "../trust.ts";
 
 /** The ledger trusts what the keystore holds (public halves only), with an audit record. */
@@ -42,7 +44,8 @@ async function keysWithDevices(ctx: Ctx, keys: IssuerKeyPublic[]) {
 
 /** The issuer keystore, whichever backend holds its keys: every command goes through this. */
 export async function openKeystore(ctx: Ctx): Promise<IssuerKeystore> {
-  const passphrase = await getPassphrase({ env: ctx.env });
+  const custody = Keystore.custodyOf(ctx.keystorePath);
+  const passphrase = custody ? await passphraseFromShares(custody, ctx.env) : await getPassphrase({ env: ctx.env });
   if (!Keystore.pkcs11Of(ctx.keystorePath)) return Keystore.open(ctx.keystorePath, passphrase);
   // the binding is loaded only for a keystore that names a token
   const { TokenKeystore } = await import("../keystore-pkcs11.ts");
@@ -52,7 +55,11 @@ export async function openKeystore(ctx: Ctx): Promise<IssuerKeystore> {
 /** Where the keys live, for `issuer init` and `issuer show` (one line per fact). */
 function notesOf(path: string): string[] {
   const ref = Keystore.pkcs11Of(path);
-  return ref ? [`P-256 CA keys and P-256 SCP03 master keys: in PKCS#11 token "${ref.tokenLabel}" (${ref.module}), non-extractable`, SM2_NOTE] : [];
+  const custody = Keystore.custodyOf(path);
+  return [
+    ...(ref ? [`P-256 CA keys and P-256 SCP03 master keys: in PKCS#11 token "${ref.tokenLabel}" (${ref.module}), non-extractable`, SM2_NOTE] : []),
+    ...(custody ? [`dual control: ${custody.threshold} of ${custody.custodians} custodian shares unlock the keystore`] : []),
+  ];
 }
 
 /** The trusted issuer public keys as written by export-public (POS terminals load this). */
@@ -67,27 +74,36 @@ register(
   {
     name: "issuer init",
     summary: "create the keystore: SM2 and P-256 issuer CA keys and SCP03 master keys, encrypted with a passphrase (P-256 in a PKCS#11 token with --pkcs11)",
-    usage: "[--force] [--pkcs11 MODULE --token-label LABEL]",
-    options: { force: { type: "boolean", default: false }, pkcs11: { type: "string" }, "token-label": { type: "string" } },
+    usage: "[--force] [--pkcs11 MODULE --token-label LABEL] [--custodians N --threshold K [--shares-dir DIR]]",
+    options: {
+      force: { type: "boolean", default: false }, pkcs11: { type: "string" }, "token-label": { type: "string" },
+      custodians: { type: "string" }, threshold: { type: "string" }, "shares-dir": { type: "string" },
+    },
     optionHelp: {
+      custodians: "dual control: the keystore's passphrase is split into N custodian shares (with --threshold K); 2 to 255",
+      threshold: "how many custodian shares unlock the keystore, 2 to N (commands take them from $WALLET_SHARES=FILE:FILE…)",
+      "shares-dir": "where the N share files (mode 0600) are written, one per custodian (default HOME/custodians)",
       pkcs11: "PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so): the P-256 CA key and SCP03 master keys are generated in its token; PIN from $WALLET_PKCS11_PIN",
       "token-label": "label of the initialized token to use (with --pkcs11)",
     },
     examples: ["WALLET_PASSPHRASE=… wallet issuer init --home ./bank", "WALLET_PKCS11_PIN=… wallet issuer init --pkcs11 /usr/lib/softhsm/libsofthsm2.so --token-label bank-ca"],
     async run(ctx, _a, o) {
       if ((o.pkcs11 === undefined) !== (o["token-label"] === undefined)) throw usageError("--pkcs11 MODULE and --token-label LABEL go together");
+      const split = custodyOptions(o.custodians, o.threshold);
+      if (existsSync(ctx.keystorePath) && !o.force) throw new WalletError(`keystore: ${ctx.keystorePath} already exists (use --force to replace it)`, EXIT_USAGE);
       ensureHome(ctx);
-      const passphrase = await getPassphrase({ confirm: true, env: ctx.env });
+      const c = split ? await splitCustody((o["shares-dir"] as string) ?? join(ctx.home, "custodians"), split, !!o.force) : null;
+      const passphrase = c ? c.passphrase : await getPassphrase({ confirm: true, env: ctx.env });
       let ks: IssuerKeystore;
       if (o.pkcs11) {
         const { TokenKeystore } = await import("../keystore-pkcs11.ts");
-        ks = TokenKeystore.create(ctx.keystorePath, passphrase, { module: String(o.pkcs11), tokenLabel: String(o["token-label"]), pin: await getPkcs11Pin(ctx.env), force: !!o.force });
-      } else ks = Keystore.create(ctx.keystorePath, passphrase, { force: !!o.force });
+        ks = TokenKeystore.create(ctx.keystorePath, passphrase, { module: String(o.pkcs11), tokenLabel: String(o["token-label"]), pin: await getPkcs11Pin(ctx.env), force: !!o.force, custody: c?.custody });
+      } else ks = Keystore.create(ctx.keystorePath, passphrase, { force: !!o.force, custody: c?.custody });
       const keys = ks.keys();
-      const notes = ks.notes();
+      const notes = [...ks.notes(), ...(c ? [`dual control: ${c.custody.threshold} of ${c.custody.custodians} custodian shares unlock the keystore; hand each file to its custodian: ${c.files.join(", ")}`] : [])];
       ks.close();
       await recordKeys(ctx, "issuer-init", keys, true);
-      return { data: { keystore: ctx.keystorePath, backend: ks.backend, keys, notes }, text: [`keystore created: ${ctx.keystorePath}`, ...notes, keyTable(keys)].join("\n") };
+      return { data: { keystore: ctx.keystorePath, backend: ks.backend, keys, notes, shares: c?.files ?? [] }, text: [`keystore created: ${ctx.keystorePath}`, ...notes, keyTable(keys)].join("\n") };
     },
   },
   {
