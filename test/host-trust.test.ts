@@ -180,6 +180,9 @@ describe("wallet issuer revoke-key (a compromised key)", () => {
     const s = await ok("sync", "--sim", img("a"));
     expect(s.entries).toBeGreaterThan(0);
     expect(await forge(3)).toMatch(/LOAD: 6A88/);
+    // the ledger knows the slot was rewritten: no device holds the compromised key any more
+    const after = (await ok("issuer", "show")).keys.filter((k: { suite: string }) => k.suite === "p256");
+    expect(after.map((k: { status: string; devices: number }) => [k.status, k.devices])).toEqual([["compromised", 0], ["active", 1]]);
     // its certificate is under the compromised key: POS declines, load refuses; sync still runs
     await ok("issuer", "export-public", "--out", join(home, "trust.json"));
     await ok("pos", "init", "--merchant", "00000000000000e5", "--trust", join(home, "trust.json"));
@@ -190,5 +193,11 @@ describe("wallet issuer revoke-key (a compromised key)", () => {
     expect(l.code).toBe(7);
     expect(l.err).toMatch(/revoked as compromised/);
     await ok("sync", "--sim", img("a"));
+    // one repair over the secure channel, not one per sync
+    const l2 = SqliteLedger.open(join(home, "ledger.sqlite"));
+    expect((await l2.auditEntries()).filter((e) => e.action === "issuer-key-replaced")).toHaveLength(1);
+    // the load forged before the repair is caught at that sync: its receipt names no issued load
+    expect((await l2.fraudCases()).map((c) => c.kind)).toEqual(["unissued-load"]);
+    await l2.close();
   });
 });

@@ -23,7 +23,7 @@ import { DEVICE_LOG_FORMAT, parseInput, reconcile, type ReconcileResult } from "
 import type { SuiteName } from "./sig.ts";
 import { checkVoucher } from "./voucher-check.ts";
 import { limitsProblem } from "./limits-rule.ts";
-import { certAt, compromisedSlot, keyUpdateFor, ledgerKeys, signerForSlots, slotsFrom } from "./trust.ts";
+import { certAt, compromisedKids, compromisedSlot, keyUpdateFor, ledgerKeys, signerForSlots, slotsFrom } from "./trust.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 const SCP_LEVEL = 0x33; // C-MAC + C-DEC + R-MAC + R-ENC: keys and PINs travel encrypted
@@ -281,7 +281,7 @@ export async function load(channel: Channel, ks: Keystore, ledger: Ledger, amoun
     if (st.balance + amount > st.cap) throw refused(`load: balance ${money(st.balance)} + ${money(amount)} would exceed the cap ${money(st.cap)}`);
     seq = Math.max(dev.lastLoadSeq, st.loadSeq) + 1;
     // signed by the newest key the device holds (trust.ts): it may not know the active one yet
-    auth = issueLoad(signerForSlots(ks, dev, slotsFrom(dev, await ledger.syncAcks(deviceId))), { deviceId: Buffer.from(deviceId, "hex"), seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S });
+    auth = issueLoad(signerForSlots(ks, dev, slotsFrom(dev, await ledger.syncAcks(deviceId), compromisedKids(ks.keys()))), { deviceId: Buffer.from(deviceId, "hex"), seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S });
     // 2. recorded as issued (committed) before the device sees it
     await ledger.transaction(async () => {
       await ledger.addLoad({ deviceId, seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S, auth, receipt: null });
@@ -620,7 +620,7 @@ export async function sync(channel: Channel, ks: Keystore, ledger: Ledger): Prom
     if (why) throw refused(`sync: the new limits cannot be delivered (${why}); change them with \`wallet devices limits\` first`);
   }
   // signed by the newest key the device holds; carries the active key when the device lacks it (SPEC §5.8)
-  const slots = slotsFrom(cur, acks);
+  const slots = slotsFrom(cur, acks, compromisedKids(ks.keys()));
   const bad = compromisedSlot(ks, slots);
   if (bad !== null) {
     // a slot holds a key revoked as compromised: the active key replaces it over the secure

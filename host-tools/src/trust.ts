@@ -29,14 +29,21 @@ function certKid(dev: DeviceRecord): string | null {
   }
 }
 
+/** Ids of the keys revoked as compromised. */
+export const compromisedKids = (keys: readonly { kid: string; status: string }[]): ReadonlySet<string> =>
+  new Set(keys.filter((k) => k.status === "compromised").map((k) => k.kid));
+
 /**
  * The device's slots from the ledger's evidence: personalization writes the certificate's
  * signing key into slot 0 (slot 1, an older key if any, is not recorded: counted as
- * unknown, which only ever makes `dependentsOf` more careful); then every applied sync ack
- * with a trusted-key update, in time order, by the firmware's rule (SPEC §5.8): the slot
- * holding that kid, else an empty slot, else the slot not holding the ack's signing key.
+ * unknown, which only ever makes `dependentsOf` more careful); then every applied sync ack,
+ * in time order. An ack whose signing key the device was not known to hold was preceded by
+ * the secure-channel repair of `sync` (PUT ISSUER KEY into the first slot holding a
+ * compromised key): that slot now holds the signer. Then its trusted-key update, by the
+ * firmware's rule (SPEC §5.8): the slot holding that kid, else an empty slot, else the slot
+ * not holding the ack's signing key.
  */
-export function slotsFrom(dev: DeviceRecord, acks: readonly SyncAckRecord[]): Slots {
+export function slotsFrom(dev: DeviceRecord, acks: readonly SyncAckRecord[], compromised: ReadonlySet<string>): Slots {
   const slots: Slots = [certKid(dev), null];
   for (const a of [...acks].filter((x) => x.state === "applied").sort((x, y) => x.time - y.time)) {
     let s: { sign1: { kid: Uint8Array }; doc: SyncAck };
@@ -45,9 +52,14 @@ export function slotsFrom(dev: DeviceRecord, acks: readonly SyncAckRecord[]): Sl
     } catch {
       continue;
     }
+    const signer = hex(s.sign1.kid);
+    if (!slots.includes(signer)) {
+      let r = slots.findIndex((k) => k !== null && compromised.has(k));
+      if (r < 0) r = Math.max(0, slots.indexOf(null));
+      slots[r] = signer;
+    }
     if (!s.doc.newKid) continue;
     const nk = hex(s.doc.newKid);
-    const signer = hex(s.sign1.kid);
     let i = slots.indexOf(nk);
     if (i < 0) i = slots.indexOf(null);
     if (i < 0) i = slots[0] === signer ? 1 : 0;
@@ -57,7 +69,7 @@ export function slotsFrom(dev: DeviceRecord, acks: readonly SyncAckRecord[]): Sl
 }
 
 export async function deviceIssuerSlots(ledger: Ledger, dev: DeviceRecord): Promise<string[]> {
-  return slotsFrom(dev, await ledger.syncAcks(dev.deviceId)).filter((k): k is string => k !== null);
+  return slotsFrom(dev, await ledger.syncAcks(dev.deviceId), compromisedKids(await ledger.issuerKeys())).filter((k): k is string => k !== null);
 }
 
 const signs = (k: IssuerKeyPublic | undefined) => !!k && (k.status === "active" || k.status === "trusted");
@@ -101,7 +113,7 @@ export async function dependentsOf(issuerKeys: readonly IssuerKeyPublic[], ledge
   const out: Dependent[] = [];
   for (const d of await ledger.devices()) {
     if (d.revoked || d.state === "terminated" || d.suite !== key.suite) continue;
-    const slots = slotsFrom(d, await ledger.syncAcks(d.deviceId));
+    const slots = slotsFrom(d, await ledger.syncAcks(d.deviceId), compromisedKids(issuerKeys));
     if (!slots.includes(kid)) continue;
     if (slots.some((k) => k !== null && k !== kid && signs(keys.get(k)))) continue;
     out.push({ deviceId: d.deviceId, alias: d.alias, slots: slots.filter((k): k is string => k !== null) });
@@ -112,9 +124,10 @@ export async function dependentsOf(issuerKeys: readonly IssuerKeyPublic[], ledge
 /** How many registered, non-revoked devices hold each key (for `issuer show`). */
 export async function holdersByKey(ledger: Ledger): Promise<Map<string, number>> {
   const n = new Map<string, number>();
+  const compromised = compromisedKids(await ledger.issuerKeys());
   for (const d of await ledger.devices()) {
     if (d.revoked || d.state === "terminated") continue;
-    for (const k of slotsFrom(d, await ledger.syncAcks(d.deviceId))) if (k) n.set(k, (n.get(k) ?? 0) + 1);
+    for (const k of slotsFrom(d, await ledger.syncAcks(d.deviceId), compromised)) if (k) n.set(k, (n.get(k) ?? 0) + 1);
   }
   return n;
 }
