@@ -96,7 +96,7 @@ describe("wallet CLI on simulated devices", () => {
     const before = (await ok("issuer", "show")).keys.filter((k: { suite: string }) => k.suite === "p256");
     await ok("issuer", "rotate", "--suite", "p256");
     const keys = (await ok("issuer", "show")).keys.filter((k: { suite: string }) => k.suite === "p256");
-    expect(keys.map((k: { status: string }) => k.status)).toEqual(["previous", "active"]);
+    expect(keys.map((k: { status: string }) => k.status)).toEqual(["trusted", "active"]);
     const d = await ok("personalize", "--sim", img("dave"), "--create", "--account", "6222-dave", "--suite", "p256", "--form", "card", "--alias", "dave");
     await ok("load", "dave", "10.00", "--sim", img("dave"));
     await ok("issuer", "export-public", "--out", join(home, "trust3.json"));

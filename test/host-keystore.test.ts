@@ -64,20 +64,38 @@ describe("keystore", () => {
     expect(() => Keystore.open(path, PASS)).toThrow(/wrong passphrase .*modified/);
   });
 
-  it("rotation keeps the previous key trusted and retires the one before", () => {
+  it("rotation makes a new active key and keeps the old ones trusted until retired (issue 12)", () => {
     const path = join(dir, "e.json");
     const ks = Keystore.create(path, PASS);
     const first = ks.signingKey("p256").kid;
     ks.rotate(["p256"]);
     const second = ks.signingKey("p256").kid;
     expect(Buffer.from(second)).not.toEqual(Buffer.from(first));
-    expect(ks.trusted("p256").map((k) => k.status)).toEqual(["active", "previous"]);
+    expect(ks.trusted("p256").map((k) => k.status)).toEqual(["active", "trusted"]);
     ks.rotate(["p256"]);
     const again = Keystore.open(path, PASS);
     const p = again.keys().filter((k) => k.suite === "p256");
-    expect(p.map((k) => k.status)).toEqual(["retired", "previous", "active"]);
-    expect(again.trusted("p256").map((k) => k.kid)).not.toContain(Buffer.from(first).toString("hex"));
+    expect(p.map((k) => k.status)).toEqual(["trusted", "trusted", "active"]);
+    // newest first after the active one: what a new device's two slots get
+    expect(again.trusted("p256").map((k) => k.kid)).toEqual([p[2].kid, p[1].kid, p[0].kid]);
+    expect(() => again.retire(p[2].kid)).toThrow(/active p256 key: rotate first/);
+    expect(again.retire(p[0].kid)).toMatchObject({ status: "retired", retiredAt: expect.any(String) });
+    expect(again.trustedKeyById(p[0].kid)).toBeNull();
+    expect(Keystore.open(path, PASS).keys().filter((k) => k.suite === "p256").map((k) => k.status)).toEqual(["retired", "trusted", "active"]);
     expect(again.trusted("sm2")).toHaveLength(1); // other suite untouched
+  });
+
+  it("a keystore written with the old state name \"previous\" opens with it read as \"trusted\"", () => {
+    const path = join(dir, "e2.json");
+    const ks = Keystore.create(path, PASS);
+    ks.rotate(["p256"]);
+    // re-seal the file as the old code wrote it: status "previous" in the (authenticated) public part
+    const f = JSON.parse(readFileSync(path, "utf8"));
+    f.public.keys.forEach((k: { status: string }) => { if (k.status === "trusted") k.status = "previous"; });
+    (ks as unknown as { pub: unknown }).pub = f.public;
+    ks.save();
+    expect(Keystore.readPublic(path).map((k) => k.status)).not.toContain("previous");
+    expect(Keystore.open(path, PASS).trusted("p256").map((k) => k.status)).toEqual(["active", "trusted"]);
   });
 
   it("refuses to overwrite an existing keystore and short passphrases", () => {

@@ -37,7 +37,7 @@ function logFile(d: PaperDevice, coses: Uint8Array[]): InputFile {
 
 async function ledgerWith(...devs: PaperDevice[]) {
   const l = SqliteLedger.open(join(dir, `l${++n}.sqlite`));
-  await l.putIssuerKeys([P256, SM2].map((s) => ({ kid: hex(s.kid), suite: s.suite, pub: hex(s.key.pub), status: "active" })));
+  await l.putIssuerKeys([P256, SM2].map((s) => ({ kid: hex(s.kid), suite: s.suite, pub: hex(s.key!.pub), status: "active" })));
   for (const d of devs) await l.putDevice(d.record());
   return l;
 }

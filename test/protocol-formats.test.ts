@@ -196,6 +196,18 @@ describe("strict decoding", () => {
   });
 });
 
+describe("sync ack trusted-key update (SPEC §5.8)", () => {
+  it("new kid and new key come together, round-trip, and sort after the issuer key id", () => {
+    const base = { deviceId: new Uint8Array(8), upToCounter: 0, time: 1, revocationVersion: 0, blockList: [], issuerKeyId: Uint8Array.of(1, 2, 3, 4) };
+    const pub = Uint8Array.of(4, ...new Uint8Array(64).fill(7));
+    const b = F.encodeSyncAck({ ...base, newKid: Uint8Array.of(9, 9, 9, 9), newKey: pub });
+    expect(F.decodeSyncAck(b)).toMatchObject({ newKid: Uint8Array.of(9, 9, 9, 9), newKey: pub });
+    expect(Buffer.from(b).toString("hex")).toMatch(/07440102030408440909090909584104/);
+    expect(() => F.encodeSyncAck({ ...base, newKid: Uint8Array.of(9, 9, 9, 9) })).toThrow(/^bad syncack: new issuer key id and public key come together/);
+    expect(() => F.encodeSyncAck({ ...base, newKey: pub })).toThrow(/^bad syncack: new issuer key id and public key come together/);
+  });
+});
+
 describe("maximum sizes (SPEC §5.9)", () => {
   it("every document at its largest fits DOC_MAX_COSE_LEN, sizes as documented", () => {
     const M = 0xffffffff;
@@ -207,8 +219,9 @@ describe("maximum sizes (SPEC §5.9)", () => {
       F.encodeVoucher({ deviceId: b(8), counter: M, amount: M, currency: 999, payeeId: b(8), challenge: b(16), time: M, prev: b(32), balanceAfter: M, certRef: b(8), kind: K.VOUCHER_KIND_D2D }),
       F.encodeReceipt({ deviceId: b(8), kind: K.RECEIPT_KIND_RECEIVE, ref: b(32), amount: M, currency: 999, balanceAfter: M, counter: M, time: M }),
       F.encodeSyncAck({ deviceId: b(8), upToCounter: M, time: M, revocationVersion: M, blockList: Array(16).fill(b(8)), limits: lim, issuerKeyId: b(8) }),
+      F.encodeSyncAck({ deviceId: b(8), upToCounter: M, time: M, revocationVersion: M, blockList: Array(16).fill(b(8)), limits: lim, issuerKeyId: b(8), newKid: b(8), newKey: Uint8Array.of(4, ...b(64)) }),
     ].map((p) => encodeSign1({ alg: COSE_ALG_SM2_SM3, kid: b(8), payload: p, signature: b(64) }).length);
-    expect(sizes).toEqual([257, 134, 205, 167, 314]);
+    expect(sizes).toEqual([257, 134, 205, 167, 314, 393]);
     expect(Math.max(...sizes)).toBeLessThanOrEqual(K.DOC_MAX_COSE_LEN);
   });
 });

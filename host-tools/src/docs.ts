@@ -33,20 +33,30 @@ export function signDoc(suite: SuiteName, key: KeyPair, kid: Uint8Array, payload
   return signSign1(algOf(suite), kid, payload, (tbs) => signRaw(suite, key, tbs));
 }
 
+/** An issuer key that signs: its private key in memory (file keystore), or a `sign` function
+ * that signs the to-be-signed bytes elsewhere (a PKCS#11 token: keystore-pkcs11.ts). */
 export interface Signer {
   suite: SuiteName;
   kid: Uint8Array;
-  key: KeyPair;
+  key?: KeyPair;
+  /** raw r‖s over `tbs` (low-S for P-256, SPEC §5.1) */
+  sign?: (tbs: Uint8Array) => Uint8Array;
 }
 
-export const issueCert = (s: Signer, c: Omit<DeviceCert, "issuerKeyId">) => signDoc(s.suite, s.key, s.kid, encodeCert({ ...c, issuerKeyId: s.kid }));
-export const issueLoad = (s: Signer, l: Omit<LoadAuth, "issuerKeyId">) => signDoc(s.suite, s.key, s.kid, encodeLoad({ ...l, issuerKeyId: s.kid }));
+function signWith(s: Signer, payload: Uint8Array): Uint8Array {
+  if (s.sign) return signSign1(algOf(s.suite), s.kid, payload, s.sign);
+  if (!s.key) throw new TypeError("signer: neither a key nor a sign function");
+  return signDoc(s.suite, s.key, s.kid, payload);
+}
+
+export const issueCert = (s: Signer, c: Omit<DeviceCert, "issuerKeyId">) => signWith(s, encodeCert({ ...c, issuerKeyId: s.kid }));
+export const issueLoad = (s: Signer, l: Omit<LoadAuth, "issuerKeyId">) => signWith(s, encodeLoad({ ...l, issuerKeyId: s.kid }));
 /** A sync ack; new limits must pass the device's rule at least for a zero balance (max payment ≤ cap:
  * limits-rule.ts). The balance part is the caller's, who read the balance from the device. */
 export function issueSyncAck(s: Signer, a: Omit<SyncAck, "issuerKeyId">): Uint8Array {
   const problem = a.limits ? limitsProblem(a.limits, 0) : null;
   if (problem) throw new RangeError(`sync ack: ${problem}`);
-  return signDoc(s.suite, s.key, s.kid, encodeSyncAck({ ...a, issuerKeyId: s.kid }));
+  return signWith(s, encodeSyncAck({ ...a, issuerKeyId: s.kid }));
 }
 
 /** The cert ref a device's vouchers carry: first 8 bytes of the suite hash of the cert's COSE bytes. */
@@ -62,6 +72,10 @@ export interface TrustedKey {
   kid: string;
   suite: SuiteName;
   pub: string;
+  /** key state (keystore.ts KeyStatus); what it means is decided in trust.ts */
+  status?: string;
+  /** Unix s of a compromise revocation (status compromised) */
+  compromisedAt?: number | null;
 }
 
 /**

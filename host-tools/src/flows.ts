@@ -16,13 +16,14 @@ import type { Channel } from "./channels/channel.ts";
 import { certRefOf, checkCert, FORM_IDS, hex, issueCert, issueLoad, issueSyncAck, suiteId, suiteName, verifySigned, type Signer, type TrustedKey } from "./docs.ts";
 import { authError, dataError, deviceError, EXIT_DATA, refused, WalletError } from "./errors.ts";
 import { money } from "./format.ts";
-import type { Keystore } from "./keystore.ts";
+import type { IssuerKeystore as Keystore } from "./keystore.ts";
 import type { DeviceRecord, FormFactor, Ledger, LoadRecord } from "./ledger/ledger.ts";
 import { peekDocType } from "./fast-voucher.ts";
 import { DEVICE_LOG_FORMAT, parseInput, reconcile, type ReconcileResult } from "./reconcile.ts";
 import type { SuiteName } from "./sig.ts";
 import { checkVoucher } from "./voucher-check.ts";
 import { limitsProblem } from "./limits-rule.ts";
+import { certAt, compromisedKids, compromisedSlot, keyUpdateFor, ledgerKeys, signerForSlots, slotsFrom } from "./trust.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 const SCP_LEVEL = 0x33; // C-MAC + C-DEC + R-MAC + R-ENC: keys and PINs travel encrypted
@@ -32,8 +33,7 @@ const LOAD_VALIDITY_S = 86400;
 export const LIMIT_ORDER: (keyof Limits)[] = ["cap", "maxPayment", "noCvm", "maxCountSinceSync", "maxAmountSinceSync", "syncInterval"];
 
 export function signer(ks: Keystore, suite: SuiteName): Signer {
-  const { kid, key } = ks.signingKey(suite);
-  return { suite, kid, key };
+  return ks.signer(suite);
 }
 
 /**
@@ -45,7 +45,7 @@ export function signerFor(ks: Keystore, dev: DeviceRecord): Signer {
   if (dev.cert) {
     try {
       const kid = hex(decodeSigned<DeviceCert>(dev.cert, CERT_SCHEMA).sign1.kid);
-      const k = ks.trustedKeyById(kid);
+      const k = ks.signerById(kid);
       if (k && k.suite === dev.suite) return k;
     } catch {
       // a registry certificate that does not decode: fall back to the active key
@@ -78,6 +78,8 @@ export interface PersonalizeRequest {
   pin?: string;
   puk?: string;
   alias?: string;
+  /** certificate validity from now, seconds (default 4 years); not-before is a day back */
+  certValidity?: number;
 }
 
 export interface PersonalizeResult {
@@ -145,8 +147,7 @@ export async function personalize(
   }
   const suite = req.suite;
   const sid = suiteId(suite);
-  const master = ks.scpMasterKeys(suite);
-  const devKeys = diversifyKeys(master, Buffer.from(deviceId, "hex"), sid);
+  const devKeys = ks.deviceScpKeys(suite, Buffer.from(deviceId, "hex"));
   if (info.lifecycle === LC_MANUFACTURED) {
     // blank: the session runs on AES with the initial keys (GP default unless given) until identity is set
     const init = hooks.initialKeys ?? { keys: GP_DEFAULT_KEYS, keyVersion: A.SCP_DEFAULT_KVN };
@@ -181,7 +182,7 @@ export async function personalize(
   const t = now();
   const cert = issueCert(signer(ks, suite), {
     deviceId: Buffer.from(deviceId, "hex"), token: Buffer.from(token, "hex"), suite: sid, publicKey: pub, formFactor: FORM_IDS[req.formFactor],
-    currency: req.currency, limits: req.limits, notBefore: t - 86400, notAfter: t + CERT_VALIDITY_S,
+    currency: req.currency, limits: req.limits, notBefore: t - 86400, notAfter: t + (req.certValidity ?? CERT_VALIDITY_S),
   });
   await card.putCertificate(cert);
   steps.push("key", "certificate");
@@ -197,7 +198,7 @@ export async function personalize(
     lastLoadSeq: known?.lastLoadSeq ?? 0, revoked: false, revokedAt: null,
   };
   await ledger.transaction(async () => {
-    await ledger.putIssuerKeys(ks.keys().map(({ kid, suite: s, pub: p, status: st }) => ({ kid, suite: s, pub: p, status: st })));
+    await ledger.putIssuerKeys(ledgerKeys(ks.keys()));
     await ledger.putDevice(rec);
   });
   await hooks.beforeFinalize?.({ deviceId, pin, puk });
@@ -206,7 +207,7 @@ export async function personalize(
   card.secure = null;
   await ledger.transaction(async () => {
     await ledger.putDevice({ ...rec, state: "active" });
-    await ledger.audit("personalize", { deviceId, suite, formFactor: req.formFactor, token, resumed: info.lifecycle === LC_PERSONALIZING, issuerKey: hex(ks.signingKey(suite).kid) });
+    await ledger.audit("personalize", { deviceId, suite, formFactor: req.formFactor, token, resumed: info.lifecycle === LC_PERSONALIZING, issuerKey: hex(ks.signer(suite).kid) });
   });
   return { deviceId, token, suite, formFactor: req.formFactor, pin, puk, resumed: info.lifecycle === LC_PERSONALIZING, alreadyDone: false, steps };
 }
@@ -253,6 +254,9 @@ export async function load(channel: Channel, ks: Keystore, ledger: Ledger, amoun
   if (dev.revoked) throw refused(`load: device ${deviceName(dev)} is revoked`);
   const st = await card.status();
   const t = Math.max(now(), st.latestTime);
+  // no new value on a device whose certificate a POS would refuse (expired, or under a compromised key)
+  const certOk = dev.cert ? certAt(dev.cert, (await ledger.issuerKeys()).map((k) => ({ ...k, compromisedAt: k.revokedAt ?? null })), t) : "no certificate registered";
+  if (typeof certOk === "string") throw refused(`load: device ${deviceName(dev)}: ${certOk}`);
   // 1. earlier authorizations without a receipt: what did the device do with them?
   const settled: LoadResult["settled"] = [];
   let outstanding: LoadRecord | undefined;
@@ -293,7 +297,8 @@ export async function load(channel: Channel, ks: Keystore, ledger: Ledger, amoun
   } else {
     if (st.balance + amount > st.cap) throw refused(`load: balance ${money(st.balance)} + ${money(amount)} would exceed the cap ${money(st.cap)}`);
     seq = Math.max(dev.lastLoadSeq, st.loadSeq) + 1;
-    auth = issueLoad(signerFor(ks, dev), { deviceId: Buffer.from(deviceId, "hex"), seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S });
+    // signed by the newest key the device holds (trust.ts): it may not know the active one yet
+    auth = issueLoad(signerForSlots(ks, dev, slotsFrom(dev, await ledger.syncAcks(deviceId), compromisedKids(ks.keys()))), { deviceId: Buffer.from(deviceId, "hex"), seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S });
     // 2. recorded as issued (committed) before the device sees it
     await ledger.transaction(async () => {
       await ledger.addLoad({ deviceId, seq, amount, currency: dev.currency, expiry: t + LOAD_VALIDITY_S, auth, receipt: null });
@@ -407,7 +412,9 @@ export async function posCharge(
   const st = await card.status();
   if (st.lifecycle !== LC_ACTIVE) throw refused(`declined: device ${deviceId} is not active (lifecycle ${st.lifecycle})`);
   const certCose = await card.getCertificate();
-  const cert = checkCert(certCose, cfg.trusted);
+  const time = opts.time ?? now();
+  // chain, key state and validity at the terminal's time (trust.ts)
+  const cert = certAt(certCose, cfg.trusted, time);
   if (typeof cert === "string") throw refused(`declined: ${cert}`);
   if (hex(cert.deviceId) !== deviceId) throw refused("declined: certificate names another device");
   const key = { suite: suiteName(cert.suite)!, pub: hex(cert.publicKey), certRef: hex(certRefOf(suiteName(cert.suite)!, certCose)) };
@@ -418,7 +425,6 @@ export async function posCharge(
   if (amount > st.balance) throw refused(`declined: insufficient offline balance (${money(st.balance)})`);
   if (opts.pin && amount > cert.limits.noCvm) await card.verifyPin(opts.pin);
   const challenge = new Uint8Array(randomBytes(16));
-  const time = opts.time ?? now();
   try {
     journal?.begin({ deviceId, counterBefore: st.counter, amount, challenge: hex(challenge), time });
   } catch (e) {
@@ -503,7 +509,7 @@ export interface TransferResult {
  * payee's bank account at reconciliation. A retry would pay again, so the error says so.
  */
 export async function transfer(from: Channel, to: Channel, amount: number, ledger: Ledger): Promise<TransferResult> {
-  const trusted: TrustedKey[] = (await ledger.issuerKeys()).map(({ kid, suite, pub }) => ({ kid, suite, pub }));
+  const trusted: TrustedKey[] = (await ledger.issuerKeys()).map(({ kid, suite, pub, status, revokedAt }) => ({ kid, suite, pub, status, compromisedAt: revokedAt ?? null }));
   const payee = await connect(to);
   const payer = await connect(from);
   if (payee.deviceId === payer.deviceId) throw refused("transfer: payer and payee are the same device");
@@ -520,10 +526,10 @@ export async function transfer(from: Channel, to: Channel, amount: number, ledge
   if (cst.syncDeadline !== 0 && time > cst.syncDeadline) throw refused(`transfer: the payee is overdue for a sync: run \`wallet sync\` on the payee first: nothing was paid`);
   if ((await ledger.device(payer.deviceId))?.revoked) throw refused(`transfer: the payer ${payer.deviceId} is revoked: nothing was paid`);
   const payeeCertCose = await payee.card.getCertificate();
-  const payeeCert = checkCert(payeeCertCose, trusted);
+  const payeeCert = certAt(payeeCertCose, trusted, time);
   if (typeof payeeCert === "string") throw refused(`transfer: payee ${payeeCert}: nothing was paid`);
   const payerCert = await payer.card.getCertificate();
-  const pc = checkCert(payerCert, trusted);
+  const pc = certAt(payerCert, trusted, time);
   if (typeof pc === "string") throw refused(`transfer: payer ${pc}: nothing was paid`);
   if (pst.lifecycle !== LC_ACTIVE) throw refused(`transfer: the payer ${payer.deviceId} is not active (lifecycle ${pst.lifecycle}): nothing was paid`);
   if (amount > pst.balance) throw refused(`transfer: the payer's balance ${money(pst.balance)} is too low for ${money(amount)}: nothing was paid`);
@@ -630,12 +636,26 @@ export async function sync(channel: Channel, ks: Keystore, ledger: Ledger): Prom
     const why = limitsProblem(limits, st.balance);
     if (why) throw refused(`sync: the new limits cannot be delivered (${why}); change them with \`wallet devices limits\` first`);
   }
-  const ack = issueSyncAck(signerFor(ks, cur), {
-    deviceId: Buffer.from(deviceId, "hex"), upToCounter: st.counter, time, revocationVersion, blockList: blockList.map((b) => Buffer.from(b, "hex")), limits,
+  // signed by the newest key the device holds; carries the active key when the device lacks it (SPEC §5.8)
+  const slots = slotsFrom(cur, acks, compromisedKids(ks.keys()));
+  const bad = compromisedSlot(ks, slots);
+  if (bad !== null) {
+    // a slot holds a key revoked as compromised: the active key replaces it over the secure
+    // channel (the device's diversified SCP03 keys, which a stolen CA key does not give), SPEC §5.12
+    const active = ks.trusted(cur.suite)[0];
+    await openChannel(card, ks.deviceScpKeys(cur.suite, Buffer.from(deviceId, "hex")), suiteId(cur.suite), KVN_ISSUER);
+    await card.putIssuerKey(bad, Buffer.from(active.kid, "hex"), Buffer.from(active.pub, "hex"));
+    card.secure = null;
+    await ledger.audit("issuer-key-replaced", { deviceId, slot: bad, compromised: slots[bad], kid: active.kid });
+    slots[bad] = active.kid;
+  }
+  const newKey = keyUpdateFor(ks, cur, slots);
+  const ack = issueSyncAck(signerForSlots(ks, cur, slots), {
+    deviceId: Buffer.from(deviceId, "hex"), upToCounter: st.counter, time, revocationVersion, blockList: blockList.map((b) => Buffer.from(b, "hex")), limits, ...newKey,
   });
   await ledger.transaction(async () => {
     await ledger.addSyncAck({ deviceId, upToCounter: st.counter, time, revocationVersion, ack, limits: limits ?? null, state: "issued" });
-    await ledger.audit("sync-issued", { deviceId, upToCounter: st.counter, time, revocationVersion, newLimits: limits ?? null });
+    await ledger.audit("sync-issued", { deviceId, upToCounter: st.counter, time, revocationVersion, newLimits: limits ?? null, ...(newKey && { newIssuerKey: hex(newKey.newKid) }) });
   });
   try {
     await card.sync(ack);

@@ -20,6 +20,7 @@ import { parseInput, type InputFile } from "./exchange.ts";
 import type { DeviceRecord, FraudCase, Ledger, ReceiptRecord, Submission, VoucherRecord } from "./ledger/ledger.ts";
 import { isHighS, toLowS } from "./sig.ts";
 import { judgeDevice, type DeviceEvidence } from "./verdict.ts";
+import { validityProblem } from "./trust.ts";
 import { VerifierPool, WORKER_THRESHOLD, type Chunk } from "./verifier-pool.ts";
 import { checkVoucher, deviceKeyOf, signedPartId, toFacts, type DeviceCertInput, type DeviceKey } from "./voucher-check.ts";
 
@@ -34,9 +35,10 @@ const CERT_STEP = 100;
 
 /** Trusted issuer keys and the registered devices with a certificate: what `deviceKeys` checks. */
 async function certInputs(ledger: Ledger): Promise<{ trusted: TrustedKey[]; devices: DeviceCertInput[] }> {
-  const trusted: TrustedKey[] = (await ledger.issuerKeys()).map((k) => ({ kid: k.kid, suite: k.suite, pub: k.pub }));
+  const trusted: TrustedKey[] = (await ledger.issuerKeys()).map((k) => ({ kid: k.kid, suite: k.suite, pub: k.pub, status: k.status, compromisedAt: k.revokedAt ?? null }));
   const devices: DeviceCertInput[] = [];
-  for (const d of await ledger.devices()) if (d.cert && d.pub) devices.push({ deviceId: d.deviceId, suite: d.suite, pub: d.pub, cert: d.cert });
+  for (const d of await ledger.devices())
+    if (d.cert && d.pub) devices.push({ deviceId: d.deviceId, suite: d.suite, pub: d.pub, cert: d.cert, registeredAt: d.personalizedAt ? Math.floor(Date.parse(d.personalizedAt) / 1000) : null });
   return { trusted, devices };
 }
 
@@ -147,7 +149,9 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     // who presented what: kept where it is evidence (a replay, a rejected voucher); the
     // import of every file is recorded in `imports` and the audit log
     const subs: Submission[] = [];
-    const rejects: { r: { hash: string; deviceId: string | null; reason: string }; cose: Uint8Array; file: InputFile }[] = [];
+    // `policy`: a genuine voucher refused by the trust rules (trust.ts: its certificate was not
+    // valid at the voucher's time), not a forgery: rejected without a fraud case
+    const rejects: { r: { hash: string; deviceId: string | null; reason: string }; cose: Uint8Array; file: InputFile; policy?: boolean }[] = [];
     const openCase = async (c: FraudCase) => void ((await ledger.openFraudCase(c)) && newCases.push(c));
     for (const { file, coses, chunks } of batches) for (const { start, results: pending } of chunks) {
       // a POS export's vouchers must be made out to its merchant (else: replay)
@@ -161,6 +165,12 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
         const r = results[j].deviceId !== null && recheck.has(results[j].deviceId!) ? toFacts(checkVoucher(coses[i], (id) => keys.get(id))) : results[j];
         if (!r.ok) {
           rejects.push({ r, cose: coses[i], file });
+          continue;
+        }
+        const k = keys.get(r.deviceId);
+        const invalid = k?.validUntil !== undefined ? validityProblem(k.validFrom!, k.validUntil, r.time) : null;
+        if (invalid) {
+          rejects.push({ r: { hash: r.hash, deviceId: r.deviceId, reason: `voucher #${r.counter}: ${invalid}` }, cose: coses[i], file, policy: true });
           continue;
         }
         // the worker's flat facts become the record in place (no copy per voucher)
@@ -183,14 +193,14 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     // rejected vouchers, after every good one is in: altered signature bytes over the signed
     // part of a known voucher are that voucher presented again, not a new document
     let rejected = 0;
-    for (const { r, cose, file } of rejects) {
+    for (const { r, cose, file, policy } of rejects) {
       subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
       // the twin of a valid voucher, in whichever order the two arrive: known by its signed
       // part, or its s is high and the low-S form verifies (SPEC §5.1, §5.10)
       const twin = (await ledger.voucher(r.hash)) !== null || isHighSTwin(cose, (id) => keys.get(id));
       const reason = twin ? `${r.reason} (altered signature bytes of voucher ${r.hash}: presented again, not a new voucher)` : r.reason;
       rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason, cose, source: file.name }]);
-      if (!twin && r.deviceId && keys.has(r.deviceId))
+      if (!twin && !policy && r.deviceId && keys.has(r.deviceId) && !keys.get(r.deviceId)!.certPolicy)
         await openCase({ kind: "tampered", deviceId: r.deviceId, counter: null, voucherHash: r.hash, detail: `${r.reason} (presented by ${file.presenter} in ${file.name})` });
     }
     // receipts: device-signed, checked against the registered device key

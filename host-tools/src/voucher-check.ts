@@ -5,7 +5,8 @@
 // so worker threads can run it (reconcile-worker.mjs).
 import { createHash, hash as nodeHash } from "node:crypto";
 import { VOUCHER_SCHEMA, decodeSigned, type Signed, type Voucher } from "../../protocol/src/formats.ts";
-import { certRefOf, checkCert, hex, suiteOfAlg, verifySigned, type TrustedKey } from "./docs.ts";
+import { certRefOf, hex, suiteOfAlg, verifySigned, type TrustedKey } from "./docs.ts";
+import { registeredCert } from "./trust.ts";
 import { parseVoucherFast } from "./fast-voucher.ts";
 import type { VoucherRecord } from "./ledger/ledger.ts";
 import { suiteHash, verifyRaw, type SuiteName } from "./sig.ts";
@@ -16,6 +17,11 @@ export interface DeviceKey {
   pub: string; // hex
   certRef: string; // hex
   certError?: string; // set when the certificate failed its chain check
+  /** the certificate error is a trust rule (a compromised issuer key), not a forgery: no fraud case */
+  certPolicy?: boolean;
+  /** the certificate's validity (Unix s): a voucher is judged at its own time (trust.ts, SPEC §5.12) */
+  validFrom?: number;
+  validUntil?: number;
 }
 
 export interface CheckedVoucher {
@@ -127,13 +133,18 @@ export interface DeviceCertInput {
   suite: SuiteName;
   pub: string; // hex, as registered
   cert: Uint8Array;
+  /** when the bank registered the certificate (Unix s; null: unknown) */
+  registeredAt?: number | null;
 }
 
-/** The device's key for voucher checks: its certificate chain-checked against the trusted issuer keys. */
+/** The device's key for voucher checks: its certificate checked as reconciliation trusts it (trust.ts registeredCert). */
 export function deviceKeyOf(d: DeviceCertInput, trusted: readonly TrustedKey[]): DeviceKey {
-  const c = checkCert(d.cert, trusted);
+  const c = registeredCert(d.cert, trusted, d.registeredAt ?? null);
   const certError = typeof c === "string" ? c : hex(c.publicKey) !== d.pub ? "certificate: public key differs from the registered one" : undefined;
-  return { suite: d.suite, pub: d.pub, certRef: hex(certRefOf(d.suite, d.cert)), certError };
+  const k: DeviceKey = { suite: d.suite, pub: d.pub, certRef: hex(certRefOf(d.suite, d.cert)), certError };
+  if (typeof c !== "string") (k.validFrom = c.notBefore), (k.validUntil = c.notAfter);
+  else if (/revoked as compromised/.test(c)) k.certPolicy = true;
+  return k;
 }
 
 // crypto.hash (Node ≥ 20.12): one call, no Hash object per voucher (≈ 2x faster for a voucher's 200 bytes)

@@ -27,9 +27,10 @@ export const DOC_CHALLENGE_LEN: u32 = 16; // POS / payee nonce bound into the vo
 export const DOC_HASH_LEN: u32 = 32; // SHA-256 or SM3 (the device's suite) of COSE bytes
 export const DOC_CERT_REF_LEN: u32 = 8; // first 8 bytes of the hash of the certificate's COSE bytes
 export const DOC_BLOCK_LIST_MAX: u32 = 16; // device ids per sync acknowledgement
-// Largest COSE_Sign1 of any document with every field at its maximum (SPEC §5.9: sync ack 314,
-// certificate 257, voucher 205, receipt 167, load 134 bytes); firmware buffers can be sized by it.
-export const DOC_MAX_COSE_LEN: u32 = 320;
+// Largest COSE_Sign1 of any document with every field at its maximum (SPEC §5.9: sync ack 393
+// with a trusted-key update, certificate 257, voucher 205, receipt 167, load 134 bytes);
+// firmware buffers can be sized by it.
+export const DOC_MAX_COSE_LEN: u32 = 400;
 
 // --- form factors (CERT_KEY_FORM_FACTOR) ---
 export const FORM_CARD: u8 = 1; // contactless card: no clock, no button
@@ -104,3 +105,8 @@ export const SYNCACK_KEY_REVOCATION_VERSION: u8 = 4; // uint revocation-list ver
 export const SYNCACK_KEY_BLOCK_LIST: u8 = 5; // array of bstr DOC_DEVICE_ID_LEN, at most DOC_BLOCK_LIST_MAX
 export const SYNCACK_KEY_LIMITS: u8 = 6; // OPTIONAL map LIMITS_KEY_* -> uint (new limits)
 export const SYNCACK_KEY_ISSUER_KEY_ID: u8 = 7; // bstr DOC_ISSUER_KEY_ID_MIN..MAX
+// OPTIONAL trusted-key update (SPEC §5.8, issue 12): both present or both absent. The device
+// installs the new issuer key, in the same transaction as the rest of the ack, into the slot
+// holding the same kid, else an empty slot, else the slot NOT holding the ack's signing key.
+export const SYNCACK_KEY_NEW_KID: u8 = 8; // bstr DOC_ISSUER_KEY_ID_MIN..MAX: id of the key to trust
+export const SYNCACK_KEY_NEW_KEY: u8 = 9; // bstr DOC_PUBLIC_KEY_LEN: its public key, a point of the device's suite

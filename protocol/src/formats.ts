@@ -71,6 +71,9 @@ export interface SyncAck {
   /** new limits; absent = keep the current ones */
   limits?: Limits;
   issuerKeyId: Uint8Array;
+  /** trusted-key update (SPEC §5.8): both or neither; absent = keep the device's issuer keys */
+  newKid?: Uint8Array;
+  newKey?: Uint8Array;
 }
 
 const U32_MAX = 0xffffffff; // SPEC §5: amounts, counters and times are uint < 2^32
@@ -195,7 +198,12 @@ export const SYNCACK_SCHEMA: Schema = {
     { key: K.SYNCACK_KEY_BLOCK_LIST, name: "blockList", type: { t: "ids" } },
     { key: K.SYNCACK_KEY_LIMITS, name: "limits", type: { t: "limits" }, optional: true },
     { key: K.SYNCACK_KEY_ISSUER_KEY_ID, name: "issuerKeyId", type: ISSUER_KEY_ID },
+    { key: K.SYNCACK_KEY_NEW_KID, name: "newKid", type: ISSUER_KEY_ID, optional: true },
+    { key: K.SYNCACK_KEY_NEW_KEY, name: "newKey", type: bstr(K.DOC_PUBLIC_KEY_LEN), optional: true },
   ],
+  check: (o, fail) => {
+    if ((o.newKid === undefined) !== (o.newKey === undefined)) fail("new issuer key id and public key come together");
+  },
 };
 
 function checkUint(v: unknown, what: string, fail: Fail, min = 0, max = U32_MAX): number {

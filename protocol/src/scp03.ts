@@ -81,6 +81,11 @@ export function cmac(suite: number, key: Uint8Array, msg: Uint8Array): Uint8Arra
 
 /** SCP03 KDF (Amd D §6.2.2; NIST SP 800-108 counter mode, CMAC PRF): 11 x 00 || dc || 00 || L || i || context. */
 export function scp03Kdf(suite: number, key: Uint8Array, dc: number, context: Uint8Array, bits: number): Uint8Array {
+  return scp03KdfWith((data) => cmac(suite, key, data), dc, context, bits);
+}
+
+/** The same KDF with the CMAC computed elsewhere (a PKCS#11 token's CKM_AES_CMAC under a key it keeps). */
+export function scp03KdfWith(prf: (data: Uint8Array) => Uint8Array, dc: number, context: Uint8Array, bits: number): Uint8Array {
   const out = new Uint8Array(Math.ceil(bits / 8));
   for (let i = 1, off = 0; off < out.length; i++, off += BLOCK) {
     const data = new Uint8Array(16 + context.length);
@@ -89,7 +94,7 @@ export function scp03Kdf(suite: number, key: Uint8Array, dc: number, context: Ui
     data[14] = bits & 0xff;
     data[15] = i;
     data.set(context, 16);
-    out.set(cmac(suite, key, data).subarray(0, out.length - off), off);
+    out.set(prf(data).subarray(0, out.length - off), off);
   }
   return out;
 }
@@ -122,6 +127,16 @@ export function diversifyKeys(master: ScpKeys, serial: Uint8Array, suite: number
     enc: scp03Kdf(suite, key16(master.enc, "master ENC key"), SCP03_DC_DIVERSIFY_ENC, serial, 128),
     mac: scp03Kdf(suite, key16(master.mac, "master MAC key"), SCP03_DC_DIVERSIFY_MAC, serial, 128),
     dek: scp03Kdf(suite, key16(master.dek, "master DEK key"), SCP03_DC_DIVERSIFY_DEK, serial, 128),
+  };
+}
+
+/** `diversifyKeys` with each master key's CMAC computed elsewhere (keystore-pkcs11.ts): the same derivation, byte for byte. */
+export function diversifyKeysWith(prf: { enc: (d: Uint8Array) => Uint8Array; mac: (d: Uint8Array) => Uint8Array; dek: (d: Uint8Array) => Uint8Array }, serial: Uint8Array): ScpKeys {
+  if (!(serial instanceof Uint8Array) || serial.length === 0 || serial.length > 64) throw new TypeError("scp03: serial must be 1..64 bytes");
+  return {
+    enc: scp03KdfWith(prf.enc, SCP03_DC_DIVERSIFY_ENC, serial, 128),
+    mac: scp03KdfWith(prf.mac, SCP03_DC_DIVERSIFY_MAC, serial, 128),
+    dek: scp03KdfWith(prf.dek, SCP03_DC_DIVERSIFY_DEK, serial, 128),
   };
 }
 

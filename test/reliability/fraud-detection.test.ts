@@ -171,7 +171,7 @@ type Fleet = ReturnType<typeof fleet>;
 /** Delivers the files epoch by epoch (the acks of an epoch recorded before its files), `batches` files per reconcile. */
 async function deliver(f: Fleet, order: { epoch: number; file: InputFile }[][], batch: () => number) {
   const l = SqliteLedger.open(join(mkdtempSync(join(tmpdir(), "fraud-")), "ledger.sqlite"));
-  await l.putIssuerKeys([f.P256, f.SM2].map((s) => ({ kid: hex(s.kid), suite: s.suite, pub: hex(s.key.pub), status: "active" })));
+  await l.putIssuerKeys([f.P256, f.SM2].map((s) => ({ kid: hex(s.kid), suite: s.suite, pub: hex(s.key!.pub), status: "active" })));
   await l.transaction(async () => {
     for (const d of f.records) await l.putDevice(d);
   });
@@ -280,7 +280,7 @@ describe("fraud detection on a synthetic fleet", () => {
   async function small(...ds: PaperDevice[]) {
     const l = SqliteLedger.open(join(mkdtempSync(join(tmpdir(), "fraud-")), "ledger.sqlite"));
     const P = issuerOf.get(ds[0])!;
-    await l.putIssuerKeys([{ kid: hex(P.kid), suite: P.suite, pub: hex(P.key.pub), status: "active" }]);
+    await l.putIssuerKeys([{ kid: hex(P.kid), suite: P.suite, pub: hex(P.key!.pub), status: "active" }]);
     for (const d of ds) await l.putDevice(d.record());
     return l;
   }

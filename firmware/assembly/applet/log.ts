@@ -6,11 +6,14 @@
 import {
   DOC_BLOCK_LIST_MAX, DOC_DEVICE_ID_LEN, DOC_TYPE_SYNCACK, SYNCACK_KEY_BLOCK_LIST, SYNCACK_KEY_DEVICE_ID,
   SYNCACK_KEY_ISSUER_KEY_ID, SYNCACK_KEY_LIMITS, SYNCACK_KEY_REVOCATION_VERSION, SYNCACK_KEY_TIME, SYNCACK_KEY_TYPE,
-  SYNCACK_KEY_UP_TO_COUNTER,
+  SYNCACK_KEY_UP_TO_COUNTER, SYNCACK_KEY_NEW_KID, SYNCACK_KEY_NEW_KEY, DOC_ISSUER_KEY_ID_MIN, DOC_ISSUER_KEY_ID_MAX,
+  DOC_PUBLIC_KEY_LEN,
 } from "../../../protocol/portable/cbor-keys";
 import { LC_LOCKED, LC_ACTIVE } from "../../../protocol/portable/lifecycle";
 import { LIMIT_COUNT, REASON_FOREIGN, REASON_FORMAT, REASON_REPLAY } from "../../../protocol/portable/limits";
-import { NVM_BLOCK_LIST, NVM_LIMITS, NVM_LOG_CAPACITY, NVM_LOG_ENTRY_MAX } from "../../../protocol/portable/nvm";
+import { NVM_BLOCK_LIST, NVM_ISSUER_KEY_0, NVM_LIMITS, NVM_LOG_CAPACITY, NVM_LOG_ENTRY_MAX } from "../../../protocol/portable/nvm";
+import { coseKid, coseKidLen } from "../cbor/cose";
+import { ecPointValid } from "../crypto/sig";
 import {
   SW_CONDITIONS_NOT_SATISFIED, SW_MEMORY_FAILURE, SW_NO_ERROR, SW_RECORD_NOT_FOUND, SW_WRONG_DATA,
 } from "../../../protocol/portable/sw";
@@ -18,10 +21,10 @@ import { MAJOR_ARRAY, MAJOR_BSTR, MAJOR_MAP, MAJOR_UINT, cborErr, cborExpect, cb
 import { cosePayload, cosePayloadLen } from "../cbor/cose";
 import { storeGet, txBegin, txPut } from "../store/store";
 import { ENTRY_BUF, max32, rd32, wr32 } from "./mem";
-import { ENTRY_HEADER, ENTRY_KIND_VOUCHER, checkIssuerDoc } from "./docs";
+import { ENTRY_HEADER, ENTRY_KIND_VOUCHER, checkIssuerDoc, issuerKey } from "./docs";
 import { refuse, respCopy, succeed } from "./session";
 import {
-  BLOCK, BLOCK_LEN, DEVICE_ID, LIMITS_LEN, WS_LAST_ACK, WS_LATEST_TIME, WS_LOG_HEAD, WS_LOG_TAIL, WS_RL_VERSION,
+  BLOCK, BLOCK_LEN, DEVICE_ID, ISSUER, ISSUER_LEN, LIMITS_LEN, issuerPresent, suite, WS_LAST_ACK, WS_LATEST_TIME, WS_LOG_HEAD, WS_LOG_TAIL, WS_RL_VERSION,
   WS_COUNTER, WS_SINCE_AMOUNT, WS_SINCE_COUNT, WS_SYNC_ANCHOR, commit, lifecycle, limitsHonourable, logId, putLifecycle, putWallet, stateLoad, ws, wsSet,
 } from "./state";
 
@@ -56,6 +59,17 @@ export function cmdReadLog(p1: u8, p2: u8): u16 {
 // new block list / limits staged here until the transaction
 const NEW_BLOCK: usize = memory.data(BLOCK_LEN);
 const NEW_LIMITS: usize = memory.data(LIMITS_LEN);
+const NEW_ISSUER: usize = memory.data(ISSUER_LEN);
+
+/** The slot a trusted-key update goes to (SYNCACK_KEY_NEW_KID, SPEC §5.8): the slot already
+ * holding that kid, else an empty slot, else the slot not holding the signing key `signer`
+ * (the issuer signs such an ack with the newer of the device's keys, so this is the oldest). */
+function updateSlot(kid: usize, kidLen: i32, signer: usize): i32 {
+  const same = issuerKey(kid, kidLen);
+  if (same != 0) return <i32>((same - 9 - ISSUER) / <usize>ISSUER_LEN);
+  for (let i = 0; i < 2; i++) if (load<u8>(issuerPresent + <usize>i) == 0) return i;
+  return signer == ISSUER + 9 ? 1 : 0;
+}
 
 /** Reads a limits map (all LIMITS_KEY_* 0..LIMIT_COUNT-1, ascending) into dst (u32 BE). */
 export function readLimitsMap(pos: usize, count: u32, dst: usize): bool {
@@ -71,8 +85,23 @@ export function readLimitsMap(pos: usize, count: u32, dst: usize): bool {
 /** SYNC: an issuer-signed acknowledgement prunes the log up to its counter, resets the
  * since-sync limits, and brings block list, revocation version and (optionally) limits. */
 export function cmdSync(data: usize, n: i32): u16 {
-  const sw = checkIssuerDoc(data, n, 0xff, 0xff & ~(<u32>1 << SYNCACK_KEY_LIMITS), SYNCACK_KEY_ISSUER_KEY_ID);
+  const sw = checkIssuerDoc(data, n, 0x3ff, 0xff & ~(<u32>1 << SYNCACK_KEY_LIMITS), SYNCACK_KEY_ISSUER_KEY_ID);
   if (sw != SW_NO_ERROR) return sw;
+  const signer = issuerKey(coseKid, coseKidLen);
+  const hasNewKey = fieldPresent(SYNCACK_KEY_NEW_KID);
+  let newSlot: i32 = 0;
+  if (hasNewKey || fieldPresent(SYNCACK_KEY_NEW_KEY)) {
+    const nk = fieldBytes(SYNCACK_KEY_NEW_KID, DOC_ISSUER_KEY_ID_MIN, DOC_ISSUER_KEY_ID_MAX);
+    const nkLen = <i32>fieldLen(SYNCACK_KEY_NEW_KID);
+    const np = fieldBytes(SYNCACK_KEY_NEW_KEY, DOC_PUBLIC_KEY_LEN, DOC_PUBLIC_KEY_LEN);
+    if (cborErr || !ecPointValid(suite(), np)) return refuse(SW_WRONG_DATA, REASON_FORMAT);
+    // record as PUT ISSUER KEY writes it: kid len | kid padded to 8 | public key
+    memory.fill(NEW_ISSUER, 0, <usize>ISSUER_LEN);
+    store<u8>(NEW_ISSUER, <u8>nkLen);
+    memory.copy(NEW_ISSUER + 1, nk, <usize>nkLen);
+    memory.copy(NEW_ISSUER + 9, np, <usize>DOC_PUBLIC_KEY_LEN);
+    newSlot = updateSlot(nk, nkLen, signer);
+  }
   const type = fieldUint(SYNCACK_KEY_TYPE);
   const dev = fieldBytes(SYNCACK_KEY_DEVICE_ID, DOC_DEVICE_ID_LEN, DOC_DEVICE_ID_LEN);
   const upTo = fieldUint(SYNCACK_KEY_UP_TO_COUNTER);
@@ -132,6 +161,7 @@ export function cmdSync(data: usize, n: i32): u16 {
   putWallet();
   txPut(NVM_BLOCK_LIST, NEW_BLOCK, 1 + <i32>blCount * 8);
   if (hasLimits) txPut(NVM_LIMITS, NEW_LIMITS, LIMITS_LEN);
+  if (hasNewKey) txPut(NVM_ISSUER_KEY_0 + <u16>newSlot, NEW_ISSUER, ISSUER_LEN);
   // the issuer revoked this very device: it locks itself
   if (self && lifecycle == LC_ACTIVE) putLifecycle(LC_LOCKED);
   if (!commit()) return SW_MEMORY_FAILURE;

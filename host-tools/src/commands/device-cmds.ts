@@ -1,5 +1,6 @@
 // Commands that talk to a device (issue 6): personalize (single or batch), load,
 // pos init | charge | export, transfer, sync, readers. Device flows live in flows.ts.
+import { posTrust } from "../trust.ts";
 import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ensureHome, register, type Ctx, type Values } from "../cli.ts";
@@ -429,7 +430,7 @@ register(
       if (!/^[0-9a-f]{16}$/i.test(String(o.merchant))) throw usageError(`--merchant must be 16 hex digits, got "${o.merchant}"`);
       const currency = o.currency === undefined ? CURRENCY_CNY : parseCurrency(String(o.currency), "--currency");
       if (!existsSync(o.trust as string)) throw notFound(`pos: trust file ${o.trust} not found (write it with \`wallet issuer export-public --out FILE\`)`);
-      let trust: { keys?: { kid: string; suite: "sm2" | "p256"; pub: string }[]; revoked?: string[]; revocationVersion?: number };
+      let trust: { keys?: { kid: string; suite: "sm2" | "p256"; pub: string; status?: string }[]; revoked?: string[]; revocationVersion?: number };
       try {
         trust = JSON.parse(readFileSync(o.trust as string, "utf8"));
       } catch {
@@ -442,7 +443,7 @@ register(
       try {
         box.configure({
           merchant: String(o.merchant).toLowerCase(), terminal: (o.terminal as string) ?? "pos-1", currency,
-          trusted: trust.keys.map(({ kid, suite, pub }) => ({ kid, suite, pub })), revoked: trust.revoked ?? [], revocationVersion: trust.revocationVersion ?? 0,
+          trusted: posTrust(trust.keys, []).trusted, revoked: trust.revoked ?? [], revocationVersion: trust.revocationVersion ?? 0,
         });
         return { data: { outbox: path, ...box.settings() }, text: `POS ${box.settings().terminal} for merchant ${box.settings().merchant}: ${trust.keys.length} trusted keys, ${(trust.revoked ?? []).length} revoked devices` };
       } finally {

@@ -142,7 +142,9 @@ export interface IssuerKeyRecord {
   kid: string;
   suite: SuiteName;
   pub: string;
-  status: string;
+  status: string; // active | trusted | retired | compromised (keystore.ts KeyStatus)
+  /** Unix s of the compromise revocation (status compromised): nothing the key signed after is trusted (SPEC §5.12) */
+  revokedAt?: number | null;
 }
 
 export interface AuditEntry {

@@ -85,6 +85,9 @@ export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   // 5: a case the verdict no longer gives (judged on part of the evidence) is closed, not deleted
   `ALTER TABLE fraud_cases ADD COLUMN closed_at TEXT;
    ALTER TABLE fraud_cases ADD COLUMN closed_reason TEXT;`,
+  // 6: issuer key states (issue 12, SPEC §5.12): when a key was revoked as compromised
+  // (Unix s; NULL: never): nothing it signed after that time is trusted
+  `ALTER TABLE issuer_keys ADD COLUMN revoked_at INTEGER;`,
 ];
 
 const GENESIS = "0".repeat(64);
@@ -278,12 +281,14 @@ export class SqliteLedger implements Ledger {
   }
 
   async putIssuerKeys(keys: IssuerKeyRecord[]): Promise<void> {
-    const st = this.st("INSERT INTO issuer_keys (kid, suite, pub, status) VALUES (?, ?, ?, ?) ON CONFLICT(kid) DO UPDATE SET status = excluded.status");
-    for (const k of keys) st.run(k.kid, k.suite, k.pub, k.status);
+    const st = this.st(
+      "INSERT INTO issuer_keys (kid, suite, pub, status, revoked_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(kid) DO UPDATE SET status = excluded.status, revoked_at = excluded.revoked_at",
+    );
+    for (const k of keys) st.run(k.kid, k.suite, k.pub, k.status, k.revokedAt ?? null);
   }
 
   async issuerKeys(): Promise<IssuerKeyRecord[]> {
-    return this.st("SELECT kid, suite, pub, status FROM issuer_keys ORDER BY rowid").all() as IssuerKeyRecord[];
+    return this.st("SELECT kid, suite, pub, status, revoked_at AS revokedAt FROM issuer_keys ORDER BY rowid").all() as IssuerKeyRecord[];
   }
 
   async tokenFor(account: string): Promise<string> {
