@@ -83,8 +83,7 @@ export async function startPostgres(opts: { db?: string; log?: (s: string) => vo
   const db = opts.db ?? "wallet_test";
   const external = process.env.WALLET_TEST_PG_URL;
   if (external) {
-    const u = new URL(external);
-    return { url: external, tcpUrl: external, socketDir: u.searchParams.get("host") ?? "", port: Number(u.port || 5432), pid: null, dir: null, stop: async () => {} };
+    return { url: external, tcpUrl: external, socketDir: "", port: 0, pid: null, dir: null, stop: async () => {} };
   }
   const why = postgresUnavailable();
   if (why) return why;
@@ -140,9 +139,8 @@ export async function startPostgres(opts: { db?: string; log?: (s: string) => vo
 
 /** `url` with another database name (same server, same user). */
 export function withDatabase(url: string, db: string): string {
-  const u = new URL(url);
-  u.pathname = `/${db}`;
-  return u.toString();
+  // not `new URL`: WHATWG URLs refuse user@ with an empty host (postgres://user@/db?host=/dir)
+  return url.replace(/^(postgres(?:ql)?:\/\/[^/?]*)(\/[^?]*)?/, `$1/${db}`);
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {

@@ -23,6 +23,7 @@
 //   under an advisory lock, and append-only by trigger.
 import pg from "pg";
 import copyStreams from "pg-copy-streams";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -177,7 +178,11 @@ const valuesSql = (rows: number) =>
 export type BulkMode = "copy" | "values";
 
 export class PostgresLedger implements Ledger {
-  private depth = 0;
+  /** set inside this ledger's transaction: calls made from its function join it (nesting) */
+  private readonly inTx = new AsyncLocalStorage<PostgresLedger>();
+  /** the connection's turn: one transaction (or one statement outside any) at a time, so a
+   * concurrent caller on this object never lands in another caller's transaction */
+  private turn: Promise<void> = Promise.resolve();
   private names = new Map<string, string>();
   /** transactions run again after the server aborted them (deadlock, serialization) */
   conflictRetries = 0;
@@ -239,16 +244,40 @@ export class PostgresLedger implements Ledger {
     }
   }
 
-  /** A statement prepared once per connection (named by its text). */
-  private q(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
+  private async take(): Promise<() => void> {
+    let release!: () => void;
+    const prev = this.turn;
+    this.turn = new Promise<void>((r) => (release = r));
+    await prev;
+    return release;
+  }
+
+  private get inside(): boolean {
+    return this.inTx.getStore() === this;
+  }
+
+  /** A statement prepared once per connection (named by its text); outside a transaction it waits for its turn. */
+  private async q(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
     let name = this.names.get(text);
     if (!name) this.names.set(text, (name = `w${this.names.size}`));
-    return this.c.query({ name, text, values });
+    if (this.inside) return this.c.query({ name, text, values });
+    const release = await this.take();
+    try {
+      return await this.c.query({ name, text, values });
+    } finally {
+      release();
+    }
   }
 
   /** For tests and tools: one statement on the ledger's connection (never used by the CLI commands). */
   async exec(text: string, values?: unknown[]): Promise<Row[]> {
-    return (await this.c.query(text, values)).rows;
+    if (this.inside) return (await this.c.query(text, values)).rows;
+    const release = await this.take();
+    try {
+      return (await this.c.query(text, values)).rows;
+    } finally {
+      release();
+    }
   }
 
   async schemaVersion(): Promise<number> {
@@ -256,30 +285,33 @@ export class PostgresLedger implements Ledger {
   }
 
   async transaction<T>(fn: () => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
-    // nested calls join the outer transaction (one batch = one transaction)
-    if (this.depth > 0) return fn();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.c.query("BEGIN");
-      } catch (e) {
-        throw pgFailure(e, this.path) ?? e;
-      }
-      this.depth++;
-      try {
-        const r = await fn();
-        await this.c.query("COMMIT");
-        return r;
-      } catch (e) {
-        await this.c.query("ROLLBACK").catch(() => {});
-        if (opts.retryConflicts && isConflict(e) && attempt < MAX_ATTEMPTS) {
-          this.conflictRetries++;
-          await new Promise((r) => setTimeout(r, Math.random() * 20 * Math.min(attempt, 10)));
-          continue;
+    // calls from inside the function join the transaction (one batch = one transaction);
+    // concurrent callers from outside wait for it to end
+    if (this.inside) return fn();
+    const release = await this.take();
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.c.query("BEGIN");
+        } catch (e) {
+          throw pgFailure(e, this.path) ?? e;
         }
-        throw pgFailure(e, this.path) ?? e;
-      } finally {
-        this.depth--;
+        try {
+          const r = await this.inTx.run(this, fn);
+          await this.c.query("COMMIT");
+          return r;
+        } catch (e) {
+          await this.c.query("ROLLBACK").catch(() => {});
+          if (opts.retryConflicts && isConflict(e) && attempt < MAX_ATTEMPTS) {
+            this.conflictRetries++;
+            await new Promise((r) => setTimeout(r, Math.random() * 20 * Math.min(attempt, 10)));
+            continue;
+          }
+          throw pgFailure(e, this.path) ?? e;
+        }
       }
+    } finally {
+      release();
     }
   }
 
@@ -289,7 +321,7 @@ export class PostgresLedger implements Ledger {
 
   async lockDevices(ids: string[]): Promise<void> {
     if (!ids.length) return;
-    if (this.depth === 0) throw new Error("ledger: lockDevices outside a transaction locks nothing");
+    if (!this.inside) throw new Error("ledger: lockDevices outside a transaction locks nothing");
     // distinct keys in ascending order: every process takes them in the same order (no
     // deadlock between these locks); held to the end of the transaction
     await this.q("SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtext(id) AS k FROM unnest($1::text[]) AS id ORDER BY 1) s", [ids]);
@@ -646,11 +678,9 @@ export class PostgresLedger implements Ledger {
 
 /** Checks a --ledger / WALLET_LEDGER value that names a PostgreSQL server. */
 export function checkPostgresUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (!/^postgres(ql)?:$/i.test(u.protocol)) throw new Error("not postgres");
-    return url;
-  } catch {
+  // a regular expression, not `new URL`: WHATWG URLs refuse user@ with an empty host (unix sockets)
+  if (/^postgres(ql)?:\/\/[^\s/?#]*(\/[^\s/?#]*)?(\?\S*)?$/i.test(url)) return url;
+  {
     throw usageError(`--ledger ${redactUrl(url)} is not a PostgreSQL URL (postgres://user@host:port/db or postgres://user@/db?host=/socket/dir)`);
   }
 }
