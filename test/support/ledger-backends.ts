@@ -80,12 +80,23 @@ async function adminClient(): Promise<pg.Client> {
   return admin;
 }
 
-/** A new database on the run's cluster: every PostgreSQL ledger of the suites has its own. */
-export async function newPgDatabase(): Promise<string> {
+/** A new database on the run's cluster: every PostgreSQL ledger of the suites has its own
+ * (`migrated`: a copy of a migrated template, ≈ 4x faster than migrating each one). */
+export async function newPgDatabase(migrated = false): Promise<string> {
   const name = `t${process.pid}_${++n}`;
-  await (await adminClient()).query(`CREATE DATABASE ${name}`);
+  const a = await adminClient();
+  if (migrated) {
+    template ??= (async () => {
+      const t = `tpl${process.pid}`;
+      await a.query(`CREATE DATABASE ${t}`);
+      await (await PostgresLedger.open(withDatabase(baseUrl, t))).close();
+      return t;
+    })();
+    await a.query(`CREATE DATABASE ${name} TEMPLATE ${await template}`);
+  } else await a.query(`CREATE DATABASE ${name}`);
   return withDatabase(baseUrl, name);
 }
+let template: Promise<string> | undefined;
 
 const postgres: Backend = {
   name: "postgres",
@@ -93,9 +104,9 @@ const postgres: Backend = {
   skip: pgSkip,
   it: (pgSkip ? vit.skip : vit) as typeof vit,
   migrations: PG_MIGRATIONS.length,
-  location: newPgDatabase,
+  location: () => newPgDatabase(),
   open: async (url) => track(await PostgresLedger.open(url)),
-  fresh: async () => track(await PostgresLedger.open(await newPgDatabase())),
+  fresh: async () => track(await PostgresLedger.open(await newPgDatabase(true))),
   exec: (l, sql) => (l as PostgresLedger).exec(sql),
   count: async (l, table) => Number((await (l as PostgresLedger).exec(`SELECT COUNT(*) AS n FROM ${table}`))[0].n),
   dropTrigger: async (l, name, table) => void (await (l as PostgresLedger).exec(`DROP TRIGGER ${name} ON ${table}`)),
