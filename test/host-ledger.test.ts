@@ -231,6 +231,40 @@ describe(`ledger (postgres only${pgb.skip ? `, SKIPPED: ${pgb.skip}` : ""})`, ()
     expect(missing.exitCode).toBe(6);
   });
 
+  test("a transaction the server aborts for a deadlock runs again when allowed (retryConflicts), and fails otherwise", async () => {
+    const where = await pgb.location();
+    const [l1, l2] = [await PostgresLedger.open(where), await PostgresLedger.open(where)];
+    const gate = () => {
+      let open!: () => void;
+      return { wait: new Promise<void>((r) => (open = r)), open: () => open() };
+    };
+    // two transactions take the same two rows in opposite orders: one of them is the deadlock's victim
+    const crossed = async (retry: boolean) => {
+      const [g1, g2] = [gate(), gate()];
+      let runs = 0;
+      const tx = (l: PostgresLedger, first: string, second: string, mine: ReturnType<typeof gate>, theirs: ReturnType<typeof gate>) =>
+        l.transaction(async () => {
+          runs++;
+          await l.tokenFor(first);
+          mine.open();
+          await theirs.wait;
+          await l.tokenFor(second);
+        }, { retryConflicts: retry });
+      const r = await Promise.allSettled([tx(l1, "acct-a", "acct-b", g1, g2), tx(l2, "acct-b", "acct-a", g2, g1)]);
+      return { r, runs };
+    };
+    const retried = await crossed(true);
+    expect(retried.r.map((x) => x.status)).toEqual(["fulfilled", "fulfilled"]);
+    expect(retried.runs).toBe(3);
+    expect(l1.conflictRetries + l2.conflictRetries).toBe(1);
+    expect(await l1.tokenFor("acct-a")).toBe(await l2.tokenFor("acct-a"));
+    await l1.exec("DELETE FROM token_vault");
+    const plain = await crossed(false);
+    expect(plain.r.filter((x) => x.status === "rejected").map((x) => String((x as PromiseRejectedResult).reason.message))).toEqual([expect.stringMatching(/deadlock/)]);
+    await l1.close();
+    await l2.close();
+  });
+
   test("COPY and multi-row INSERT store the same vouchers", async () => {
     const d = device();
     const where = await pgb.location();

@@ -260,10 +260,12 @@ export class PostgresLedger implements Ledger {
   private async q(text: string, values?: unknown[]): Promise<pg.QueryResult<Row>> {
     let name = this.names.get(text);
     if (!name) this.names.set(text, (name = `w${this.names.size}`));
-    if (this.inside) return this.c.query({ name, text, values });
+    if (this.inside) return this.c.query({ name, text, values }); // a failure is the transaction's to report
     const release = await this.take();
     try {
       return await this.c.query({ name, text, values });
+    } catch (e) {
+      throw pgFailure(e, this.path) ?? e;
     } finally {
       release();
     }
