@@ -165,6 +165,16 @@ describe(`the CLI on a PostgreSQL ledger${pgb.skip ? ` (SKIPPED: ${pgb.skip})` :
     const viaEnv = await wallet(["report", "--json"], { WALLET_LEDGER: url });
     expect(viaEnv.err).toBe("");
     expect(JSON.parse(viaEnv.out)).toMatchObject({ ok: true, summary: { fraudCases: 0, loaded: 0 } });
+    // issuer init creates the schema in an empty database and trusts the new keys there
+    const fresh = await pgb.location();
+    const home = mkdtempSync(join(tmpdir(), "pg-home-"));
+    const init = await wallet(["issuer", "init", "--home", home, "--ledger", fresh], { WALLET_PASSPHRASE: "pg ledger passphrase" });
+    expect([init.code, init.err]).toEqual([0, ""]);
+    const l = await PostgresLedger.open(fresh, { create: false });
+    expect((await l.issuerKeys()).map((k) => k.suite).sort()).toEqual(["p256", "sm2"]);
+    await l.close();
+    const verify = await wallet(["audit", "verify", "--ledger", fresh]);
+    expect([verify.code, verify.err]).toEqual([0, ""]);
     const down = await wallet(["report", "--ledger", "postgres://wallet:pw@127.0.0.1:1/x"]);
     expect(down.code).toBe(8);
     expect(down.err).toMatch(/postgres:\/\/wallet:\*\*\*@127\.0\.0\.1:1\/x: cannot reach the PostgreSQL server/);
