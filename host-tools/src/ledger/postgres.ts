@@ -186,6 +186,9 @@ export class PostgresLedger implements Ledger {
   private names = new Map<string, string>();
   /** transactions run again after the server aborted them (deadlock, serialization) */
   conflictRetries = 0;
+  /** the current transaction's number, and the one whose vouchers may still be COPYed straight in */
+  private txNo = 0;
+  private directCopy = 0;
 
   private constructor(
     private readonly c: pg.Client,
@@ -295,6 +298,7 @@ export class PostgresLedger implements Ledger {
       for (let attempt = 1; ; attempt++) {
         try {
           await this.c.query("BEGIN");
+          this.directCopy = ++this.txNo;
         } catch (e) {
           throw pgFailure(e, this.path) ?? e;
         }
@@ -530,6 +534,21 @@ export class PostgresLedger implements Ledger {
         for (const v of vs.slice(i, i + STEP))
           s += `${v.hash}\t${v.deviceId}\t${v.counter}\t${v.amount}\t${v.currency}\t${v.payee}\t${v.kind}\t${v.time}\t${v.prev}\t${v.chainHash}\t${v.balanceAfter}\t\\\\x${buf(v.cose).toString("hex")}\t${copyText(v.status)}\t${copyText(v.reason)}\n`;
         yield s;
+      }
+    }
+    // most vouchers of an import are new: COPY straight into the table, under a savepoint;
+    // a known one (23505) rolls back to it, and this and every later batch of the
+    // transaction takes the staging path, which skips known vouchers
+    if (this.directCopy === this.txNo) {
+      await this.c.query("SAVEPOINT copy_direct");
+      try {
+        await pipeline(Readable.from(text()), this.c.query(copyStreams.from(`COPY vouchers (${VOUCHER_COLS}) FROM STDIN`)));
+        await this.c.query("RELEASE SAVEPOINT copy_direct");
+        return vs.length;
+      } catch (e) {
+        if ((e as { code?: string }).code !== "23505") throw e;
+        await this.c.query("ROLLBACK TO SAVEPOINT copy_direct");
+        this.directCopy = -1;
       }
     }
     await pipeline(Readable.from(text()), this.c.query(copyStreams.from(`COPY voucher_stage (${VOUCHER_COLS}) FROM STDIN`)));
