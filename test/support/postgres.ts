@@ -12,7 +12,7 @@
 // Not root and no such URL: `startPostgres` returns a reason instead, and the PostgreSQL
 // halves of the suites are skipped with it (CI runs as root, so there they always run).
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -74,6 +74,33 @@ export function postgresUnavailable(): string | null {
   return null;
 }
 
+const OWNER_FILE = "owner.json"; // { owner: pid of the process that started it, postmaster: its pid }
+
+/**
+ * Clears what a killed earlier run left behind: a cluster whose owner process is gone is
+ * stopped by its postmaster's PID (only a process named postgres) and its directory removed.
+ */
+export async function clearStaleClusters(log?: (s: string) => void): Promise<void> {
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith("wallet-pg-"))) {
+    const dir = join(tmpdir(), name);
+    let rec: { owner: number; postmaster: number } | undefined;
+    try {
+      rec = JSON.parse(readFileSync(join(dir, OWNER_FILE), "utf8"));
+    } catch {
+      continue; // starting right now, or not ours
+    }
+    if (!rec || alive(rec.owner)) continue;
+    if (alive(rec.postmaster) && readFileSync(`/proc/${rec.postmaster}/comm`, "utf8").trim() === "postgres") {
+      log?.(`postgres: stopping the cluster a killed run left behind (postmaster ${rec.postmaster}, ${dir})`);
+      process.kill(rec.postmaster, "SIGINT");
+      const until = Date.now() + STOP_TIMEOUT_MS;
+      while (alive(rec.postmaster) && Date.now() < until) await sleep(50);
+      if (alive(rec.postmaster)) process.kill(rec.postmaster, "SIGKILL");
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /**
  * Starts a private cluster with database `db` and returns it, or the reason it cannot
  * (see the module comment). `stop()` shuts the postmaster down by PID (SIGINT: fast
@@ -87,6 +114,7 @@ export async function startPostgres(opts: { db?: string; log?: (s: string) => vo
   }
   const why = postgresUnavailable();
   if (why) return why;
+  await clearStaleClusters(opts.log);
   const ids = uidOf("postgres")!;
   const dir = mkdtempSync(join(tmpdir(), "wallet-pg-"));
   chmodSync(dir, 0o755);
@@ -117,6 +145,7 @@ export async function startPostgres(opts: { db?: string; log?: (s: string) => vo
     }
   }
   if (!pid) throw new Error("postgres: no free port after 5 attempts");
+  writeFileSync(join(dir, OWNER_FILE), JSON.stringify({ owner: process.pid, postmaster: pid }));
   const created = asPostgres([join(PG_BIN, "createdb"), "-h", sock, "-p", String(port), "-U", "postgres", db]);
   const stop = async () => {
     if (pid && alive(pid)) {
