@@ -1,4 +1,4 @@
-// Two projects: `unit` (in-process, no system services) and `integration`
+// Projects: `unit` (in-process; a private PostgreSQL for the ledger suites) and `integration`
 // (real pcscd + vpcd and pty pairs, started by test/rig/global-setup.ts).
 import { defineConfig } from "vitest/config";
 
@@ -13,6 +13,8 @@ export default defineConfig({
           name: "unit",
           include: ["test/**/*.test.ts"],
           exclude: ["test/integration/**", "test/reliability/**", "node_modules/**"],
+          // a private PostgreSQL 15 cluster for the ledger suites' second backend
+          globalSetup: ["test/support/postgres-setup.ts"],
         },
       },
       {

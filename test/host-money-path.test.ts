@@ -14,11 +14,12 @@ import { issueLoad, hex } from "../host-tools/src/docs.ts";
 import { EXIT_DATA, EXIT_DEVICE, EXIT_REFUSED, WalletError } from "../host-tools/src/errors.ts";
 import { load, personalize, posCharge, posRecover, signerFor, sync, transfer, type PersonalizeRequest } from "../host-tools/src/flows.ts";
 import { Keystore } from "../host-tools/src/keystore.ts";
-import { SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
+import type { Ledger } from "../host-tools/src/ledger/ledger.ts";
 import { PosOutbox } from "../host-tools/src/pos-outbox.ts";
 import { POS_EXPORT_FORMAT, parseInput, reconcile } from "../host-tools/src/reconcile.ts";
 import { CURRENCY_CNY, DEFAULT_LIMITS, PaperDevice } from "../host-tools/src/synthetic.ts";
 import { LossyChannel } from "./support/lossy-channel.ts";
+import { BACKENDS, type Backend } from "./support/ledger-backends.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "money-path-"));
 const ks = Keystore.create(join(dir, "ks.json"), "money path passphrase");
@@ -29,10 +30,11 @@ let n = 0;
 const req = (over: Partial<PersonalizeRequest> = {}): PersonalizeRequest => ({
   account: `6222-mp-${++n}`, suite: "p256", formFactor: "card", currency: CURRENCY_CNY, limits: DEFAULT_LIMITS, pin: "1234", ...over,
 });
-const ledgerFile = () => SqliteLedger.open(join(dir, `l${++n}.sqlite`));
+let backend: Backend;
+const ledgerFile = () => backend.fresh();
 const pos = () => ({ merchant: MERCHANT, currency: CURRENCY_CNY, trusted, revoked: new Set<string>() });
 
-async function walletDevice(l: SqliteLedger, over: Partial<PersonalizeRequest> = {}, profile: "card" | "band" | "watch" = "card") {
+async function walletDevice(l: Ledger, over: Partial<PersonalizeRequest> = {}, profile: "card" | "band" | "watch" = "card") {
   const d = new Device({ profile, seed: `money-${++n}`, autoConfirm: "accept" });
   d.powerOn();
   const ch = new SimChannel(d);
@@ -67,10 +69,13 @@ function twin(cose: Uint8Array): Uint8Array {
   return t;
 }
 
-describe("the money path: lost answers, refusals and third parties", () => {
-  let l: SqliteLedger;
-  beforeAll(() => {
-    l = ledgerFile();
+// the same suite on both ledgers (issue 13)
+describe.each(BACKENDS)("the money path: lost answers, refusals and third parties ($label)", (be) => {
+  const it = be.it;
+  let l: Ledger;
+  beforeAll(async () => {
+    backend = be;
+    if (!be.skip) l = await ledgerFile();
   });
 
   it("a malleated twin (r, n−s) of a firmware voucher is no fork: the merchant is paid in full, nobody is flagged", async () => {
@@ -250,7 +255,7 @@ describe("the money path: lost answers, refusals and third parties", () => {
   });
 
   it("a voucher with counter 2^32−1 is a pending gap of one range, not a crash", async () => {
-    const lg = ledgerFile();
+    const lg = await ledgerFile();
     const signer = { ...signerFor(ks, { cert: null, suite: "p256" } as never) };
     await lg.putIssuerKeys(ks.keys().map(({ kid, suite, pub, status: st }) => ({ kid, suite, pub, status: st })));
     const p = PaperDevice.create(signer);

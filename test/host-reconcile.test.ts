@@ -1,19 +1,17 @@
 // Reconciliation (issue 6 "reconcile FILES…"): synthetic signed vouchers from host-side
-// paper devices through real POS-export / device-log files into a SQLite ledger.
+// paper devices through real POS-export / device-log files into a ledger, the same suite
+// on SQLite and on PostgreSQL (issue 13).
 // Honest traffic → 0 fraud; clone (fork), replay, over-limit, revoked, tampered, gap =
 // pending, out-of-order files, re-import changes nothing, corrupted export.
 import { beforeEach, describe, expect, it } from "vitest";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
+import type { Ledger } from "../host-tools/src/ledger/ledger.ts";
 import { parseInput, reconcile, POS_EXPORT_FORMAT, DEVICE_LOG_FORMAT, type InputFile } from "../host-tools/src/reconcile.ts";
 import { PaperDevice } from "../host-tools/src/synthetic.ts";
 import { generateKeyPair, keyId, type SuiteName } from "../host-tools/src/sig.ts";
 import { hex, type Signer } from "../host-tools/src/docs.ts";
 import { WalletError, EXIT_DATA } from "../host-tools/src/errors.ts";
+import { BACKENDS, type Backend } from "./support/ledger-backends.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "host-rec-"));
 let n = 0;
 const M1 = Buffer.from("0000000000000001", "hex");
 const M2 = Buffer.from("0000000000000002", "hex");
@@ -35,22 +33,25 @@ function logFile(d: PaperDevice, coses: Uint8Array[]): InputFile {
   return parseInput(`log-${++n}.json`, JSON.stringify({ format: DEVICE_LOG_FORMAT, version: 1, deviceId: d.id, readAt: "x", entries: coses.map(hex) }));
 }
 
+let backend: Backend;
 async function ledgerWith(...devs: PaperDevice[]) {
-  const l = SqliteLedger.open(join(dir, `l${++n}.sqlite`));
+  const l = await backend.fresh();
   await l.putIssuerKeys([P256, SM2].map((s) => ({ kid: hex(s.kid), suite: s.suite, pub: hex(s.key!.pub), status: "active" })));
   for (const d of devs) await l.putDevice(d.record());
   return l;
 }
 
-const snapshot = async (l: SqliteLedger) => ({
+const snapshot = async (l: Ledger) => ({
   vouchers: (await Promise.all((await l.devices()).map((d) => l.vouchersOf(d.deviceId)))).flat().map((v) => [v.hash, v.status, v.reason]).sort(),
   cases: (await l.fraudCases()).map((c) => [c.kind, c.deviceId, c.counter, c.voucherHash]).sort(),
   summary: await l.summary(),
 });
 
-describe("reconcile", () => {
+describe.each(BACKENDS)("reconcile ($label)", (be) => {
+  const it = be.it;
   let a: PaperDevice, b: PaperDevice, s: PaperDevice;
   beforeEach(() => {
+    backend = be;
     a = PaperDevice.create(P256);
     b = PaperDevice.create(P256, { formFactor: "band" });
     s = PaperDevice.create(SM2, { suite: "sm2", formFactor: "watch" });

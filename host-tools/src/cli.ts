@@ -102,6 +102,9 @@ function overview(): string {
   ].join("\n");
 }
 
+/** A SQLite file path (resolved), or a PostgreSQL URL (postgres://… or postgresql://…) as given. */
+export const ledgerLocation = (v: string): string => (/^postgres(ql)?:\/\//i.test(v) ? v : resolve(v));
+
 export function makeCtx(values: Values, env: NodeJS.ProcessEnv = process.env): Ctx {
   const home = resolve((values.home as string) ?? env.WALLET_HOME ?? "wallet-data");
   return {
@@ -109,7 +112,7 @@ export function makeCtx(values: Values, env: NodeJS.ProcessEnv = process.env): C
     trace: !!values.trace,
     home,
     keystorePath: resolve((values.keystore as string) ?? env.WALLET_KEYSTORE ?? join(home, "keystore.json")),
-    ledgerPath: resolve((values.ledger as string) ?? env.WALLET_LEDGER ?? join(home, "ledger.sqlite")),
+    ledgerPath: ledgerLocation((values.ledger as string) ?? env.WALLET_LEDGER ?? join(home, "ledger.sqlite")),
     env,
     log: (line) => process.stderr.write(line + "\n"),
   };

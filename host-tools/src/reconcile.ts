@@ -125,7 +125,9 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     const batches: { file: InputFile; coses: Uint8Array[]; receiptCoses: Uint8Array[]; chunks: Chunk[] }[] = [];
     for (const src of sources) {
       const f = typeof src === "string" ? parseInput(src) : src;
-      const already = (await ledger.hasImport(f.hash)) || batches.some((b) => b.file.hash === f.hash);
+      // claimed, not just looked up: a concurrent import of the same file (another process,
+      // PostgreSQL) is waited for here, then this one skips it (the imports table's key)
+      const already = batches.some((b) => b.file.hash === f.hash) || !(await ledger.claimImport(f.hash, f.name, f.kind));
       files.push({ name: f.name, kind: f.kind, vouchers: f.coses.length, alreadyImported: already });
       if (already) continue;
       const coses = f.coses.filter((c) => !isReceipt(c));
@@ -226,7 +228,11 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     const pendingGaps: ReconcileResult["pendingGaps"] = [];
     const confirmedLoads: ReconcileResult["confirmedLoads"] = [];
     const closedCases: FraudCase[] = [];
-    for (const id of [...touched].sort()) {
+    // every device judged here is ours to the end of the transaction: a concurrent import
+    // touching one waits, and judges it after this commits, over all the evidence
+    const judged = [...touched].sort();
+    await ledger.lockDevices(judged);
+    for (const id of judged) {
       const dev = await ledger.device(id);
       if (!dev) continue; // a payee id that is not a device of ours (a merchant)
       const ev = await evidenceOf(ledger, dev);
@@ -268,7 +274,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
         fraudCases: newCases.map((c) => `${c.kind} ${c.deviceId}#${c.counter ?? "-"}`),
       });
     return result;
-  });
+  }, { retryConflicts: true }); // the function has no effect outside the ledger: it may run again
 }
 
 /** Everything the ledger holds that bears on one device's verdict (verdict.ts). */

@@ -7,18 +7,27 @@ import type { DeviceRecord, Ledger, LedgerSummary } from "../ledger/ledger.ts";
 import { lockTimeoutMs, SqliteLedger } from "../ledger/sqlite.ts";
 
 /**
- * Opens the ledger. Only the commands that create state (`issuer init`) pass `create`:
- * for every other command a missing ledger is a mistyped --home or --ledger, and making
- * a fresh empty one there would hide it (exit 6, not found).
+ * Opens the ledger: a SQLite file, or a PostgreSQL server when --ledger / WALLET_LEDGER is
+ * a postgres:// URL (host-tools/README.md; the pg client is loaded only then). Only the
+ * commands that create state (`issuer init`) pass `create`: for every other command a
+ * missing ledger is a mistyped --home or --ledger, and making a fresh empty one there
+ * would hide it (exit 6, not found).
  */
-export function openLedger(ctx: Ctx, create = false): SqliteLedger {
+export async function openLedger(ctx: Ctx, create = false): Promise<Ledger> {
+  const lockMs = lockTimeoutMs(ctx.env);
+  if (isPostgresUrl(ctx.ledgerPath)) {
+    const { PostgresLedger, checkPostgresUrl } = await import("../ledger/postgres.ts");
+    return PostgresLedger.open(checkPostgresUrl(ctx.ledgerPath), { create, lockTimeoutMs: lockMs });
+  }
   if (!create && !existsSync(ctx.ledgerPath)) throw notFound(`ledger: ${ctx.ledgerPath} not found (wrong --home? \`wallet issuer init\` creates it)`);
   if (create) ensureHome(ctx);
-  return SqliteLedger.open(ctx.ledgerPath, { lockTimeoutMs: lockTimeoutMs(ctx.env) });
+  return SqliteLedger.open(ctx.ledgerPath, { lockTimeoutMs: lockMs });
 }
 
+const isPostgresUrl = (s: string) => /^postgres(ql)?:\/\//i.test(s);
+
 export async function withLedger<T>(ctx: Ctx, fn: (l: Ledger) => Promise<T>, create = false): Promise<T> {
-  const l = openLedger(ctx, create);
+  const l = await openLedger(ctx, create);
   try {
     return await fn(l);
   } finally {

@@ -13,7 +13,7 @@ export const OPTION_HELP: Record<string, string> = {
   version: "print the version of host-tools",
   home: "directory with the keystore, ledger and POS outbox (default $WALLET_HOME, else ./wallet-data)",
   keystore: "issuer keystore file (default HOME/keystore.json, or $WALLET_KEYSTORE)",
-  ledger: "ledger database file (default HOME/ledger.sqlite, or $WALLET_LEDGER)",
+  ledger: "ledger: a SQLite file (default HOME/ledger.sqlite) or a PostgreSQL URL postgres://user@host:port/db (or $WALLET_LEDGER)",
   trace: "print every APDU and response, with the status word's name and the time, on stderr",
   // devices
   ...CHANNEL_HELP,

@@ -6,6 +6,7 @@
 //
 // Identifiers are lower-case hex strings (device ids 8 bytes, tokens 16, voucher hashes
 // 32); amounts are minor units; times are Unix seconds unless named `...At` (ISO text).
+import { createHash } from "node:crypto";
 import type { SuiteName } from "../sig.ts";
 
 export type FormFactor = "card" | "band" | "watch";
@@ -164,11 +165,23 @@ export interface AuditVerdict {
   head?: string;
 }
 
+export interface TransactionOptions {
+  /** PostgreSQL: run `fn` again (up to a bound) when the server aborts the transaction for a
+   * deadlock or a serialization failure. Only for functions with no effect outside the
+   * ledger (reconciliation); SQLite serializes writers and never needs it. */
+  retryConflicts?: boolean;
+}
+
 export interface Ledger {
+  /** the SQLite file, or the PostgreSQL URL with its password hidden */
   readonly path: string;
   schemaVersion(): Promise<number>;
-  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  transaction<T>(fn: () => Promise<T>, opts?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
+  /** Inside a transaction: serializes work on these devices with every other process until
+   * the end of the transaction (PostgreSQL advisory locks, taken in sorted order; SQLite:
+   * nothing to do, one writer at a time). */
+  lockDevices(deviceIds: string[]): Promise<void>;
 
   // issuer trust (public keys only)
   putIssuerKeys(keys: IssuerKeyRecord[]): Promise<void>;
@@ -205,6 +218,10 @@ export interface Ledger {
 
   // vouchers, submissions, settlements, fraud
   hasImport(sourceHash: string): Promise<boolean>;
+  /** Inside a transaction: records that it imports this file (true), or finds it imported
+   * already (false). PostgreSQL: a concurrent import of the same file makes it wait for
+   * that transaction's end (the imports table's unique key). `addImport` adds the counts. */
+  claimImport(sourceHash: string, name: string, kind: string): Promise<boolean>;
   addImport(sourceHash: string, name: string, kind: string, counts: object): Promise<void>;
   addVouchers(v: VoucherRecord[]): Promise<number>; // inserted (new) count; known hashes ignored
   addRejected(r: RejectedVoucher[]): Promise<number>;
@@ -248,4 +265,9 @@ export interface LedgerSummary {
   pendingLoads: number;
   /** confirmed loads − paid to merchants − unclaimed − in flight: value on the devices */
   inCirculation: number;
+}
+
+/** The audit chain's link, the same for every backend: SHA-256(prev hash | seq | time | action | data). */
+export function auditHash(prev: string, seq: number, at: string, action: string, data: string): string {
+  return createHash("sha256").update(`${prev}|${seq}|${at}|${action}|${data}`).digest("hex");
 }

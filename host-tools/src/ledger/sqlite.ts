@@ -5,7 +5,7 @@
 // SHA-256(prev hash | seq | time | action | data), so `verifyAudit` finds any edit,
 // deletion or reordering even when someone drops the triggers.
 import Database from "better-sqlite3";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readFileSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { dataError, sqliteStorageText, storageError, usageError } from "../errors.ts";
@@ -14,6 +14,7 @@ import type {
   AckState, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
+import { auditHash } from "./ledger.ts";
 
 export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   // 1: the initial schema
@@ -93,9 +94,7 @@ export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
 const GENESIS = "0".repeat(64);
 const now = () => new Date().toISOString();
 
-export function auditHash(prev: string, seq: number, at: string, action: string, data: string): string {
-  return createHash("sha256").update(`${prev}|${seq}|${at}|${action}|${data}`).digest("hex");
-}
+export { auditHash };
 
 type Row = Record<string, any>;
 
@@ -275,6 +274,10 @@ export class SqliteLedger implements Ledger {
     this.db.close();
   }
 
+  async lockDevices(_deviceIds: string[]): Promise<void> {
+    // BEGIN IMMEDIATE made this the only writer: nothing else can judge these devices now
+  }
+
   /** For tests and tools: the raw connection (never used by the CLI commands). */
   raw(): Database.Database {
     return this.db;
@@ -421,8 +424,15 @@ export class SqliteLedger implements Ledger {
     return !!this.st("SELECT 1 FROM imports WHERE source_hash = ?").get(sourceHash);
   }
 
+  async claimImport(sourceHash: string, name: string, kind: string): Promise<boolean> {
+    return this.st("INSERT OR IGNORE INTO imports (source_hash, name, kind, counts, imported_at) VALUES (?, ?, ?, '{}', ?)").run(sourceHash, name, kind, now()).changes === 1;
+  }
+
   async addImport(sourceHash: string, name: string, kind: string, counts: object): Promise<void> {
-    this.st("INSERT OR IGNORE INTO imports (source_hash, name, kind, counts, imported_at) VALUES (?, ?, ?, ?, ?)").run(sourceHash, name, kind, JSON.stringify(counts), now());
+    this.st(
+      `INSERT INTO imports (source_hash, name, kind, counts, imported_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (source_hash) DO UPDATE SET counts = excluded.counts WHERE imports.counts = '{}'`,
+    ).run(sourceHash, name, kind, JSON.stringify(counts), now());
   }
 
   async addVouchers(vs: VoucherRecord[]): Promise<number> {
