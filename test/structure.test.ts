@@ -1,0 +1,147 @@
+// The parts' boundaries and the module graph (DESIGN.md §2, README "Architecture"): every
+// import in firmware/, protocol/, wearable-sim/, host-tools/, bench/ and scripts/ crosses a
+// part's boundary only through that part's public entry, and no modules import each other
+// in a cycle. test/ may import anything (it is the rig, and tests reach internals on purpose).
+import { describe, expect, it } from "vitest";
+import { findCycles, partOf, readGraph, type ImportEdge, type Part } from "./support/import-graph.ts";
+
+/**
+ * Each part's public entries (repository-relative; a trailing `*` matches the files of that
+ * folder, not its subfolders) and which other parts may import it through them.
+ */
+const ENTRIES: Record<Exclude<Part, "test">, { entries: string[]; importers: Part[] }> = {
+  // the one source of truth: its portable constants and host codecs are all public
+  protocol: { entries: ["protocol/portable/*", "protocol/src/*"], importers: ["firmware", "wearable-sim", "host-tools", "bench", "scripts"] },
+  // AssemblyScript compiled to firmware.wasm: reached as a module binary, never imported
+  firmware: { entries: [], importers: [] },
+  // the simulator's surface: devices, fleets and transports; fixtures for benches
+  "wearable-sim": { entries: ["wearable-sim/src/index.ts", "wearable-sim/test-fixtures/*"], importers: ["host-tools", "bench"] },
+  // the host library behind the `wallet` CLI
+  "host-tools": { entries: ["host-tools/src/index.ts"], importers: ["bench"] },
+  bench: { entries: [], importers: [] },
+  scripts: { entries: [], importers: [] },
+};
+
+/** Narrower rules than "public entries only", where a part's design restricts it further. */
+function narrower(e: ImportEdge, from: Part, to: Part): string | null {
+  // firmware is built by asc alone: it may import only itself and the portable constants
+  if (from === "firmware" && !(to === "firmware" || e.to!.startsWith("protocol/portable/")))
+    return "firmware imports only firmware/ and protocol/portable/";
+  // the protocol depends on nothing else of the repository
+  if (from === "protocol" && to !== "protocol") return "protocol imports only protocol/";
+  // benches and scripts may reuse the test rig's helpers, never a test file
+  if (to === "test" && from !== "test") {
+    if (from !== "bench" && from !== "scripts") return "only bench/ and scripts/ may use the test rig";
+    if (/\.test\.ts$/.test(e.to!)) return "a test file is not a helper";
+    return "ok";
+  }
+  return null;
+}
+
+function matches(file: string, pattern: string): boolean {
+  if (!pattern.endsWith("*")) return file === pattern;
+  const dir = pattern.slice(0, -1);
+  return file.startsWith(dir) && !file.slice(dir.length).includes("/");
+}
+
+function violation(e: ImportEdge): string | null {
+  if (e.to === null) return `does not resolve to a file`;
+  const from = partOf(e.from), to = partOf(e.to);
+  if (from === null || to === null) return `reaches outside the parts (${e.to})`;
+  if (from === "test") return null;
+  const n = narrower(e, from, to);
+  if (n === "ok") return null;
+  if (n !== null) return n;
+  if (from === to) return null;
+  const rule = ENTRIES[to as Exclude<Part, "test">];
+  if (!rule.importers.includes(from)) return `${from}/ may not import ${to}/ at all`;
+  if (!rule.entries.some((p) => matches(e.to!, p))) return `${to}/ is reached only through ${rule.entries.join(", ")}`;
+  return null;
+}
+
+/**
+ * Debts being paid, listed so that every commit stays green while they are: each entry must
+ * still occur (a paid debt is struck from here), and nothing else may.
+ */
+const KNOWN_CROSSINGS: string[] = [
+  "bench/pcsc-roundtrip.ts → wearable-sim/src/transports/vpcd.ts",
+  "bench/personalize.ts → wearable-sim/src/fleet.ts",
+  "bench/personalize.ts → host-tools/src/channels/pcsc.ts",
+  "bench/personalize.ts → host-tools/src/channels/sim.ts",
+  "bench/personalize.ts → host-tools/src/flows.ts",
+  "bench/personalize.ts → host-tools/src/keystore.ts",
+  "bench/personalize.ts → host-tools/src/ledger/sqlite.ts",
+  "bench/personalize.ts → host-tools/src/synthetic.ts",
+  "bench/reconcile.ts → host-tools/src/docs.ts",
+  "bench/reconcile.ts → host-tools/src/ledger/sqlite.ts",
+  "bench/reconcile.ts → host-tools/src/reconcile.ts",
+  "bench/reconcile.ts → host-tools/src/sig.ts",
+  "bench/reconcile.ts → host-tools/src/synthetic.ts",
+  "bench/sim.ts → wearable-sim/src/transports/vpcd.ts",
+  "bench/sim.ts → wearable-sim/src/device.ts",
+  "bench/sim.ts → wearable-sim/src/fleet.ts",
+  "bench/tap.ts → wearable-sim/src/fleet.ts",
+  "bench/tap.ts → host-tools/src/channels/pcsc.ts",
+  "bench/tap.ts → host-tools/src/channels/sim.ts",
+  "bench/tap.ts → host-tools/src/channels/channel.ts",
+  "bench/tap.ts → host-tools/src/flows.ts",
+  "bench/tap.ts → host-tools/src/keystore.ts",
+  "bench/tap.ts → host-tools/src/ledger/sqlite.ts",
+  "bench/tap.ts → host-tools/src/pos-outbox.ts",
+  "bench/tap.ts → host-tools/src/synthetic.ts",
+  "host-tools/src/channels/sim.ts → wearable-sim/src/device.ts",
+];
+const KNOWN_CYCLES: string[] = [
+  "wearable-sim/src/transports/index.ts → wearable-sim/src/transports/pcsc.ts → wearable-sim/src/transports/index.ts",
+  "wearable-sim/src/transports/index.ts → wearable-sim/src/transports/serial.ts → wearable-sim/src/transports/index.ts",
+  "wearable-sim/src/transports/index.ts → wearable-sim/src/transports/hid-udp.ts → wearable-sim/src/transports/hid-core.ts → wearable-sim/src/transports/index.ts",
+  "wearable-sim/src/transports/index.ts → wearable-sim/src/transports/hid-udp.ts → wearable-sim/src/transports/index.ts",
+  "wearable-sim/src/transports/index.ts → wearable-sim/src/transports/uhid.ts → wearable-sim/src/transports/index.ts",
+  "wearable-sim/src/fleet.ts → wearable-sim/src/scenario.ts → wearable-sim/src/fleet.ts",
+  "host-tools/src/flows.ts → host-tools/src/pos-outbox.ts → host-tools/src/flows.ts",
+  "host-tools/src/cli.ts → host-tools/src/commands/issuer.ts → host-tools/src/cli.ts",
+  "host-tools/src/cli.ts → host-tools/src/commands/issuer.ts → host-tools/src/commands/common.ts → host-tools/src/cli.ts",
+  "host-tools/src/cli.ts → host-tools/src/commands/ledger-cmds.ts → host-tools/src/cli.ts",
+  "host-tools/src/cli.ts → host-tools/src/commands/ledger-cmds.ts → host-tools/src/commands/limits.ts → host-tools/src/cli.ts",
+  "host-tools/src/cli.ts → host-tools/src/commands/ledger-cmds.ts → host-tools/src/commands/report-text.ts → host-tools/src/cli.ts",
+  "host-tools/src/cli.ts → host-tools/src/commands/ledger-cmds.ts → host-tools/src/report-html.ts → host-tools/src/cli.ts",
+  "host-tools/src/cli.ts → host-tools/src/commands/device-cmds.ts → host-tools/src/cli.ts",
+  "host-tools/src/cli.ts → host-tools/src/commands/device-cmds.ts → host-tools/src/channels/index.ts → host-tools/src/cli.ts",
+  "host-tools/src/cli.ts → host-tools/src/commands/card-cmds.ts → host-tools/src/cli.ts",
+];
+
+/** Fails on anything found that is not a listed debt, and on a listed debt no longer found. */
+function expectOnly(found: string[], known: string[], what: string, key: (s: string) => string = (s) => s): void {
+  const knownKeys = new Set(known.map(key));
+  const foundKeys = new Set(found.map(key));
+  const fresh = found.filter((f) => !knownKeys.has(key(f)));
+  const paid = known.filter((k) => !foundKeys.has(key(k)));
+  expect(fresh, `${what}:\n  ${fresh.join("\n  ")}\n`).toEqual([]);
+  expect(paid, `no longer found, strike from the known list in test/structure.test.ts:\n  ${paid.join("\n  ")}\n`).toEqual([]);
+}
+
+const graph = readGraph();
+
+describe("part boundaries (DESIGN.md §2)", () => {
+  it("reads the sources of every part", () => {
+    for (const p of ["firmware", "protocol", "wearable-sim", "host-tools", "bench", "scripts"])
+      expect(graph.files.some((f) => f.startsWith(`${p}/`)), p).toBe(true);
+    expect(graph.edges.length).toBeGreaterThan(300);
+  });
+
+  it("every import across a boundary goes through the part's public entry", () => {
+    const bad = graph.edges
+      .map((e) => ({ e, why: violation(e) }))
+      .filter((x) => x.why !== null)
+      .map(({ e, why }) => `${e.from}:${e.line} imports "${e.spec}" (${e.to ?? "?"}): ${why}`);
+    // a known crossing is named by its two files: moving the line does not make it new
+    expectOnly(bad, KNOWN_CROSSINGS, "imports across a boundary", (s) => s.replace(/^(\S+?):\d+ imports "[^"]*" \((\S+)\):.*$/, "$1 → $2"));
+  });
+
+  it("has no import cycle among modules", () => {
+    const cycles = findCycles(graph, (f) => !f.startsWith("test/"));
+    const text = cycles.map((c) => c.join(" → "));
+    // a cycle is the same cycle whichever module the search entered it by
+    expectOnly(text, KNOWN_CYCLES, "import cycles", (s) => [...new Set(s.split(" → "))].sort().join("|"));
+  });
+});
