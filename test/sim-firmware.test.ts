@@ -19,6 +19,7 @@ import { PROTOCOL_REVISION } from "../protocol/portable/revision.ts";
 import { GET_STATUS, SELECT_WALLET, parseSelect, parseStatus } from "../wearable-sim/test-fixtures/wallet-apdus.ts";
 import { createPtyPair } from "./support/pty.ts";
 import { Fleet } from "../wearable-sim/src/fleet.ts";
+import { runScenario } from "../wearable-sim/src/scenario.ts";
 import { readFileSync } from "node:fs";
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -145,7 +146,7 @@ describe("real firmware scenario", () => {
   it("wearable-sim/scenarios/wallet-select-status.json: three devices run to completion", async () => {
     const sc = JSON.parse(readFileSync(new URL("../wearable-sim/scenarios/wallet-select-status.json", import.meta.url), "utf8"));
     const fleet = new Fleet({ seed: "fw-scenario" });
-    const r = await fleet.run(sc);
+    const r = await runScenario(fleet, sc);
     await fleet.stop();
     expect(r.failures).toEqual([]);
     expect(new Set(r.events.filter((e) => e.type === "apdu").map((e) => e.serial)).size).toBe(3);

@@ -92,22 +92,6 @@ const KNOWN_CROSSINGS: string[] = [
   "host-tools/src/channels/sim.ts → wearable-sim/src/device.ts",
 ];
 const KNOWN_CYCLES: string[] = [
-  "wearable-sim/src/transports/index.ts → wearable-sim/src/transports/pcsc.ts → wearable-sim/src/transports/index.ts",
-  "wearable-sim/src/transports/index.ts → wearable-sim/src/transports/serial.ts → wearable-sim/src/transports/index.ts",
-  "wearable-sim/src/transports/index.ts → wearable-sim/src/transports/hid-udp.ts → wearable-sim/src/transports/hid-core.ts → wearable-sim/src/transports/index.ts",
-  "wearable-sim/src/transports/index.ts → wearable-sim/src/transports/hid-udp.ts → wearable-sim/src/transports/index.ts",
-  "wearable-sim/src/transports/index.ts → wearable-sim/src/transports/uhid.ts → wearable-sim/src/transports/index.ts",
-  "wearable-sim/src/fleet.ts → wearable-sim/src/scenario.ts → wearable-sim/src/fleet.ts",
-  "host-tools/src/flows.ts → host-tools/src/pos-outbox.ts → host-tools/src/flows.ts",
-  "host-tools/src/cli.ts → host-tools/src/commands/issuer.ts → host-tools/src/cli.ts",
-  "host-tools/src/cli.ts → host-tools/src/commands/issuer.ts → host-tools/src/commands/common.ts → host-tools/src/cli.ts",
-  "host-tools/src/cli.ts → host-tools/src/commands/ledger-cmds.ts → host-tools/src/cli.ts",
-  "host-tools/src/cli.ts → host-tools/src/commands/ledger-cmds.ts → host-tools/src/commands/limits.ts → host-tools/src/cli.ts",
-  "host-tools/src/cli.ts → host-tools/src/commands/ledger-cmds.ts → host-tools/src/commands/report-text.ts → host-tools/src/cli.ts",
-  "host-tools/src/cli.ts → host-tools/src/commands/ledger-cmds.ts → host-tools/src/report-html.ts → host-tools/src/cli.ts",
-  "host-tools/src/cli.ts → host-tools/src/commands/device-cmds.ts → host-tools/src/cli.ts",
-  "host-tools/src/cli.ts → host-tools/src/commands/device-cmds.ts → host-tools/src/channels/index.ts → host-tools/src/cli.ts",
-  "host-tools/src/cli.ts → host-tools/src/commands/card-cmds.ts → host-tools/src/cli.ts",
 ];
 
 /** Fails on anything found that is not a listed debt, and on a listed debt no longer found. */

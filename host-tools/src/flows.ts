@@ -357,8 +357,8 @@ export interface PosConfig {
   revoked: Set<string>;
 }
 
-export type { PayIntent } from "./pos-outbox.ts";
-import type { PayIntent } from "./pos-outbox.ts";
+export type { PayIntent } from "./pay-intent.ts";
+import type { PayIntent } from "./pay-intent.ts";
 
 export interface PosPayment {
   approved: true;

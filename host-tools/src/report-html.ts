@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { VOUCHER_KIND_D2D } from "../../protocol/portable/cbor-keys.ts";
 import type { FraudCase, Ledger, VoucherRecord } from "./ledger/ledger.ts";
-import type { Ctx } from "./cli.ts";
+import type { Ctx } from "./commands/command.ts";
 import { withLedger } from "./commands/common.ts";
 import { notFound, storageError, usageError } from "./errors.ts";
 

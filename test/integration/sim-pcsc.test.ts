@@ -6,6 +6,7 @@
 // pcscd (test/rig/global-setup.ts) through test/support/pcsc.ts.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Fleet } from "../../wearable-sim/src/fleet.ts";
+import { runScenario } from "../../wearable-sim/src/scenario.ts";
 import { PROFILES } from "../../wearable-sim/src/profiles.ts";
 import { PcscSession } from "../support/pcsc.ts";
 import { GET_STATUS, SELECT_WALLET, parseSelect, parseStatus } from "../../wearable-sim/test-fixtures/wallet-apdus.ts";
@@ -121,7 +122,7 @@ describe("wearable-sim through real pcscd + vpcd", () => {
         await pcsc.waitAbsent(reader0, 10_000);
       }
     })();
-    const r = await fleet.run(sc);
+    const r = await runScenario(fleet, sc);
     await watcher;
     expect(r.failures).toEqual([]);
     expect(seen).toEqual(["card", "watch"]);

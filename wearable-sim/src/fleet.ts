@@ -14,7 +14,6 @@ import type { TearMode } from "./flash.ts";
 import type { ProfileName } from "./profiles.ts";
 import { createTransport, serveApdu, type Transport, type TransportKind, type TransportOptions } from "./transports/index.ts";
 import { slotOfReader, type PcscTransport } from "./transports/pcsc.ts";
-import { runScenario, type Scenario, type ScenarioResult } from "./scenario.ts";
 
 export interface FleetOptions {
   /** firmware file, default build/firmware.wasm */
@@ -215,10 +214,6 @@ export class Fleet extends EventEmitter {
   /** In-process APDU (what `/apdu` serves): undefined when the device did not answer. */
   apdu(id: string, command: Uint8Array): Uint8Array | undefined {
     return serveApdu(this.get(id).device, command);
-  }
-
-  run(scenario: Scenario): Promise<ScenarioResult> {
-    return runScenario(this, scenario);
   }
 
   async stop(): Promise<void> {

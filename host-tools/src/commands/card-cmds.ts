@@ -4,8 +4,9 @@
 // and `wallet pin change` (CHANGE REFERENCE DATA). Neither needs the keystore; card info
 // adds the ledger's view of the device when a ledger is there.
 import { existsSync } from "node:fs";
-import { register, type Ctx } from "../cli.ts";
-import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, withChannel } from "../channels/index.ts";
+import { register, type Ctx } from "./command.ts";
+import { withChannel } from "../channels/index.ts";
+import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions } from "./channel-options.ts";
 import { refused, usageError } from "../errors.ts";
 import { currencyCode, isoTime, moneyIn } from "../format.ts";
 import { WalletCard, type CardStatus } from "../card.ts";

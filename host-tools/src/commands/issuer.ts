@@ -1,6 +1,6 @@
 // `wallet issuer init | show | rotate | export-public` (issue 6): the issuer keystore.
 import { writeFileSync } from "node:fs";
-import { register, ensureHome, type Ctx } from "../cli.ts";
+import { register, ensureHome, type Ctx } from "./command.ts";
 import { getPassphrase, Keystore, type IssuerKeyPublic } from "../keystore.ts";
 import { table } from "../format.ts";
 import { usageError } from "../errors.ts";

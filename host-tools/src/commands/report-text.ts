@@ -4,7 +4,7 @@
 // shown as revoked whatever its lifecycle state. (The HTML report is elsewhere.)
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Ctx, Output, Values } from "../cli.ts";
+import type { Ctx, Output, Values } from "./command.ts";
 import { usageError } from "../errors.ts";
 import { csv, currencyCode, isoAny, isoTime, money, table } from "../format.ts";
 import type { DeviceRecord, FraudCase, LedgerSummary, LoadRecord, VoucherRecord } from "../ledger/ledger.ts";

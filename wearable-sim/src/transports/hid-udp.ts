@@ -8,7 +8,7 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { HID_CID_BROADCAST } from "../../../protocol/portable/hid.ts";
 import type { Device } from "../device.ts";
 import { HidDeviceCore, reportCid } from "./hid-core.ts";
-import type { Transport, TransportOptions } from "./index.ts";
+import type { Transport, TransportOptions } from "./transport.ts";
 
 const LOOPBACK = "127.0.0.1";
 

@@ -11,7 +11,7 @@
 // and silent would stall the reader; removal is what a host sees when a card is pulled.
 import { VpcdCard } from "./vpcd.ts";
 import type { Device } from "../device.ts";
-import { serveApdu, type Transport, type TransportOptions } from "./index.ts";
+import { serveApdu, type Transport, type TransportOptions } from "./transport.ts";
 
 /**
  * vpcd reader names end in " 00 0n" for slot n of the first reader.conf entry; a further

@@ -27,7 +27,7 @@ import {
   SERIAL_TYPE_RESET,
 } from "../../../protocol/portable/serial.ts";
 import type { Device } from "../device.ts";
-import { serveApdu, type Transport, type TransportOptions } from "./index.ts";
+import { serveApdu, type Transport, type TransportOptions } from "./transport.ts";
 
 // a pty ignores the rate; real adapters of wearables run at this one
 const BAUD_RATE = 115200;
