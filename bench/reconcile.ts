@@ -16,11 +16,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { decodeSign1, toBeSigned } from "../protocol/src/cose.ts";
-import { hex } from "../host-tools/src/docs.ts";
-import { SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
-import { POS_EXPORT_FORMAT, reconcile } from "../host-tools/src/reconcile.ts";
-import { generateKeyPair, keyId } from "../host-tools/src/sig.ts";
-import { DEFAULT_LIMITS, PaperDevice } from "../host-tools/src/synthetic.ts";
+import { DEFAULT_LIMITS, generateKeyPair, hex, keyId, PaperDevice, POS_EXPORT_FORMAT, reconcile, SqliteLedger } from "../host-tools/src/index.ts";
 import { arg } from "./host-bench-util.ts";
 
 const JSON_OUT = process.argv.includes("--json");

@@ -64,32 +64,6 @@ function violation(e: ImportEdge): string | null {
  * still occur (a paid debt is struck from here), and nothing else may.
  */
 const KNOWN_CROSSINGS: string[] = [
-  "bench/pcsc-roundtrip.ts → wearable-sim/src/transports/vpcd.ts",
-  "bench/personalize.ts → wearable-sim/src/fleet.ts",
-  "bench/personalize.ts → host-tools/src/channels/pcsc.ts",
-  "bench/personalize.ts → host-tools/src/channels/sim.ts",
-  "bench/personalize.ts → host-tools/src/flows.ts",
-  "bench/personalize.ts → host-tools/src/keystore.ts",
-  "bench/personalize.ts → host-tools/src/ledger/sqlite.ts",
-  "bench/personalize.ts → host-tools/src/synthetic.ts",
-  "bench/reconcile.ts → host-tools/src/docs.ts",
-  "bench/reconcile.ts → host-tools/src/ledger/sqlite.ts",
-  "bench/reconcile.ts → host-tools/src/reconcile.ts",
-  "bench/reconcile.ts → host-tools/src/sig.ts",
-  "bench/reconcile.ts → host-tools/src/synthetic.ts",
-  "bench/sim.ts → wearable-sim/src/transports/vpcd.ts",
-  "bench/sim.ts → wearable-sim/src/device.ts",
-  "bench/sim.ts → wearable-sim/src/fleet.ts",
-  "bench/tap.ts → wearable-sim/src/fleet.ts",
-  "bench/tap.ts → host-tools/src/channels/pcsc.ts",
-  "bench/tap.ts → host-tools/src/channels/sim.ts",
-  "bench/tap.ts → host-tools/src/channels/channel.ts",
-  "bench/tap.ts → host-tools/src/flows.ts",
-  "bench/tap.ts → host-tools/src/keystore.ts",
-  "bench/tap.ts → host-tools/src/ledger/sqlite.ts",
-  "bench/tap.ts → host-tools/src/pos-outbox.ts",
-  "bench/tap.ts → host-tools/src/synthetic.ts",
-  "host-tools/src/channels/sim.ts → wearable-sim/src/device.ts",
 ];
 const KNOWN_CYCLES: string[] = [
 ];

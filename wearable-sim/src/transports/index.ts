@@ -30,6 +30,10 @@ export async function createTransport(kind: TransportKind, device: Device, opts:
       const { UhidTransport } = await import("./uhid.ts");
       return new UhidTransport(device);
     }
+    case "inprocess": {
+      const { InProcessTransport } = await import("./inprocess.ts");
+      return new InProcessTransport(device);
+    }
   }
   throw new TypeError(`transport: unknown kind "${kind as string}" (${TRANSPORT_KINDS.join(", ")})`);
 }

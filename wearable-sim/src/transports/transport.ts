@@ -4,7 +4,9 @@
 // a transport by kind, imports the transports.
 import { Device, DeviceOffError } from "../device.ts";
 
-export type TransportKind = "pcsc" | "serial" | "hid-udp" | "uhid";
+/** "inprocess" is for code in the same process (InProcessTransport); the others are what host software outside it reaches. */
+export type TransportKind = "pcsc" | "serial" | "hid-udp" | "uhid" | "inprocess";
+/** The kinds a fleet device can be started with (outside software reaches them). */
 export const TRANSPORT_KINDS: readonly TransportKind[] = ["pcsc", "serial", "hid-udp", "uhid"];
 
 export interface Transport {
