@@ -1,4 +1,4 @@
-// bench:personalize (issue 6 "Speed"): `npm run bench:personalize [-- --json] [--cards 20]`.
+// bench:personalize (README "Benchmarks"): `npm run bench:personalize [-- --json] [--cards 20]`.
 // Cards per minute personalized through real pcscd + vpcd (the rig's private pcscd with
 // the TCP_NODELAY fix): each card is inserted into the reader, found by a fresh PC/SC
 // connection, taken through the whole flow (SCP03 with GP default keys, PUT KEY with

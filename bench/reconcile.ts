@@ -1,4 +1,4 @@
-// bench:reconcile (issue 6 "Speed"): `npm run bench:reconcile [-- --json] [--vouchers 100000] [--devices 1000] [--workers N]`.
+// bench:reconcile (README "Benchmarks"): `npm run bench:reconcile [-- --json] [--vouchers 100000] [--devices 1000] [--workers N]`.
 // 100,000 P-256 vouchers from 1,000 host-side paper devices (protocol document codecs,
 // node:crypto signatures), written as 10 POS export files, reconciled into a fresh SQLite
 // ledger. Side by side in one run, on the same worker threads:

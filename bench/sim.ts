@@ -1,4 +1,4 @@
-// wearable-sim speed (issue 5 "Speed"), `npm run bench:sim [-- --json] [--n 300] [--cards 1000] [--no-pcsc]`.
+// wearable-sim speed (wearable-sim/README.md "Speed"), `npm run bench:sim [-- --json] [--n 300] [--cards 1000] [--no-pcsc]`.
 // 1. PC/SC floor vs simulator: a bare VpcdCard answering 9000 at once and a simulated card
 //    (real firmware.wasm) answering GET STATUS, both in the same private pcscd (the rig's,
 //    with its TCP_NODELAY fix), measured alternately APDU by APDU so both see the same machine

@@ -1,4 +1,4 @@
-// bench:tap (issue 6 "Speed"): `npm run bench:tap [-- --json] [--n 50]`. The full POS
+// bench:tap (README "Benchmarks"): `npm run bench:tap [-- --json] [--n 50]`. The full POS
 // payment — SELECT, GET STATUS, GET CERTIFICATE, [VERIFY], PAY, offline verification of
 // certificate chain and voucher, outbox write (SQLite, synchronous=FULL) — through real
 // pcscd + vpcd (the rig's private pcscd with the TCP_NODELAY fix) beside the very same

@@ -1,4 +1,4 @@
-// Host channels (issue 6 "Channels"): the same wallet flows over the simulator's
+// Host channels (host-tools/README.md "Choosing a device"): the same wallet flows over the simulator's
 // HID-over-UDP endpoint (64-byte CTAPHID-style reports on loopback) as over the
 // in-process channel; --trace prints every APDU; a device that does not answer is a
 // device error with a timeout, not a hang; the in-process channel leaves a mute device mute.

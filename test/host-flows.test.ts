@@ -1,4 +1,4 @@
-// Host flows against the real firmware.wasm in simulated devices (issue 6 "Commands"):
+// Host flows against the real firmware.wasm in simulated devices (DESIGN.md §6, §8):
 // personalization over SCP03 (both suites, resumable after a power cut), load (cap
 // refused by the tool), POS charge (offline verification, PIN above no-CVM, revoked
 // device declined, outbox before approval), transfer, sync, and a cloned card caught.

@@ -1,4 +1,4 @@
-// SQLite ledger (issue 6 "Ledger"): migrations by user_version, token vault, one
+// SQLite ledger (DESIGN.md §6; host-tools/README.md "Ledger"): migrations by user_version, token vault, one
 // transaction per batch (a failure leaves the ledger as it was), append-only
 // hash-chained audit log whose verification catches edits, deletions and reordering.
 import { describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// wearable-sim with the real build/firmware.wasm (issue 5 "Tests"): SELECT + GET STATUS in
+// wearable-sim with the real build/firmware.wasm (DESIGN.md §7): SELECT + GET STATUS in
 // process, over HID-over-UDP with fragmented reports, and over a real pty (socat pair from
 // the rig's test/support/pty.ts, opened with @serialport/stream); flash kept across power
 // cycles; power cut at every flash op of a blank device's first boot, then restart.

@@ -1,4 +1,4 @@
-// wearable-sim Fleet and scenario scripts (issue 5 "Control": start, list, press, power
+// wearable-sim Fleet and scenario scripts (wearable-sim/README.md "Commands", "Scenarios": start, list, press, power
 // cut, reset, run SCENARIO.json with three devices), in process on the echo firmware.
 import { describe, it, expect } from "vitest";
 import { readFileSync, mkdtempSync, existsSync } from "node:fs";

@@ -3,7 +3,9 @@
 // part's boundary only through that part's public entry, and no modules import each other
 // in a cycle. test/ may import anything (it is the rig, and tests reach internals on purpose).
 import { describe, expect, it } from "vitest";
-import { findCycles, partOf, readGraph, type ImportEdge, type Part } from "./support/import-graph.ts";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { findCycles, partOf, readGraph, ROOT, PARTS, type ImportEdge, type Part } from "./support/import-graph.ts";
 
 /**
  * Each part's public entries (repository-relative; a trailing `*` matches the files of that
@@ -101,5 +103,29 @@ describe("part boundaries (DESIGN.md §2)", () => {
     const text = cycles.map((c) => c.join(" → "));
     // a cycle is the same cycle whichever module the search entered it by
     expectOnly(text, KNOWN_CYCLES, "import cycles", (s) => [...new Set(s.split(" → "))].sort().join("|"));
+  });
+});
+
+describe("comments stand alone (README, DESIGN.md, SPEC, TRAPS.md)", () => {
+  it("no file cites a tracker issue by number: it cites the section of SPEC, DESIGN or a README instead", () => {
+    const files: string[] = [".ci/run", ...readdirSync(ROOT).filter((f) => f.endsWith(".md"))];
+    const walk = (d: string): void => {
+      for (const n of readdirSync(join(ROOT, d))) {
+        if (n.startsWith(".") || ["node_modules", "build", "dist", "coverage"].includes(n)) continue;
+        const p = `${d}/${n}`;
+        if (statSync(join(ROOT, p)).isDirectory()) walk(p);
+        else if (/\.(ts|mts|mjs|js|cjs|md|c)$/.test(n)) files.push(p);
+      }
+    };
+    for (const part of PARTS) if (existsSync(join(ROOT, part))) walk(part);
+    const cite = new RegExp(["\\bissue", "#?\\d+\\b"].join(" "), "i");
+    const bad: string[] = [];
+    for (const f of files) {
+      if (!existsSync(join(ROOT, f))) continue;
+      readFileSync(join(ROOT, f), "utf8").split("\n").forEach((line, i) => {
+        if (cite.test(line)) bad.push(`${f}:${i + 1}: ${line.trim().slice(0, 120)}`);
+      });
+    }
+    expect(bad, `cites an issue number:\n  ${bad.join("\n  ")}\n`).toEqual([]);
   });
 });

@@ -1,4 +1,4 @@
-// The `wallet` CLI (issue 6): a table of subcommands, each with its own options, all
+// The `wallet` CLI (DESIGN.md §6; README "The `wallet` CLI"): a table of subcommands, each with its own options, all
 // sharing the global ones (--json, --help, --home, --trace, channel selection).
 // Every command returns { data, text }: `--json` prints data as one JSON document,
 // otherwise text is printed. Every expected failure is a WalletError: one line on

@@ -1,4 +1,4 @@
-// `npm run demo` (issue 6 "Demo"): the end-to-end offline payment scenario, in-process,
+// `npm run demo` (README "Two commands"): the end-to-end offline payment scenario, in-process,
 // with no services: issuer init; personalize a card, a band and a watch (real
 // firmware.wasm in simulated devices, over the same APDUs a reader carries); loads;
 // offline payments at two POS terminals; a device-to-device transfer; a cloned card (its

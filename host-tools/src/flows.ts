@@ -1,4 +1,4 @@
-// The device flows of the `wallet` commands (issue 6 "Commands"), as library functions
+// The device flows of the `wallet` commands (DESIGN.md §6, §8; host-tools/README.md "Commands"), as library functions
 // over a Channel so the CLI, the demo and the tests run the same code:
 // personalize, load, POS charge (offline verification, outbox write before "approved"),
 // device-to-device transfer, and sync (read log → reconcile → signed acknowledgement).

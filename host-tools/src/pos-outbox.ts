@@ -1,4 +1,4 @@
-// The POS outbox (issue 6 "pos charge", "pos export"): the terminal's own SQLite file.
+// The POS outbox (DESIGN.md §8; host-tools/README.md "Commands"): the terminal's own SQLite file.
 // A voucher is stored (and committed) BEFORE the terminal says "approved", so a crash
 // after a tap never loses money; `export` writes every stored voucher as a POS export
 // file (reconcile.ts PosExport), so exporting twice is harmless: reconciliation knows

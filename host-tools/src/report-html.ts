@@ -1,4 +1,4 @@
-// `wallet report --html FILE` (issue 15): the settlement report as ONE self-contained page
+// `wallet report --html FILE` (README "The `wallet` CLI"): the settlement report as ONE self-contained page
 // that opens from a file with no network: per-merchant settled / pending / held (bar
 // chart), offline value in circulation over time with its loads, spends and syncs (line
 // chart), fraud cases with the vouchers they name, and the device table with a search box.

@@ -1,4 +1,4 @@
-// wearable-sim over real pcscd + vsmartcard-vpcd (issue 5 "Tests"): pcsclite lists the
+// wearable-sim over real pcscd + vsmartcard-vpcd (DESIGN.md §7): pcsclite lists the
 // reader, sees insertion and removal of a simulated device, SELECTs the applet and runs
 // GET STATUS on the real firmware; power-off/power-on through PC/SC keeps flash state;
 // two devices in two reader slots at once; a power cut in the middle of an APDU pulls the

@@ -1,4 +1,4 @@
-// `wearable-sim` CLI (issue 5 "Control"). `start` runs a fleet in the foreground with the
+// `wearable-sim` CLI (wearable-sim/README.md "Commands"). `start` runs a fleet in the foreground with the
 // control API on 127.0.0.1 and writes its URL to a state file; `list`, `tap`, `remove`,
 // `press`, `power-cut`, `reset`, `apdu`, `stop` talk to that running simulator over the
 // control API; `run SCENARIO.json` runs a scenario in its own process; `--command "…"`

@@ -1,4 +1,4 @@
-// Control API of a running simulator (issue 5 "Control"): HTTP + JSON on 127.0.0.1 with
+// Control API of a running simulator (wearable-sim/README.md "Control API"): HTTP + JSON on 127.0.0.1 with
 // the same verbs as the CLI, in the spirit of speculos (`/apdu`, `/button`, `/events`):
 //   GET  /devices                         list (DeviceInfo[])
 //   GET  /ready                           200 {ready:true} once every device with a transport is

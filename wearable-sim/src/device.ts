@@ -1,6 +1,6 @@
 // One simulated wallet device: hosts firmware.wasm and supplies its hardware interface
-// (protocol/SPEC.md §2: flash, TRNG, monotonic counter, clock, button), per issue 5
-// "Device host" and DESIGN.md §3.
+// (protocol/SPEC.md §2: flash, TRNG, monotonic counter, clock, button), per
+// DESIGN.md §3 and wearable-sim/README.md "Device model".
 //
 // Power model: `powerOn()` is a fresh WebAssembly.Instance + `reset()` (RAM lost, flash
 // kept). A power cut is NorFlash throwing `PowerCut` from inside a flash import: the

@@ -1,4 +1,4 @@
-// Opening a channel by one SPEC string (issue 6 "Channels"): "reader:NAME|INDEX",
+// Opening a channel by one SPEC string (host-tools/README.md "Choosing a device"): "reader:NAME|INDEX",
 // "hid:udp:HOST:PORT|PATH|VID:PID", "serial:PATH", "sim:IMAGE[,profile]" (an in-process
 // simulated device whose flash image is kept in a file). `trace` wraps the channel to
 // print every APDU. The CLI's options that name a channel are commands/channel-options.ts.

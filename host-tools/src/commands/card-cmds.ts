@@ -1,4 +1,4 @@
-// Reading and looking after one device (issue 10 "Things operators expect"):
+// Reading and looking after one device (host-tools/README.md "Commands"):
 // `wallet card info` (what `keycard-cli info` or `gp -l` show for a card: lifecycle,
 // balance, limits, what is left before a sync, PIN/PUK tries, the certificate's validity)
 // and `wallet pin change` (CHANGE REFERENCE DATA). Neither needs the keystore; card info

@@ -1,4 +1,4 @@
-// The `wallet` options that choose a channel (issue 6 "Channels"): `--reader NAME|INDEX`,
+// The `wallet` options that choose a channel (host-tools/README.md "Choosing a device"): `--reader NAME|INDEX`,
 // `--hid udp:HOST:PORT|PATH|VID:PID`, `--serial PATH`, `--sim IMAGE` (an in-process
 // simulated device whose flash image is kept in a file, `--profile` for a new one),
 // `--wait`, `--create`, turned into one channel SPEC for channels/index.ts.

@@ -1,4 +1,4 @@
-// Commands that talk to a device (issue 6): personalize (single or batch), load,
+// Commands that talk to a device (host-tools/README.md "Commands"): personalize (single or batch), load,
 // pos init | charge | export, transfer, sync, readers. Device flows live in flows.ts.
 import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";

@@ -1,4 +1,4 @@
-// `wallet issuer init | show | rotate | export-public` (issue 6): the issuer keystore.
+// `wallet issuer init | show | rotate | export-public` (DESIGN.md §6): the issuer keystore.
 import { writeFileSync } from "node:fs";
 import { register, ensureHome, type Ctx } from "./command.ts";
 import { getPassphrase, Keystore, type IssuerKeyPublic } from "../keystore.ts";

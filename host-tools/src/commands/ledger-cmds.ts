@@ -1,4 +1,4 @@
-// `wallet reconcile`, `wallet report`, `wallet audit verify`, `wallet devices …` (issue 6).
+// `wallet reconcile`, `wallet report`, `wallet audit verify`, `wallet devices …` (host-tools/README.md "Commands").
 import { existsSync } from "node:fs";
 import { register } from "./command.ts";
 import { notFound, refused, usageError } from "../errors.ts";

@@ -1,5 +1,5 @@
 // The text and CSV of `wallet report`, `wallet reconcile`'s summary and `wallet devices
-// show|list` (issue 10): amounts right-aligned with their currency code, ISO 8601 times,
+// show|list` (host-tools/README.md "Commands"): amounts right-aligned with their currency code, ISO 8601 times,
 // terminal names beside merchant ids where a POS outbox names them, and a revoked device
 // shown as revoked whatever its lifecycle state. (The HTML report is elsewhere.)
 import { existsSync, readdirSync, writeFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// The simulator's transports, chosen by kind (issue 5 "Transports"); the interface they all
+// The simulator's transports, chosen by kind (DESIGN.md §2); the interface they all
 // implement and the APDU path they share are transport.ts. A transport makes one Device
 // reachable by real host software:
 //   pcsc     a card in a vpcd reader slot of pcscd (pcsc.ts, over VpcdCard in vpcd.ts)

@@ -1,5 +1,5 @@
 // PC/SC transport: a simulated device as a card in a vpcd reader slot of pcscd
-// (issue 5 "Transports", PC/SC). Host software sees it through pcsclite exactly as a card
+// (DESIGN.md §2, PC/SC). Host software sees it through pcsclite exactly as a card
 // on a real reader. Built on VpcdCard (vpcd.ts, the vsmartcard virtual-reader protocol).
 //
 // Mapping to the physical world:

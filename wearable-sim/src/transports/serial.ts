@@ -1,6 +1,6 @@
 // Serial transport: the device speaks the protocol's serial framing (SPEC.md §7,
-// protocol/src/serial.ts) on a pty, as a wearable's debug/sync UART would (issue 5
-// "Transports", Serial). The device opens one end with @serialport/stream +
+// protocol/src/serial.ts) on a pty, as a wearable's debug/sync UART would (DESIGN.md
+// §2). The device opens one end with @serialport/stream +
 // @serialport/bindings-cpp; host software opens the other end, exactly as it would a
 // USB-serial adapter. Without a given path the transport creates its own socat pair
 // (`socat pty,raw,echo=0,link=A pty,raw,echo=0,link=B`) and `endpoint` is the host's end.
