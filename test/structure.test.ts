@@ -129,3 +129,17 @@ describe("comments stand alone (README, DESIGN.md, SPEC, TRAPS.md)", () => {
     expect(bad, `cites an issue number:\n  ${bad.join("\n  ")}\n`).toEqual([]);
   });
 });
+
+describe("one hardware interface (SPEC §2)", () => {
+  it("protocol/src/hw.ts, firmware/assembly/hw.ts, SPEC §2 and the built firmware.wasm name the same hw imports", async () => {
+    const { HW_IMPORT_NAMES } = await import("../protocol/src/hw.ts");
+    const declared = [...readFileSync(join(ROOT, "firmware/assembly/hw.ts"), "utf8").matchAll(/@external\("hw", "(\w+)"\)/g)].map((m) => m[1]);
+    expect(declared).toEqual([...HW_IMPORT_NAMES]);
+    const spec = readFileSync(join(ROOT, "protocol/SPEC.md"), "utf8");
+    const s2 = spec.slice(spec.indexOf("## 2. Hardware interface"), spec.indexOf("## 3. "));
+    for (const n of HW_IMPORT_NAMES) expect(s2, `SPEC §2 names ${n}`).toContain(`\`${n}\``);
+    const wasm = join(ROOT, "build/firmware.wasm");
+    const imported = WebAssembly.Module.imports(new WebAssembly.Module(readFileSync(wasm))).filter((i) => i.module === "hw").map((i) => i.name);
+    expect(new Set(imported)).toEqual(new Set(HW_IMPORT_NAMES));
+  });
+});
