@@ -1,8 +1,8 @@
 // The module graph of the repository's parts (DESIGN.md §2), read from the sources: every
 // static `import … from`, `export … from`, side-effect `import "…"` and `import("…")` with a
-// literal specifier, found by the TypeScript pre-processor (so imports inside comments and
-// strings are not counted). Type-only imports count too: a cycle of types is still a cycle
-// of modules. Bare specifiers (`node:fs`, packages) are not part of the graph.
+// literal specifier, read from the TypeScript syntax tree (so imports inside comments,
+// strings and regular expressions are not counted, and none is missed after one). Type-only
+// imports count too: a cycle of types is still a cycle of modules. Bare specifiers (`node:fs`, packages) are not part of the graph.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import ts from "typescript";
@@ -61,6 +61,29 @@ export function partOf(file: string): Part | null {
   return (PARTS as readonly string[]).includes(top) ? (top as Part) : null;
 }
 
+/**
+ * The module specifiers of one file, from its syntax tree (a scanner alone mistakes a quote
+ * inside a regular expression for a string and loses every import after it): import and
+ * export declarations, `import x = require("…")`, and `import("…")` / `require("…")` calls
+ * with a literal argument.
+ */
+function specifiers(file: string, text: string): { text: string; pos: number }[] {
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, /\.(m|c)?js$/.test(file) ? ts.ScriptKind.JS : ts.ScriptKind.TS);
+  const out: { text: string; pos: number }[] = [];
+  const add = (n: ts.Node | undefined) => {
+    if (n && (ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n))) out.push({ text: n.text, pos: n.getStart(sf) });
+  };
+  const visit = (n: ts.Node): void => {
+    if (ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) add(n.moduleSpecifier);
+    else if (ts.isImportEqualsDeclaration(n) && ts.isExternalModuleReference(n.moduleReference)) add(n.moduleReference.expression);
+    else if (ts.isCallExpression(n) && n.arguments.length >= 1 && (n.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(n.expression) && n.expression.text === "require")))
+      add(n.arguments[0]);
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return out;
+}
+
 export function readGraph(): ImportGraph {
   const abs: string[] = [];
   for (const part of PARTS) if (existsSync(join(ROOT, part))) walk(join(ROOT, part), abs);
@@ -68,9 +91,8 @@ export function readGraph(): ImportGraph {
   const edges: ImportEdge[] = [];
   for (const f of abs) {
     const text = readFileSync(f, "utf8");
-    const info = ts.preProcessFile(text, true, true);
-    for (const ref of info.importedFiles) {
-      const spec = ref.fileName;
+    for (const ref of specifiers(f, text)) {
+      const spec = ref.text;
       if (!spec.startsWith(".") && !spec.startsWith("/")) continue; // packages and node: built-ins
       const line = text.slice(0, ref.pos).split("\n").length;
       edges.push({ from: rel(f), spec, line, to: resolveSpec(f, spec) });
