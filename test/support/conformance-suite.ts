@@ -52,7 +52,7 @@ export interface ConformanceTarget {
   powerCycle?(): Promise<void>;
   /** arm one press of the device's button (wearables); absent: checks skipped */
   press?(): void;
-  /** firmware aborts and traps the device has had (STYLE "Firmware never throws": every target must stay at 0) */
+  /** firmware aborts and traps the device has had (wearable-sim/README.md "Device model": a mute device; every target must stay at 0) */
   aborts(): number;
   /** ends the link and whatever the target started */
   close(): Promise<void>;
