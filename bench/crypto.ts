@@ -1,11 +1,11 @@
 // `npm run bench:crypto`: the firmware's crypto against the best available alternatives in
-// one process (issue 3, "Speed"). Elliptic curves here (build/crypto-ec-test.wasm: the
+// one process (README "Benchmarks"). Elliptic curves here (build/crypto-ec-test.wasm: the
 // firmware's sig.ts API with a static I/O area), symmetric rows from bench/crypto-sym.ts.
 // Prints a table: operation, implementation, median ops/s, ratio of the firmware to each
 // reference, and the wasm sizes; `--json` prints the same as JSON. Figures are medians of
 // several timed runs (measure() of crypto-sym.ts); nothing here asserts a speed.
 // References: node:crypto (OpenSSL 3; SM2 keys imported from DER so OpenSSL really runs
-// SM2, see shared/TRAPS.md), @noble/curves p256, sm-crypto (SM2, hash: true, default id).
+// SM2, see TRAPS.md), @noble/curves p256, sm-crypto (SM2, hash: true, default id).
 import { generateKeyPairSync, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, randomBytes } from "node:crypto";
 import { statSync, existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";

@@ -1,4 +1,4 @@
-// PC/SC round trip per APDU through the real stack (issue 2, "Test rig"): pcsclite →
+// PC/SC round trip per APDU through the real stack (README "Benchmarks"; TRAPS.md "PC/SC"): pcsclite →
 // libpcsclite → pcscd → vsmartcard-vpcd → TCP → VpcdCard answering 9000 at once.
 // Runs a private pcscd twice, one after the other: with the TCP_NODELAY shim (the rig's
 // Nagle fix, scripts/rig/tcp-nodelay.c) and without it, and prints median / p90 per APDU
@@ -8,7 +8,7 @@
 import { performance } from "node:perf_hooks";
 import { prepareRig, rigDir, startPcscd, VPCD_DEFAULT_PORT, vpcdReaderName } from "../test/rig/rig.ts";
 import { PcscSession } from "../test/support/pcsc.ts";
-import { VpcdCard } from "../wearable-sim/src/transports/vpcd.ts";
+import { VpcdCard } from "../wearable-sim/src/index.ts";
 
 interface Result {
   mode: "TCP_NODELAY fix" | "no fix (Nagle)";

@@ -1,4 +1,4 @@
-// bench:personalize (issue 6 "Speed"): `npm run bench:personalize [-- --json] [--cards 20]`.
+// bench:personalize (README "Benchmarks"): `npm run bench:personalize [-- --json] [--cards 20]`.
 // Cards per minute personalized through real pcscd + vpcd (the rig's private pcscd with
 // the TCP_NODELAY fix): each card is inserted into the reader, found by a fresh PC/SC
 // connection, taken through the whole flow (SCP03 with GP default keys, PUT KEY with
@@ -12,13 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { prepareRig, rigDir, startPcscd, VPCD_DEFAULT_PORT, vpcdReaderName } from "../test/rig/rig.ts";
-import { Fleet } from "../wearable-sim/src/fleet.ts";
-import { PcscChannel } from "../host-tools/src/channels/pcsc.ts";
-import { Device, SimChannel } from "../host-tools/src/channels/sim.ts";
-import { personalize, type PersonalizeRequest } from "../host-tools/src/flows.ts";
-import { Keystore } from "../host-tools/src/keystore.ts";
-import { SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
-import { CURRENCY_CNY, DEFAULT_LIMITS } from "../host-tools/src/synthetic.ts";
+import { createDevice, Fleet } from "../wearable-sim/src/index.ts";
+import { CURRENCY_CNY, DEFAULT_LIMITS, Keystore, PcscChannel, personalize, SimChannel, SqliteLedger, type PersonalizeRequest } from "../host-tools/src/index.ts";
 import { arg, stats } from "./host-bench-util.ts";
 
 const JSON_OUT = process.argv.includes("--json");
@@ -36,7 +31,7 @@ try {
   const tl: number[] = [];
   for (let i = 0; i < CARDS; i++) {
     const t = performance.now();
-    const d = new Device({ profile: "card", seed: `bench-perso-local-${i}` });
+    const d = createDevice({ profile: "card", seed: `bench-perso-local-${i}` });
     d.powerOn();
     await personalize(new SimChannel(d), ks, ledger, req(i));
     tl.push(performance.now() - t);

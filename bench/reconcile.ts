@@ -1,4 +1,4 @@
-// bench:reconcile (issue 6 "Speed"; issue 13 "Throughput figures"):
+// bench:reconcile (README "Benchmarks"; host-tools/README "PostgreSQL"):
 //   npm run bench:reconcile -- [--ledger sqlite|postgres|both] [--suite p256|sm2|mixed]
 //                              [--vouchers 100000] [--devices 1000] [--workers N] [--json]
 // N vouchers from host-side paper devices (protocol document codecs; P-256 signed by
@@ -25,13 +25,10 @@ import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { decodeSign1, toBeSigned } from "../protocol/src/cose.ts";
 import { VERIFIER_MSG_OFFSET, VERIFIER_PUB_OFFSET, VERIFIER_SIG_OFFSET } from "../protocol/portable/crypto-verifier.ts";
-import { hex } from "../host-tools/src/docs.ts";
-import type { Ledger } from "../host-tools/src/ledger/ledger.ts";
-import { SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
-import { POS_EXPORT_FORMAT, reconcile } from "../host-tools/src/reconcile.ts";
-import { generateKeyPair, keyId, type SuiteName } from "../host-tools/src/sig.ts";
-import { DEFAULT_LIMITS, PaperDevice } from "../host-tools/src/synthetic.ts";
-import { FIRMWARE_PATH } from "../host-tools/src/wasm-verifier.ts";
+import {
+  DEFAULT_LIMITS, FIRMWARE_PATH, generateKeyPair, hex, keyId, loadPostgresLedger, PaperDevice, POS_EXPORT_FORMAT, reconcile, SqliteLedger,
+  type Ledger, type SuiteName,
+} from "../host-tools/src/index.ts";
 import { arg } from "./host-bench-util.ts";
 
 const JSON_OUT = process.argv.includes("--json");
@@ -158,7 +155,7 @@ async function postgresServer(): Promise<PgServer> {
     url = c.url;
     stop = c.stop;
   }
-  const { PostgresLedger } = await import("../host-tools/src/ledger/postgres.ts");
+  const { PostgresLedger } = await loadPostgresLedger();
   const admin = await PostgresLedger.open(url);
   pgServer = {
     url,
@@ -180,7 +177,7 @@ async function openLedger(kind: LedgerKind, dir: string): Promise<Ledger> {
   runNo++;
   if (kind === "sqlite") return SqliteLedger.open(join(dir, `ledger-${runNo}.sqlite`));
   const s = await postgresServer();
-  const { PostgresLedger } = await import("../host-tools/src/ledger/postgres.ts");
+  const { PostgresLedger } = await loadPostgresLedger();
   return PostgresLedger.open(await s.create(`bench_${process.pid}_${runNo}`));
 }
 

@@ -1,4 +1,4 @@
-// wearable-sim speed (issue 5 "Speed"), `npm run bench:sim [-- --json] [--n 300] [--cards 1000] [--no-pcsc]`.
+// wearable-sim speed (wearable-sim/README.md "Speed"), `npm run bench:sim [-- --json] [--n 300] [--cards 1000] [--no-pcsc]`.
 // 1. PC/SC floor vs simulator: a bare VpcdCard answering 9000 at once and a simulated card
 //    (real firmware.wasm) answering GET STATUS, both in the same private pcscd (the rig's,
 //    with its TCP_NODELAY fix), measured alternately APDU by APDU so both see the same machine
@@ -12,9 +12,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { prepareRig, rigDir, startPcscd, VPCD_DEFAULT_PORT, vpcdReaderName } from "../test/rig/rig.ts";
 import { PcscSession } from "../test/support/pcsc.ts";
-import { VpcdCard } from "../wearable-sim/src/transports/vpcd.ts";
-import { Device } from "../wearable-sim/src/device.ts";
-import { Fleet } from "../wearable-sim/src/fleet.ts";
+import { createDevice, Fleet, VpcdCard } from "../wearable-sim/src/index.ts";
 import { GET_STATUS, SELECT_WALLET } from "../wearable-sim/test-fixtures/wallet-apdus.ts";
 
 const GiB = 1024 ** 3;
@@ -134,7 +132,7 @@ async function pcsc(n: number): Promise<PcscResult> {
     await session.disconnect(r0);
     await session.disconnect(r1);
     // the firmware's share: the same command in process, no transport
-    const local = new Device({ profile: "card", seed: "bench-local" });
+    const local = createDevice({ profile: "card", seed: "bench-local" });
     local.powerOn();
     local.transmit(SELECT_WALLET);
     const tl: number[] = [];

@@ -1,4 +1,4 @@
-// bench:tap (issue 6 "Speed"): `npm run bench:tap [-- --json] [--n 50]`. The full POS
+// bench:tap (README "Benchmarks"): `npm run bench:tap [-- --json] [--n 50]`. The full POS
 // payment — SELECT, GET STATUS, GET CERTIFICATE, [VERIFY], PAY, offline verification of
 // certificate chain and voucher, outbox write (SQLite, synchronous=FULL) — through real
 // pcscd + vpcd (the rig's private pcscd with the TCP_NODELAY fix) beside the very same
@@ -10,15 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { prepareRig, rigDir, startPcscd, VPCD_DEFAULT_PORT, vpcdReaderName } from "../test/rig/rig.ts";
-import { Fleet } from "../wearable-sim/src/fleet.ts";
-import { PcscChannel } from "../host-tools/src/channels/pcsc.ts";
-import { Device, SimChannel } from "../host-tools/src/channels/sim.ts";
-import type { Channel } from "../host-tools/src/channels/channel.ts";
-import { load, personalize, posCharge, type PosConfig } from "../host-tools/src/flows.ts";
-import { Keystore } from "../host-tools/src/keystore.ts";
-import { SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
-import { PosOutbox } from "../host-tools/src/pos-outbox.ts";
-import { CURRENCY_CNY, DEFAULT_LIMITS } from "../host-tools/src/synthetic.ts";
+import { createDevice, Fleet } from "../wearable-sim/src/index.ts";
+import { CURRENCY_CNY, DEFAULT_LIMITS, Keystore, load, PcscChannel, personalize, posCharge, PosOutbox, SimChannel, SqliteLedger, type Channel, type PosConfig } from "../host-tools/src/index.ts";
 import { stats, type Stats, arg } from "./host-bench-util.ts";
 
 const JSON_OUT = process.argv.includes("--json");
@@ -48,7 +41,7 @@ async function taps(ch: Channel, n: number): Promise<Stats> {
 
 try {
   log("in-process…");
-  const local = new Device({ profile: "card", seed: "bench-tap-local" });
+  const local = createDevice({ profile: "card", seed: "bench-tap-local" });
   local.powerOn();
   const inProcess = await taps(new SimChannel(local), N);
   const portBase = Number(process.env.WALLET_RIG_VPCD_PORT) || VPCD_DEFAULT_PORT;

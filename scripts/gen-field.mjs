@@ -1,5 +1,5 @@
 // Generates the unrolled 256-bit Montgomery field code and the curve constant blocks
-// for the firmware's elliptic-curve crypto (issue 3):
+// for the firmware's elliptic-curve crypto (DESIGN.md §3):
 //   firmware/assembly/crypto/field-mont.ts    straight-line Montgomery multiply/square
 //                                             (CIOS, 8 x 32-bit limbs in u64 locals),
 //                                             specialized for the two primes, plus a

@@ -1,4 +1,4 @@
-// Adversarial review of the wallet applet (SPEC §3, §5, §9; issue 4) on the real
+// Adversarial review of the wallet applet (SPEC §3, §5, §9) on the real
 // build/firmware.wasm: what an attacker holding a card with a malicious reader, or a
 // clone/replay attacker with the flash image, would try. Each refused attack asserts the
 // exact SW and that balance, counter and log are unchanged.

@@ -1,4 +1,4 @@
-// Every command in every lifecycle state (issue 4; SPEC §3.2): the applet must refuse a
+// Every command in every lifecycle state (SPEC §3.2): the applet must refuse a
 // command with 6985 exactly when protocol/portable/lifecycle.ts's LC_ALLOW_<state> mask
 // lacks it. Each probe carries parameters the handler rejects (6A86 / 6A88 / 6A83), so an
 // allowed command is seen passing the lifecycle check without changing any state.

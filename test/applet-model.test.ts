@@ -1,4 +1,4 @@
-// Model-based property test (issue 4 "Tests"): fast-check command sequences — LOAD (fresh
+// Model-based property test (DESIGN.md §4; SPEC §3.3): fast-check command sequences — LOAD (fresh
 // and replayed), PAY (any amount and POS time), VERIFY (right / wrong PIN), SYNC, LOCK /
 // UNLOCK in the secure channel and power cycles, SYNC with new limits (refused when the device cannot honour them) — run on the real firmware and on test/support/wallet-model.ts; after every step
 // the status word, the refusal reason and the device's GET STATUS must match the model.

@@ -1,4 +1,4 @@
-// Tearing (issue 4 "Tests"): for PAY, LOAD, RECEIVE, VERIFY with a wrong PIN, SYNC and each
+// Tearing (DESIGN.md §3: a power cut at any program operation): for PAY, LOAD, RECEIVE, VERIFY with a wrong PIN, SYNC and each
 // personalization step, power is cut at every flash operation k of the command, in the
 // three NorFlash modes (not written / fully written / random subset of the bits cleared),
 // then the device powers on again and must hold the old state or the new one — never a
@@ -97,7 +97,7 @@ async function tearEverywhere(image: NorFlash, c: TearCase, opts: { profile?: "c
   return points;
 }
 
-/** Money and counters never move the wrong way (issue 4 invariants). */
+/** Money and counters never move the wrong way (DESIGN.md §3, §4 invariants). */
 function valueInvariants(after: Status, before: Status): void {
   expect(after.counter).toBeGreaterThanOrEqual(before.counter);
   expect(after.loadSeq).toBeGreaterThanOrEqual(before.loadSeq);

@@ -1,5 +1,5 @@
 // Conformance (SPEC §3) of the in-process WASM: build/firmware.wasm in a wearable-sim
-// Device behind host-tools' SimChannel (no transport). A card (P-256, no button) and a
+// Device behind host-tools' SimChannel (wearable-sim's in-process transport, no socket). A card (P-256, no button) and a
 // band (SM2, button) so both suites and both holder-verification paths are covered.
 import { SimChannel } from "../host-tools/src/channels/sim.ts";
 import { conformanceSuite } from "./support/conformance-suite.ts";
@@ -15,6 +15,7 @@ for (const [profile, suite] of [["card", "p256"], ["band", "sm2"]] as const) {
       suite,
       powerCycle: async () => (d.powerOff(), d.powerOn()),
       press: d.profile.button ? () => d.press() : undefined,
+      aborts: () => d.aborts,
       close: async () => (await ch.close(), d.close()),
     };
   });

@@ -1,4 +1,4 @@
-// Constant-schedule test (issue 3, side channels): build/crypto-ec-trace.wasm is the same
+// Constant-schedule test (DESIGN.md §3: no branch or memory index on secret bits): build/crypto-ec-trace.wasm is the same
 // crypto compiled with `--use EC_TRACE=1`, which folds every field operation, masked move
 // and table scan, with the addresses it touches, into a running hash (field.ts trace()).
 // For many random secrets the hash and the operation count of a fixed-base scalar

@@ -1,5 +1,5 @@
 // Differential runs of the firmware's signatures against independent implementations
-// (issue 3): SM2 against sm-crypto (default user id, SM3, Z_A), P-256 against node:crypto
+// (DESIGN.md §3): SM2 against sm-crypto (default user id, SM3, Z_A), P-256 against node:crypto
 // (OpenSSL, ieee-p1363 encoding). Each run is seeded, so a failure names a reproducible
 // case. Every valid case is also corrupted (signature, key or message, in turn) and both
 // sides must reject it; the slow reference side checks every RECHECK-th corruption.

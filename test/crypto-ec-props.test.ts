@@ -1,5 +1,5 @@
 // Property tests (fast-check) of the firmware's 256-bit field and point arithmetic
-// (issue 3): field results equal BigInt arithmetic mod p and mod n for both curves,
+// (DESIGN.md §3): field results equal BigInt arithmetic mod p and mod n for both curves,
 // associativity, a * a^-1 = 1; on the curves [n]P = O, [a+b]G = [a]G + [b]G, the
 // constant-time comb equals the variable-time wNAF, P + P = [2]P, P + (-P) = O; and
 // P-256 points equal @noble/curves' (an independent implementation).

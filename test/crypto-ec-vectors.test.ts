@@ -1,4 +1,4 @@
-// Published vectors for the firmware's signatures (issue 3):
+// Published vectors for the firmware's signatures (DESIGN.md §3):
 // - GM/T 0003.5 / GB/T 32918.5 SM2 signature example on the recommended curve
 //   (test/vectors/gmt0003-sm2/), default user id: Z_A, e, sign with the example's k, verify;
 // - RFC 6979 A.2.5 P-256 / SHA-256 (test/vectors/rfc6979/): exact deterministic nonces;

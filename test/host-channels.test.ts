@@ -1,13 +1,15 @@
-// Host channels (issue 6 "Channels"): the same wallet flows over the simulator's
+// Host channels (host-tools/README.md "Choosing a device"): the same wallet flows over the simulator's
 // HID-over-UDP endpoint (64-byte CTAPHID-style reports on loopback) as over the
 // in-process channel; --trace prints every APDU; a device that does not answer is a
-// device error with a timeout, not a hang.
+// device error with a timeout, not a hang; the in-process channel leaves a mute device mute.
 import { afterAll, describe, expect, it } from "vitest";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSocket } from "node:dgram";
-import { Fleet } from "../wearable-sim/src/fleet.ts";
+import { createDevice, Fleet } from "../wearable-sim/src/index.ts";
+import { ECHO_FIRMWARE, ECHO_GEOMETRY, echoApdu } from "../wearable-sim/test-fixtures/echo-client.ts";
+import { SimChannel } from "../host-tools/src/channels/sim.ts";
 import { HidChannel } from "../host-tools/src/channels/hid.ts";
 import { TracingChannel } from "../host-tools/src/channels/channel.ts";
 import { WalletCard } from "../host-tools/src/card.ts";
@@ -56,5 +58,23 @@ describe("HID over UDP", () => {
     expect(err).toBeInstanceOf(WalletError);
     expect((err as WalletError).exitCode).toBe(EXIT_DEVICE);
     expect((err as Error).message).toMatch(/hid-udp:127.0.0.1:\d+: no answer within/);
+  });
+});
+
+describe("in-process (SimChannel over wearable-sim's InProcessTransport)", () => {
+  it("a mute device stays mute, as on every real link; an off device is powered up by the first APDU", async () => {
+    const d = createDevice({ firmware: ECHO_FIRMWARE, ...ECHO_GEOMETRY });
+    const ch = new SimChannel(d);
+    expect(d.state).toBe("off");
+    expect((await ch.transmit(echoApdu(0x07))).length).toBeGreaterThanOrEqual(2);
+    expect(d.state).toBe("on");
+    // the echo firmware aborts on INS 08: the device goes mute
+    const err = await ch.transmit(echoApdu(0x08)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WalletError);
+    expect((err as WalletError).exitCode).toBe(EXIT_DEVICE);
+    expect((err as Error).message).toMatch(/did not answer \(mute\)/);
+    expect(await ch.transmit(echoApdu(0x07)).catch((e: unknown) => e)).toBeInstanceOf(WalletError);
+    expect({ state: d.state, aborts: d.aborts }).toEqual({ state: "mute", aborts: 1 });
+    await ch.close();
   });
 });

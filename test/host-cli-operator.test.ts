@@ -1,4 +1,4 @@
-// Operator tools of the `wallet` CLI (issue 10 "Things operators expect"): card info,
+// Operator tools of the `wallet` CLI (host-tools/README.md "Commands"): card info,
 // pin change, pos summary, and the report / devices show|list text and CSV a finance
 // person reads. In-process (main() with stdout/stderr captured) on simulated devices.
 import { beforeAll, describe, expect, it } from "vitest";

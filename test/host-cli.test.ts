@@ -1,4 +1,4 @@
-// The `wallet` CLI (issue 6 "Errors", "--json and --help everywhere"): every user mistake
+// The `wallet` CLI (DESIGN.md §6; README "The `wallet` CLI"): every user mistake
 // is one line on stderr and its exit code; --json errors are one JSON document; every
 // command answers --help. Runs main() in-process with stdout/stderr captured.
 import { beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// Host flows against the real firmware.wasm in simulated devices (issue 6 "Commands"):
+// Host flows against the real firmware.wasm in simulated devices (DESIGN.md §6, §8):
 // personalization over SCP03 (both suites, resumable after a power cut), load (cap
 // refused by the tool), POS charge (offline verification, PIN above no-CVM, revoked
 // device declined, outbox before approval), transfer, sync, and a cloned card caught.
@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Device, SimChannel } from "../host-tools/src/channels/sim.ts";
+import { Device } from "../wearable-sim/src/index.ts";
+import { SimChannel } from "../host-tools/src/channels/sim.ts";
 import { load, personalize, posCharge, sync, transfer, type PersonalizeRequest, type PosPayment } from "../host-tools/src/flows.ts";
 import { Keystore } from "../host-tools/src/keystore.ts";
 import { SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";

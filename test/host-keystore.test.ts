@@ -1,4 +1,4 @@
-// Issuer keystore (issue 6 "issuer init | show | rotate | export-public"): sealing,
+// Issuer keystore (DESIGN.md §6, §9): sealing,
 // wrong passphrase, tampering with the clear public part, rotation keeping two keys.
 import { describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// The ledger (issue 6 "Ledger"; issue 13: the same suite on SQLite and PostgreSQL):
+// The ledger (DESIGN.md §6, §9; host-tools/README.md "Ledger": the same suite on SQLite and PostgreSQL):
 // migrations, token vault, one transaction per batch (a failure leaves the ledger as it
 // was), append-only hash-chained audit log whose verification catches edits, deletions
 // and reordering. Backend-specific checks follow the shared suite.

@@ -1,5 +1,5 @@
-// Packed worker results (host-tools/src/voucher-check.ts packChecks / unpackChecks, issue 6
-// "reconcile"): what the main thread rebuilds from a worker's packed slice must equal what
+// Packed worker results (host-tools/src/voucher-check.ts packChecks / unpackChecks;
+// host-tools/README.md "Reconciliation rules"): what the main thread rebuilds from a worker's packed slice must equal what
 // `toFacts` makes of the same checks — accepted vouchers of both suites (P-256: chain hash
 // = voucher hash; SM2: its own SM3 chain hash), rejects with and without a device, in place.
 import { describe, expect, it } from "vitest";

@@ -1,6 +1,6 @@
-// Reconciliation (issue 6 "reconcile FILES…"): synthetic signed vouchers from host-side
+// Reconciliation (DESIGN.md §6; host-tools/README.md "Reconciliation rules"): synthetic signed vouchers from host-side
 // paper devices through real POS-export / device-log files into a ledger, the same suite
-// on SQLite and on PostgreSQL (issue 13).
+// on SQLite and on PostgreSQL.
 // Honest traffic → 0 fraud; clone (fork), replay, over-limit, revoked, tampered, gap =
 // pending, out-of-order files, re-import changes nothing, corrupted export.
 import { beforeEach, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// `wallet report --html FILE` (issue 15) on the demo's ledger, opened from the file in
+// `wallet report --html FILE` (README "The `wallet` CLI") on the demo's ledger, opened from the file in
 // Debian's headless Chromium: the page makes no request at all (Chart.js and the data are
 // inlined), both charts drew something, the cloned card's fork case is listed with the two
 // vouchers of its counter, amounts are right-aligned with their currency, and the device

@@ -1,4 +1,4 @@
-// The dual-compiler test (issue 2, DESIGN "one source for protocol numbers"): every
+// The dual-compiler test (DESIGN.md §2: protocol/ is the one source of truth; SPEC §10): every
 // protocol/portable/*.ts is compiled by asc (AssemblyScript, as the firmware sees it) and
 // typechecked by tsc (as the host sees it); the values asc computes must equal the ones
 // the host imports. Then generic checks over the exported names, so later additions are

@@ -1,4 +1,4 @@
-// `wearable-sim start --console` (issue 15): the CLI wiring of the console. The page is
+// `wearable-sim start --console` (wearable-sim/README.md "Console"): the CLI wiring of the console. The page is
 // served on the control API's own server, on loopback unless --console-host names another
 // address, which prints a warning first; --console-host alone is a usage error.
 import { describe, expect, it, beforeAll } from "vitest";

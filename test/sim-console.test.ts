@@ -1,4 +1,4 @@
-// The simulator console in a real browser (issue 15): a card, a band and a watch are
+// The simulator console in a real browser (wearable-sim/README.md "Console", "Golden screenshots"): a card, a band and a watch are
 // personalized and loaded with host-tools' own flows over in-process channels, the
 // console page runs in Debian's headless Chromium (playwright-core), and the test acts as
 // the wearer (the page's Press / Refuse / Cut / Reset / Read status / Load image) while a

@@ -1,4 +1,4 @@
-// wearable-sim control API (HTTP + JSON + SSE on 127.0.0.1) and CLI (issue 5 "Control"):
+// wearable-sim control API (HTTP + JSON + SSE on 127.0.0.1) and CLI (wearable-sim/README.md "Control API"):
 // verbs, /apdu, /events, errors; the bin's --command mode, start + list/press/power-cut
 // from a second process, and `run` exit codes. Devices run the echo test firmware.
 import { describe, it, expect, afterEach } from "vitest";

@@ -1,4 +1,4 @@
-// wearable-sim Device host (issue 5 "Device host", SPEC §2 hardware interface), run
+// wearable-sim Device host (SPEC §2 hardware interface; wearable-sim/README.md "Device model"), run
 // against the test-only echo firmware (wearable-sim/test-fixtures/echo-firmware.ts).
 import { describe, it, expect } from "vitest";
 import { mkdtempSync, existsSync } from "node:fs";

@@ -1,4 +1,4 @@
-// wearable-sim with the real build/firmware.wasm (issue 5 "Tests"): SELECT + GET STATUS in
+// wearable-sim with the real build/firmware.wasm (DESIGN.md §7): SELECT + GET STATUS in
 // process, over HID-over-UDP with fragmented reports, and over a real pty (socat pair from
 // the rig's test/support/pty.ts, opened with @serialport/stream); flash kept across power
 // cycles; power cut at every flash op of a blank device's first boot, then restart.
@@ -19,6 +19,7 @@ import { PROTOCOL_REVISION } from "../protocol/portable/revision.ts";
 import { GET_STATUS, SELECT_WALLET, parseSelect, parseStatus } from "../wearable-sim/test-fixtures/wallet-apdus.ts";
 import { createPtyPair } from "./support/pty.ts";
 import { Fleet } from "../wearable-sim/src/fleet.ts";
+import { runScenario } from "../wearable-sim/src/scenario.ts";
 import { readFileSync } from "node:fs";
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -145,7 +146,7 @@ describe("real firmware scenario", () => {
   it("wearable-sim/scenarios/wallet-select-status.json: three devices run to completion", async () => {
     const sc = JSON.parse(readFileSync(new URL("../wearable-sim/scenarios/wallet-select-status.json", import.meta.url), "utf8"));
     const fleet = new Fleet({ seed: "fw-scenario" });
-    const r = await fleet.run(sc);
+    const r = await runScenario(fleet, sc);
     await fleet.stop();
     expect(r.failures).toEqual([]);
     expect(new Set(r.events.filter((e) => e.type === "apdu").map((e) => e.serial)).size).toBe(3);

@@ -1,4 +1,4 @@
-// wearable-sim Fleet and scenario scripts (issue 5 "Control": start, list, press, power
+// wearable-sim Fleet and scenario scripts (wearable-sim/README.md "Commands", "Scenarios": start, list, press, power
 // cut, reset, run SCENARIO.json with three devices), in process on the echo firmware.
 import { describe, it, expect } from "vitest";
 import { readFileSync, mkdtempSync, existsSync } from "node:fs";
@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Fleet, traceLine, type FleetEvent } from "../wearable-sim/src/fleet.ts";
-import { validateScenario } from "../wearable-sim/src/scenario.ts";
+import { runScenario, validateScenario } from "../wearable-sim/src/scenario.ts";
 import { ECHO_FIRMWARE, ECHO_GEOMETRY, echoApdu, be32, readU32 } from "../wearable-sim/test-fixtures/echo-client.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -88,7 +88,7 @@ describe("scenario", () => {
   it("the three-device example runs to completion and its events check out", async () => {
     const sc = JSON.parse(readFileSync(join(ROOT, "wearable-sim/scenarios/three-devices-echo.json"), "utf8"));
     const f = newFleet({ seed: "scenario" });
-    const r = await f.run(sc);
+    const r = await runScenario(f, sc);
     expect(r.failures).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.steps).toHaveLength(sc.steps.length);
@@ -98,7 +98,7 @@ describe("scenario", () => {
 
   it("a failing expectation stops the run and is reported", async () => {
     const f = newFleet();
-    const r = await f.run({
+    const r = await runScenario(f, {
       devices: [{ name: "x" }],
       steps: [{ apdu: "x", hex: "80010000", expect: { sw: "6d00" } }, { press: "x" }],
       expectEvents: [{ type: "display", min: 1 }],
@@ -112,7 +112,7 @@ describe("scenario", () => {
 
   it("an abort fails a scenario that does not expect it", async () => {
     const f = newFleet();
-    const r = await f.run({ devices: [{ name: "x" }], steps: [{ apdu: "x", hex: "80080000", expect: { noAnswer: true } }] });
+    const r = await runScenario(f, { devices: [{ name: "x" }], steps: [{ apdu: "x", hex: "80080000", expect: { noAnswer: true } }] });
     expect(r.failures.some((m) => m.startsWith("unexpected fault"))).toBe(true);
     await f.stop();
   });

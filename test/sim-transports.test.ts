@@ -1,4 +1,4 @@
-// wearable-sim transports that need no system service (issue 5 "Tests"): HID reports
+// wearable-sim transports that need no system service (DESIGN.md §2, §7): HID reports
 // over UDP on loopback (SPEC §6, with fragmented reports), the serial framing over a
 // real pty (SPEC §7; socat pair, opened with @serialport/stream), and uhid (skipped,
 // saying so, where /dev/uhid is absent). Devices run the echo test firmware.

@@ -1,8 +1,9 @@
 // Hardware interface of firmware.wasm: the `hw` imports of protocol/SPEC.md §2, declared once
 // here for every part of the firmware (store, applet, crypto TRNG). AssemblyScript only.
-// The host (wearable-sim/src/device.ts) binds them; a power cut is the host throwing from
-// inside one of them, which aborts the running export (SPEC §2), so callers never see a
-// half-done import: either it returned or the instance is gone.
+// Hosts implement them as protocol/src/hw.ts HwImports (wearable-sim/src/device.ts, the test
+// loaders); a power cut is the host throwing from inside one of them, which aborts the
+// running export (SPEC §2), so callers never see a half-done import: either it returned or
+// the instance is gone.
 
 // Flash (NOR: erase -> 0xFF, program ANDs; geometry defaults in protocol/portable/nvm.ts)
 // @ts-ignore: decorator

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `wallet` CLI entry (issue 6): runs the TypeScript sources through tsx so that the
+// `wallet` CLI entry (README "The `wallet` CLI"): runs the TypeScript sources through tsx so that the
 // installed bin and `npx tsx host-tools/src/cli.ts` are the same program.
 import { register } from "tsx/esm/api";
 

@@ -1,47 +1,17 @@
-// The `wallet` CLI (issue 6): a table of subcommands, each with its own options, all
+// The `wallet` CLI (DESIGN.md §6; README "The `wallet` CLI"): a table of subcommands, each with its own options, all
 // sharing the global ones (--json, --help, --home, --trace, channel selection).
 // Every command returns { data, text }: `--json` prints data as one JSON document,
 // otherwise text is printed. Every expected failure is a WalletError: one line on
 // stderr (and {"ok":false,...} on stdout with --json) and its exit code (errors.ts).
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { dirname, join, resolve } from "node:path";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
 import { EXIT_INTERNAL, EXIT_OK, usageError } from "./errors.ts";
 import { cliError } from "./cli-errors.ts";
+import { ensureHome, register, registered, type Command, type Ctx, type Options, type Output, type Values } from "./commands/command.ts";
 
-export type Options = ParseArgsConfig["options"] & object;
-export type Values = Record<string, string | boolean | string[] | undefined>;
-
-export interface Output {
-  data: unknown;
-  text: string;
-  /** a result that is also a failure (a batch with failed rows): its exit code and one line */
-  exitCode?: number;
-  error?: string;
-}
-
-export interface Ctx {
-  json: boolean;
-  trace: boolean;
-  home: string;
-  keystorePath: string;
-  ledgerPath: string;
-  env: NodeJS.ProcessEnv;
-  /** progress and trace lines: stderr, never stdout (stdout is the result) */
-  log(line: string): void;
-}
-
-export interface Command {
-  name: string; // "issuer init"
-  summary: string;
-  usage: string; // after the name: "<file>... [--x N]"
-  options?: Options;
-  /** what an option means here when it differs from the shared table (commands/help.ts) */
-  optionHelp?: Record<string, string>;
-  args?: [min: number, max: number];
-  examples?: string[];
-  run(ctx: Ctx, args: string[], opts: Values): Promise<Output>;
-}
+export type { Command, Ctx, Options, Output, Values };
+export { ensureHome, register };
 
 export const GLOBAL_OPTIONS: Options = {
   json: { type: "boolean", default: false },
@@ -58,10 +28,7 @@ export function version(): string {
   return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 }
 
-const registry: Command[] = [];
-export function register(...cmds: Command[]): void {
-  registry.push(...cmds);
-}
+const registry = registered();
 
 let optionHelp: Record<string, string> = {};
 
@@ -116,18 +83,6 @@ export function makeCtx(values: Values, env: NodeJS.ProcessEnv = process.env): C
     env,
     log: (line) => process.stderr.write(line + "\n"),
   };
-}
-
-export function ensureHome(ctx: Ctx): void {
-  if (existsSync(ctx.home)) return;
-  try {
-    mkdirSync(ctx.home, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    // a recursive mkdir reports a read-only or forbidden parent as ENOENT: ask once more
-    // without it, for the real reason (EROFS, EACCES)
-    if (existsSync(dirname(ctx.home))) mkdirSync(ctx.home, { mode: 0o700 });
-    throw e;
-  }
 }
 
 /** Indexes of argv that are words (not options nor the values of string options). */

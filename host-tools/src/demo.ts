@@ -1,4 +1,4 @@
-// `npm run demo` (issue 6 "Demo"): the end-to-end offline payment scenario, in-process,
+// `npm run demo` (README "Two commands"): the end-to-end offline payment scenario, in-process,
 // with no services: issuer init; personalize a card, a band and a watch (real
 // firmware.wasm in simulated devices, over the same APDUs a reader carries); loads;
 // offline payments at two POS terminals; a device-to-device transfer; a cloned card (its
@@ -7,7 +7,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Device, SimChannel } from "./channels/sim.ts";
+import { cloneDevice, createDevice } from "../../wearable-sim/src/index.ts";
+import { SimChannel } from "./channels/sim.ts";
 import { summaryText } from "./commands/common.ts";
 import { hex } from "./docs.ts";
 import { load, personalize, posCharge, sync, transfer, type PersonalizeRequest } from "./flows.ts";
@@ -34,9 +35,9 @@ try {
 
   step("personalize a card (P-256), a band (SM2) and a watch (P-256) through SCP03");
   const dev = {
-    card: new Device({ profile: "card", seed: "demo-card" }),
-    band: new Device({ profile: "band", seed: "demo-band", autoConfirm: "accept" }),
-    watch: new Device({ profile: "watch", seed: "demo-watch", autoConfirm: "accept" }),
+    card: createDevice({ profile: "card", seed: "demo-card" }),
+    band: createDevice({ profile: "band", seed: "demo-band", autoConfirm: "accept" }),
+    watch: createDevice({ profile: "watch", seed: "demo-watch", autoConfirm: "accept" }),
   };
   const ch = Object.fromEntries(Object.entries(dev).map(([k, d]) => (d.powerOn(), [k, new SimChannel(d)]))) as Record<keyof typeof dev, SimChannel>;
   const base = { currency: CURRENCY_CNY, limits: DEFAULT_LIMITS };
@@ -87,7 +88,7 @@ try {
   say(`    carol-watch ${tr.from} → alice-card ${tr.to}: received; card balance ${money(tr.receipt.balanceAfter)}, watch balance ${money(tr.payerBalance)}`);
 
   step("a cloned card: its flash image is copied into a second device, and both spend");
-  const cloneDev = new Device({ profile: "card", seed: "demo-clone", flash: dev.card.flash.clone() });
+  const cloneDev = cloneDevice(dev.card, { seed: "demo-clone" });
   cloneDev.powerOn();
   const clone = new SimChannel(cloneDev);
   await charge("card", ch.card, "A", 2_000);

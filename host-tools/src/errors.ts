@@ -1,4 +1,4 @@
-// Host-tools errors and exit codes (issue 6 "Errors"): every expected failure is a
+// Host-tools errors and exit codes (DESIGN.md §6; README "The `wallet` CLI": exit codes): every expected failure is a
 // WalletError carrying one line of text and an exit code; the CLI prints that line
 // and exits with the code, never a stack trace. Unexpected errors exit 1.
 

@@ -1,4 +1,4 @@
-// The device flows of the `wallet` commands (issue 6 "Commands"), as library functions
+// The device flows of the `wallet` commands (DESIGN.md §6, §8; host-tools/README.md "Commands"), as library functions
 // over a Channel so the CLI, the demo and the tests run the same code:
 // personalize, load, POS charge (offline verification, outbox write before "approved"),
 // device-to-device transfer, and sync (read log → reconcile → signed acknowledgement).
@@ -362,8 +362,8 @@ export interface PosConfig {
   revoked: Set<string>;
 }
 
-export type { PayIntent } from "./pos-outbox.ts";
-import type { PayIntent } from "./pos-outbox.ts";
+export type { PayIntent } from "./pay-intent.ts";
+import type { PayIntent } from "./pay-intent.ts";
 
 export interface PosPayment {
   approved: true;

@@ -1,4 +1,4 @@
-// Issuer keystore (issue 6 "issuer init | show | rotate | export-public"; DESIGN.md §6).
+// Issuer keystore (DESIGN.md §6, §9; host-tools/README.md "Commands").
 // One JSON file, mode 0600. Secrets (issuer CA private keys for SM2 and P-256, SCP03
 // master keys per suite) are sealed with AES-256-GCM under a key derived by scrypt from
 // the passphrase. The public half (key ids, public keys, status) is stored in clear so

@@ -1,4 +1,4 @@
-// The POS outbox (issue 6 "pos charge", "pos export"): the terminal's own SQLite file.
+// The POS outbox (DESIGN.md §8; host-tools/README.md "Commands"): the terminal's own SQLite file.
 // A voucher is stored (and committed) BEFORE the terminal says "approved", so a crash
 // after a tap never loses money; `export` writes every stored voucher as a POS export
 // file (reconcile.ts PosExport), so exporting twice is harmless: reconciliation knows
@@ -8,6 +8,7 @@ import Database from "better-sqlite3";
 import { dataError, notFound } from "./errors.ts";
 import { hex, unhex, type TrustedKey } from "./docs.ts";
 import type { PosConfig, PosJournal, PosPayment } from "./flows.ts";
+import type { PayIntent } from "./pay-intent.ts";
 import { POS_EXPORT_FORMAT, type PosExport } from "./exchange.ts";
 import { existsSync } from "node:fs";
 
@@ -23,14 +24,7 @@ const SCHEMA = [
    CREATE INDEX intents_open ON intents(device_id) WHERE closed_at IS NULL;`,
 ];
 
-/** A payment the terminal is about to ask a device for (DESIGN §8: the intent before the act). */
-export interface PayIntent {
-  deviceId: string;
-  counterBefore: number; // the device's counter before PAY: the voucher will carry counterBefore + 1
-  amount: number;
-  challenge: string; // hex
-  time: number;
-}
+export type { PayIntent };
 
 export interface PosSettings {
   merchant: string; // hex 8 bytes

@@ -1,4 +1,4 @@
-// `wallet report --html FILE` (issue 15): the settlement report as ONE self-contained page
+// `wallet report --html FILE` (README "The `wallet` CLI"): the settlement report as ONE self-contained page
 // that opens from a file with no network: per-merchant settled / pending / held (bar
 // chart), offline value in circulation over time with its loads, spends and syncs (line
 // chart), fraud cases with the vouchers they name, and the device table with a search box.
@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { VOUCHER_KIND_D2D } from "../../protocol/portable/cbor-keys.ts";
 import type { FraudCase, Ledger, VoucherRecord } from "./ledger/ledger.ts";
-import type { Ctx } from "./cli.ts";
+import type { Ctx } from "./commands/command.ts";
 import { withLedger } from "./commands/common.ts";
 import { notFound, storageError, usageError } from "./errors.ts";
 

@@ -1,5 +1,5 @@
-// Stateless per-voucher checks for reconciliation and the POS (issue 6 "reconcile",
-// "pos charge"): strict decoding (canonical CBOR, exact key table: protocol/src/formats.ts),
+// Stateless per-voucher checks for reconciliation and the POS (DESIGN.md §6;
+// host-tools/README.md "Reconciliation rules"): strict decoding (canonical CBOR, exact key table: protocol/src/formats.ts),
 // the payer's certificate (already chain-checked by the caller, passed as DeviceKey),
 // the cert ref, the suite's algorithm and the device signature. No ledger access here,
 // so worker threads can run it (reconcile-worker.mjs).

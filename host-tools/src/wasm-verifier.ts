@@ -1,5 +1,5 @@
-// The firmware's own signature verifier, used on the host (issue 3 "expose the firmware's
-// crypto to the host as a verifier"; issue 6 "use the fastest correct verifier"): an
+// The firmware's own signature verifier, used on the host (SPEC §2: the module exports a
+// signature verifier for the host; README "Benchmarks": the fastest correct verifier): an
 // instance of build/firmware.wasm whose hardware imports are never called (verification
 // touches only the crypto_buffer). For SM2 it is ~60x faster than sm-crypto and, unlike
 // node:crypto, uses the standard default user id. Layout: protocol/portable/crypto-verifier.ts.

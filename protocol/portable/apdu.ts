@@ -78,8 +78,8 @@ export const PIN_BLOCK_LEN: u8 = 8; // ASCII digits '0'..'9', right-padded with 
 export const PIN_MIN_DIGITS: u8 = 4;
 export const PIN_MAX_DIGITS: u8 = 8;
 export const PUK_DIGITS: u8 = 8; // a PUK uses the whole block
-export const PIN_TRIES: u8 = 3; // issue 4: 3 PIN tries
-export const PUK_TRIES: u8 = 5; // issue 4: 5 PUK tries
+export const PIN_TRIES: u8 = 3; // SPEC §3.3 VERIFY: 3 PIN tries
+export const PUK_TRIES: u8 = 5; // SPEC §3.3 VERIFY with P2_PUK: 5 PUK tries
 export const CHALLENGE_LEN: u8 = 16; // GET CHALLENGE response, = DOC_CHALLENGE_LEN
 export const GP_KEY_TYPE_AES: u8 = 0x88; // GP Card Spec Table 11-16 (also used for SM4 keys)
 export const GP_KEY_LEN: u8 = 16; // AES-128 / SM4 key bytes

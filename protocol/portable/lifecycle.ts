@@ -44,7 +44,7 @@ export const CMD_TERMINATE: u8 = 27;
 export const CMD_COUNT: u8 = 28;
 
 // Commands that need an authenticated SCP03 channel (CLA 84 with a valid C-MAC), in any
-// state: personalization and administration (issue 4, "Secure channel").
+// state: personalization and administration (SPEC §9).
 export const CMD_NEEDS_CHANNEL: u32 =
   (1 << CMD_PUT_KEY) | (1 << CMD_SET_IDENTITY) | (1 << CMD_SET_LIMITS) | (1 << CMD_PUT_ISSUER_KEY) |
   (1 << CMD_GENERATE_KEY) | (1 << CMD_PUT_CERTIFICATE) | (1 << CMD_SET_PIN) | (1 << CMD_SET_PUK) |

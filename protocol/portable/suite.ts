@@ -1,5 +1,5 @@
 // portable: compiled by both asc (firmware) and tsc (host). Keep it typed integers only.
-// Crypto suite ids, chosen per device at personalization (DESIGN.md §3, issue 3).
+// Crypto suite ids, chosen per device at personalization (DESIGN.md §3).
 // The id also selects the hash (SM3 / SHA-256) and the 128-bit block cipher (SM4 / AES-128)
 // used by HMAC, CBC, CMAC, the SCP03 KDF and the secure channel.
 

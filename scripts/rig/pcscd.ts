@@ -1,4 +1,4 @@
-// Manual control of a private rig pcscd (issue 2, "Test rig"), for debugging host tools or
+// Manual control of a private rig pcscd (test/rig/README.md "By hand"), for debugging host tools or
 // the simulator by hand without touching the test rig or a system pcscd:
 //
 //   npx tsx scripts/rig/pcscd.ts start [--name manual] [--port 36063] [--nagle]

@@ -1,5 +1,5 @@
 /*
- * tcp-nodelay.c — LD_PRELOAD shim for pcscd (test rig, issue 2 "Test rig").
+ * tcp-nodelay.c — LD_PRELOAD shim for pcscd (test rig: test/rig/README.md).
  *
  * Why: vsmartcard-vpcd (the virtual reader driver loaded by pcscd) writes each
  * 2-byte length prefix and its payload in two send() calls on a socket without

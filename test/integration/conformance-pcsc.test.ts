@@ -36,6 +36,7 @@ conformanceSuite("pcsc card (p256) via pcscd + vpcd", async () => {
       await pull(channel);
       channel = await tap();
     },
+    aborts: () => fleet.get("card").device.aborts,
     close: async () => (await pull(channel), await fleet.stop()),
   };
 });

@@ -1,4 +1,4 @@
-// Operator tools over real pcscd + vpcd (issue 10): `wallet readers` shows the card and its
+// Operator tools over real pcscd + vpcd (host-tools/README.md "Commands"): `wallet readers` shows the card and its
 // ATR per reader (like `opensc-tool -l`), `wallet card info --reader`, and a batch
 // personalized on two readers at once (`--reader A --reader B`): an operator (this test)
 // puts a card into a reader when the CLI asks for one there and takes it out when told;

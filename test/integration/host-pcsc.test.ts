@@ -1,4 +1,4 @@
-// host-tools over the real rig (issue 6 "Tests"): the `wallet` CLI personalizes a batch
+// host-tools over the real rig (DESIGN.md §7): the `wallet` CLI personalizes a batch
 // of 20 simulated cards presented one after the other in the vpcd reader of the rig's
 // pcscd, loads one and takes a POS payment through the same reader; a card pulled out
 // mid-session is one clear device error; the serial channel over a socat pty.

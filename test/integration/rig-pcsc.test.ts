@@ -1,4 +1,4 @@
-// The real PC/SC path (issue 2, "Done when"): a trivial card test double behind
+// The real PC/SC path (DESIGN.md §7: real pcscd with the vpcd reader; test/rig/README.md): a trivial card test double behind
 // VpcdCard → vsmartcard-vpcd → the rig's pcscd → libpcsclite → the `pcsclite` binding.
 // The double answers SELECT by its AID with 9000, SELECT of another AID with 6A82 and
 // any other INS with 6D00 (ISO 7816-4 §5.6, status words table).

@@ -1,4 +1,4 @@
-// The real serial path (issue 2, "Done when"): a socat pty pair carrying serial frames
+// The real serial path (DESIGN.md §7: a real pty; test/rig/README.md): a socat pty pair carrying serial frames
 // (SPEC.md §7, protocol/src/serial.ts: COBS, length, CRC-16) both ways, through
 // @serialport/stream with the native @serialport/bindings-cpp, as the host tools and
 // the simulator's serial transport will use them.

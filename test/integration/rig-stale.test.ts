@@ -1,4 +1,4 @@
-// The rig's own lifecycle (issue 2, "Test rig"; test/rig/rig.ts): a pcscd left behind by a
+// The rig's own lifecycle (test/rig/README.md; test/rig/rig.ts): a pcscd left behind by a
 // crashed run is stopped and replaced, a pcscd of a rig that still runs is never touched,
 // busy vpcd ports are refused with one line, or skipped when a port search is allowed. Runs a second private pcscd beside the
 // global setup's one, in its own directory and on its own ports (vpcd port + 10).

@@ -1,4 +1,4 @@
-// The console's reader actions against the rig's real pcscd + vpcd (issue 15): Insert puts
+// The console's reader actions against the rig's real pcscd + vpcd (wearable-sim/README.md "Console"): Insert puts
 // the card into reader slot 0 (pcsclite sees it present, the panel says "in field"), a
 // host reads its status through PC/SC and the console decodes the GET STATUS that goes
 // by, Remove takes it out of the field (pcsclite sees it absent). Chromium as in

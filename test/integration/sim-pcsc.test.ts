@@ -1,4 +1,4 @@
-// wearable-sim over real pcscd + vsmartcard-vpcd (issue 5 "Tests"): pcsclite lists the
+// wearable-sim over real pcscd + vsmartcard-vpcd (DESIGN.md §7): pcsclite lists the
 // reader, sees insertion and removal of a simulated device, SELECTs the applet and runs
 // GET STATUS on the real firmware; power-off/power-on through PC/SC keeps flash state;
 // two devices in two reader slots at once; a power cut in the middle of an APDU pulls the
@@ -6,6 +6,7 @@
 // pcscd (test/rig/global-setup.ts) through test/support/pcsc.ts.
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Fleet } from "../../wearable-sim/src/fleet.ts";
+import { runScenario } from "../../wearable-sim/src/scenario.ts";
 import { PROFILES } from "../../wearable-sim/src/profiles.ts";
 import { PcscSession } from "../support/pcsc.ts";
 import { GET_STATUS, SELECT_WALLET, parseSelect, parseStatus } from "../../wearable-sim/test-fixtures/wallet-apdus.ts";
@@ -121,7 +122,7 @@ describe("wearable-sim through real pcscd + vpcd", () => {
         await pcsc.waitAbsent(reader0, 10_000);
       }
     })();
-    const r = await fleet.run(sc);
+    const r = await runScenario(fleet, sc);
     await watcher;
     expect(r.failures).toEqual([]);
     expect(seen).toEqual(["card", "watch"]);

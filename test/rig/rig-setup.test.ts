@@ -1,5 +1,5 @@
 // The rig's preparation steps (test/rig/rig.ts) that need no pcscd: the system-package
-// check (install when allowed, else ONE line naming the command, issue 2 "Test rig"),
+// check (install when allowed, else ONE line naming the command, test/rig/README.md),
 // the TCP_NODELAY shim build, and the rig directory's socket-path limit.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";

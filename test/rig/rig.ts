@@ -1,4 +1,4 @@
-// The real PC/SC test rig (issue 2, "Test rig"): checks and installs the system
+// The real PC/SC test rig (test/rig/README.md; DESIGN.md §7): checks and installs the system
 // packages, makes sure the native bindings are built, builds the TCP_NODELAY shim
 // and runs a PRIVATE pcscd with the vsmartcard-vpcd reader driver.
 //

@@ -1,4 +1,4 @@
-// Headless Debian Chromium for the screenshot suites (issue 15), driven by playwright-core,
+// Headless Debian Chromium for the screenshot suites (wearable-sim/README.md "Golden screenshots"; TRAPS.md "Chromium"), driven by playwright-core,
 // and a golden-PNG compare (pixelmatch + pngjs). Never downloads a browser: the binary is
 // Debian's (`apt-get install chromium`, .ci/run). Without it: a skip with one line when not
 // root (a developer's machine), a failure as root (CI installs it, so it must be there).

@@ -13,7 +13,7 @@
 // predecessor failed fails with "conformance: needs …" rather than a confusing SW.
 // Host-side helper; each target file is a few lines (test/conformance-*.test.ts,
 // test/integration/conformance-*.test.ts).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,6 +52,8 @@ export interface ConformanceTarget {
   powerCycle?(): Promise<void>;
   /** arm one press of the device's button (wearables); absent: checks skipped */
   press?(): void;
+  /** firmware aborts and traps the device has had (wearable-sim/README.md "Device model": a mute device; every target must stay at 0) */
+  aborts(): number;
   /** ends the link and whatever the target started */
   close(): Promise<void>;
 }
@@ -69,6 +71,7 @@ export function fleetTarget(fleet: Fleet, name: string, suite: SuiteName, channe
     suite,
     powerCycle: async () => fleet.reset(name),
     press: d.profile.button ? () => d.press() : undefined,
+    aborts: () => d.aborts,
     close: async () => (await channel.close(), await fleet.stop()),
   };
 }
@@ -127,6 +130,10 @@ export function conformanceSuite(name: string, makeTarget: () => Promise<Conform
       ledger = SqliteLedger.open(join(dir, "ledger.sqlite"));
       trusted = ks.keys().map(({ kid, suite, pub }) => ({ kid, suite, pub }));
       t = await makeTarget();
+    });
+    // an abort makes the device mute and is a firmware bug: the test that caused it fails here
+    afterEach(() => {
+      if (t) expect(t.aborts(), "firmware aborts (the device went mute)").toBe(0);
     });
     afterAll(async () => {
       await t?.close();

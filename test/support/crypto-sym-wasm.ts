@@ -5,6 +5,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { randomFillSync } from "node:crypto";
+import { partialHw, wasmImports, type HwImports } from "../../protocol/src/hw.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const WASM = `${ROOT}build/crypto-sym-test.wasm`;
@@ -35,13 +36,13 @@ export function loadSymWasmSync(): SymWasm {
   const mod = new WebAssembly.Module(readFileSync(WASM));
   let fill: ((out: Uint8Array) => void) | null = null;
   // only `random` of the hardware interface is used (scp03.ts card challenge)
-  const hw = {
+  const hw: HwImports = partialHw("crypto-sym-wasm", {
     random(dst: number, len: number) {
       const out = new Uint8Array(x.memory.buffer, dst >>> 0, len >>> 0);
       if (fill) fill(out); else randomFillSync(out);
     },
-  };
-  const inst = new WebAssembly.Instance(mod, { hw });
+  });
+  const inst = new WebAssembly.Instance(mod, wasmImports({ hw }));
   const x = inst.exports as unknown as SymExports;
   const base = x.scratch() >>> 0;
   const size = x.scratchSize();

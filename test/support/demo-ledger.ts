@@ -4,7 +4,8 @@
 // (the fork), syncs, and the reconciliation of both POS exports. For the report tests.
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { Device, SimChannel } from "../../host-tools/src/channels/sim.ts";
+import { Device } from "../../wearable-sim/src/index.ts";
+import { SimChannel } from "../../host-tools/src/channels/sim.ts";
 import { load, personalize, posCharge, sync, transfer, type PersonalizeRequest } from "../../host-tools/src/flows.ts";
 import { Keystore } from "../../host-tools/src/keystore.ts";
 import { SqliteLedger } from "../../host-tools/src/ledger/sqlite.ts";

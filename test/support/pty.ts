@@ -1,4 +1,4 @@
-// socat pty pairs for serial tests (issue 2, "Test rig": serial). Each pair is two
+// socat pty pairs for serial tests (test/rig/README.md: serial). Each pair is two
 // pseudo-terminals joined by socat; the link paths behave like two serial ports wired
 // back to back. Open the paths directly (SerialPort.list() never shows ptys) and flush
 // at the start of a test: bytes written while the other end was closed are delivered

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { NorFlash } from "../../wearable-sim/src/flash.ts";
 import { NVM_PAGE_COUNT, NVM_PAGE_SIZE } from "../../protocol/portable/nvm.ts";
+import { partialHw, wasmImports, type FirmwareImports } from "../../protocol/src/hw.ts";
 
 const WASM = new URL("../../build/store-test.wasm", import.meta.url);
 let compiled: WebAssembly.Module | undefined;
@@ -50,28 +51,22 @@ export class StoreWasm {
     compiled ??= new WebAssembly.Module(readFileSync(WASM));
     const flash = this.flash;
     const view = (ptr: number, len: number) => new Uint8Array(this.ex.memory.buffer, ptr >>> 0, len >>> 0);
-    const unused = (name: string) => () => {
-      throw new Error(`store-wasm: unexpected import ${name}`);
-    };
-    const inst = new WebAssembly.Instance(compiled, {
-      hw: {
+    // the store uses the flash of the hardware interface only
+    const imports: FirmwareImports = {
+      hw: partialHw("store-wasm", {
         flash_page_size: () => flash.pageSize,
         flash_page_count: () => flash.pageCount,
         flash_read: (off: number, dst: number, len: number) => view(dst, len).set(flash.read(off >>> 0, len >>> 0)),
         flash_program: (off: number, src: number, len: number) => flash.program(off >>> 0, view(src, len).slice()),
         flash_erase: (page: number) => flash.erase(page >>> 0),
-        random: unused("random"),
-        counter_read: unused("counter_read"),
-        counter_increment: unused("counter_increment"),
-        clock_now: unused("clock_now"),
-        confirm: unused("confirm"),
-      },
+      }),
       env: {
         abort: () => {
           throw new Error("store-wasm: abort");
         },
       },
-    });
+    };
+    const inst = new WebAssembly.Instance(compiled, wasmImports(imports));
     this.ex = inst.exports as unknown as Exports;
   }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `wearable-sim` CLI entry (issue 5 "Control"): runs the TypeScript sources through tsx so
+// `wearable-sim` CLI entry (wearable-sim/README.md "Commands"): runs the TypeScript sources through tsx so
 // that the installed bin and `npx tsx wearable-sim/src/cli.ts` are the same program.
 import { register } from "tsx/esm/api";
 

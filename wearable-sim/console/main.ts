@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-// The console page (issue 15): no framework, the DOM and two endpoints. The fleet comes
+// The console page (wearable-sim/README.md "Console"): no framework, the DOM and two endpoints. The fleet comes
 // from /console/api/state (console.ts), refreshed after every event of /events (SSE) and
 // after every action; actions use the control API's own routes (control.ts) and the
 // console's few extra ones. Each device panel is built once and then updated in place,

@@ -1,4 +1,4 @@
-// `wearable-sim` CLI (issue 5 "Control"). `start` runs a fleet in the foreground with the
+// `wearable-sim` CLI (wearable-sim/README.md "Commands"). `start` runs a fleet in the foreground with the
 // control API on 127.0.0.1 and writes its URL to a state file; `list`, `tap`, `remove`,
 // `press`, `power-cut`, `reset`, `apdu`, `stop` talk to that running simulator over the
 // control API; `run SCENARIO.json` runs a scenario in its own process; `--command "…"`
@@ -12,7 +12,7 @@ import { dirname, join, resolve } from "node:path";
 import { swName } from "../../protocol/src/sw.ts";
 import { Fleet, traceLine, type DeviceInfo, type FleetEvent, type StartSpec } from "./fleet.ts";
 import { startControl } from "./control.ts";
-import { validateScenario, type ScenarioResult } from "./scenario.ts";
+import { runScenario, validateScenario, type ScenarioResult } from "./scenario.ts";
 import { TRANSPORT_KINDS, type TransportKind } from "./transports/index.ts";
 import type { ProfileName } from "./profiles.ts";
 import type { AutoConfirm } from "./device.ts";
@@ -251,7 +251,7 @@ async function run(o: Opts, file: string | undefined): Promise<number> {
   attachOutput(fleet, !!o.trace);
   let r: ScenarioResult;
   try {
-    r = await fleet.run(sc);
+    r = await runScenario(fleet, sc);
   } finally {
     await fleet.stop();
   }

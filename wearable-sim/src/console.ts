@@ -1,4 +1,4 @@
-// The simulator console (issue 15): a page served by the control API's own server
+// The simulator console (wearable-sim/README.md "Console"): a page served by the control API's own server
 // (`wearable-sim start --console`) that draws the fleet and drives it. The page is a Vite
 // bundle (wearable-sim/console/, built into build/console/ by console-build.ts); this module
 // serves it and adds the few routes the page needs beyond the control API:

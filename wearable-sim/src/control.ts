@@ -1,4 +1,4 @@
-// Control API of a running simulator (issue 5 "Control"): HTTP + JSON on 127.0.0.1 with
+// Control API of a running simulator (wearable-sim/README.md "Control API"): HTTP + JSON on 127.0.0.1 with
 // the same verbs as the CLI, in the spirit of speculos (`/apdu`, `/button`, `/events`):
 //   GET  /devices                         list (DeviceInfo[])
 //   GET  /ready                           200 {ready:true} once every device with a transport is
@@ -22,7 +22,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { Fleet, FleetEvent, StartSpec } from "./fleet.ts";
 import type { TearMode } from "./flash.ts";
-import type { Scenario } from "./scenario.ts";
+import { runScenario, type Scenario } from "./scenario.ts";
 
 const LOOPBACK = "127.0.0.1";
 const MAX_BODY = 1 << 20;
@@ -152,7 +152,7 @@ export async function startControl(fleet: Fleet, port = 0, opts: ControlOptions 
       const h = Buffer.from(r).toString("hex");
       return send(res, 200, { answered: true, hex: h, sw: h.slice(-4) });
     }
-    if (verb === "POST /run") return send(res, 200, await fleet.run(b as unknown as Scenario));
+    if (verb === "POST /run") return send(res, 200, await runScenario(fleet, b as unknown as Scenario));
     if (verb === "POST /stop") {
       send(res, 200, { stopping: true });
       stop();

@@ -1,6 +1,6 @@
 // One simulated wallet device: hosts firmware.wasm and supplies its hardware interface
-// (protocol/SPEC.md §2: flash, TRNG, monotonic counter, clock, button), per issue 5
-// "Device host" and DESIGN.md §3.
+// (protocol/SPEC.md §2: flash, TRNG, monotonic counter, clock, button), per
+// DESIGN.md §3 and wearable-sim/README.md "Device model".
 //
 // Power model: `powerOn()` is a fresh WebAssembly.Instance + `reset()` (RAM lost, flash
 // kept). A power cut is NorFlash throwing `PowerCut` from inside a flash import: the
@@ -17,6 +17,7 @@ import { existsSync, readFileSync, writeFileSync, renameSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PROTOCOL_REVISION } from "../../protocol/portable/revision.ts";
 import { NVM_PAGE_COUNT, NVM_PAGE_SIZE } from "../../protocol/portable/nvm.ts";
+import { wasmImports, type FirmwareImports } from "../../protocol/src/hw.ts";
 import { NorFlash, NorViolation, PowerCut, type TearMode } from "./flash.ts";
 import { profileOf, type Profile, type ProfileName } from "./profiles.ts";
 
@@ -219,7 +220,7 @@ export class Device extends EventEmitter {
     if (this._state === "on") return;
     // a fired cut left the flash dead; a cut armed for this boot stays armed
     if (this.flash.isOff) this.flash.disarm();
-    const instance = new WebAssembly.Instance(this.module, this.imports());
+    const instance = new WebAssembly.Instance(this.module, wasmImports(this.imports()));
     const ex = instance.exports as unknown as Exports;
     const rev = ex.protocol_revision() >>> 0;
     if (rev !== PROTOCOL_REVISION) throw new RevisionMismatchError(this.serial, rev);
@@ -397,7 +398,7 @@ export class Device extends EventEmitter {
     return Buffer.from(m.subarray(ptr, ptr + (len & ~1))).toString("utf16le");
   }
 
-  private imports(): WebAssembly.Imports {
+  private imports(): FirmwareImports {
     const flash = this.flash;
     // the instance's memory is only known after instantiation: imports reach it lazily
     const view = (ptr: number, len: number) => this.mem().subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0));

@@ -1,4 +1,4 @@
-// A fleet of simulated devices in one process (issue 5 "Control"): start many, list,
+// A fleet of simulated devices in one process (wearable-sim/README.md "Commands"): start many, list,
 // tap into / remove from a reader, press, cut power, reset, send raw APDUs and run
 // scenario scripts. The control API (control.ts) and the CLI (cli.ts) are thin layers
 // over this class, so the verbs are the same everywhere.
@@ -14,7 +14,6 @@ import type { TearMode } from "./flash.ts";
 import type { ProfileName } from "./profiles.ts";
 import { createTransport, serveApdu, type Transport, type TransportKind, type TransportOptions } from "./transports/index.ts";
 import { slotOfReader, type PcscTransport } from "./transports/pcsc.ts";
-import { runScenario, type Scenario, type ScenarioResult } from "./scenario.ts";
 
 export interface FleetOptions {
   /** firmware file, default build/firmware.wasm */
@@ -76,7 +75,7 @@ const DEVICE_EVENTS = ["apdu", "power", "fault", "violation", "display", "confir
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
-/** One trace line per APDU, power event and fault, with serial and timing (issue 5 "Logs"). */
+/** One trace line per APDU, power event and fault, with serial and timing (wearable-sim/README.md "Start a card, tap it into the system reader, watch the trace"). */
 export function traceLine(e: FleetEvent): string {
   const t = `${(e.t / 1000).toFixed(3).padStart(9)}s ${e.serial}`;
   switch (e.type) {
@@ -215,10 +214,6 @@ export class Fleet extends EventEmitter {
   /** In-process APDU (what `/apdu` serves): undefined when the device did not answer. */
   apdu(id: string, command: Uint8Array): Uint8Array | undefined {
     return serveApdu(this.get(id).device, command);
-  }
-
-  run(scenario: Scenario): Promise<ScenarioResult> {
-    return runScenario(this, scenario);
   }
 
   async stop(): Promise<void> {

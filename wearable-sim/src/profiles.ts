@@ -1,5 +1,5 @@
-// Device profiles of the simulator: what hardware each form factor has (issue 5,
-// "Profiles") and the ATR it answers with. ATRs follow ISO/IEC 7816-3 §8.2 (TS, T0,
+// Device profiles of the simulator: what hardware each form factor has (DESIGN.md §1,
+// §3) and the ATR it answers with. ATRs follow ISO/IEC 7816-3 §8.2 (TS, T0,
 // interface bytes, historical bytes, TCK); historical bytes follow ISO/IEC 7816-4 §8.1.1
 // (category indicator 0x80, then COMPACT-TLV with tag 5 "card issuer's data" naming the product).
 //

@@ -1,4 +1,4 @@
-// Scenario scripts for a Fleet (issue 5 "Control": `run SCENARIO.json`, a script of taps,
+// Scenario scripts for a Fleet (wearable-sim/README.md "Scenarios": `run SCENARIO.json`, a script of taps,
 // presses, waits, power cuts against several devices, with expectations). Examples live in
 // wearable-sim/scenarios/. Format (JSON):
 //   { "name": "…",

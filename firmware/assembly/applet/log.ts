@@ -1,5 +1,5 @@
-// The device log and its synchronisation (SPEC §3.3 READ LOG, SYNC; issue 4 "READ LOG and
-// SYNC"): a ring of NVM_LOG_CAPACITY records holding every voucher and receipt since the
+// The device log and its synchronisation (SPEC §3.3 READ LOG, SYNC;
+// SPEC §3.4; DESIGN.md §4): a ring of NVM_LOG_CAPACITY records holding every voucher and receipt since the
 // last acknowledgement. Entries leave the ring only by an issuer-signed sync
 // acknowledgement; when the ring is full PAY, LOAD and RECEIVE are refused (6A84) — the log
 // never silently drops an unsynced voucher. AssemblyScript only.

@@ -44,11 +44,6 @@ export function ctEqual(a: usize, b: usize, n: i32): bool {
   for (let i = 0; i < n; i++) d |= <u32>(load<u8>(a + <usize>i) ^ load<u8>(b + <usize>i));
   return d == 0;
 }
-export function isZero(p: usize, n: i32): bool {
-  let d: u32 = 0;
-  for (let i = 0; i < n; i++) d |= <u32>load<u8>(p + <usize>i);
-  return d == 0;
-}
 export function max32(a: u32, b: u32): u32 {
   return a > b ? a : b;
 }

@@ -1,7 +1,7 @@
 // Holder PIN and unblocking PUK (SPEC §3.3 VERIFY, CHANGE REFERENCE DATA, RESET RETRY
 // COUNTER, SET PIN, SET PUK; ISO/IEC 7816-4 §11.5). The try counter is decremented and
 // committed to flash BEFORE the comparison, so cutting power to hide a wrong guess costs
-// the try anyway (issue 4); a match restores the tries in a second transaction.
+// the try anyway (DESIGN.md §3); a match restores the tries in a second transaction.
 // AssemblyScript only.
 import {
   P1_CHANGE_REFERENCE_DATA_OLD_NEW, P1_RESET_RETRY_COUNTER_NEW_PIN, P1_RESET_RETRY_COUNTER_ONLY, P2_PIN, P2_PUK,

@@ -32,10 +32,6 @@ export function succeed(): u16 {
 export let respLen: i32 = 0;
 export function respClear(): void { respLen = 0; }
 export function respSetLen(n: i32): void { respLen = n; }
-export function respByte(v: u8): void {
-  if (respLen < RESP_CAP) store<u8>(RESP_BUF + <usize>respLen, v);
-  respLen++;
-}
 export function respCopy(src: usize, n: i32): void {
   if (respLen + n <= RESP_CAP) memory.copy(RESP_BUF + <usize>respLen, src, <usize>n);
   respLen += n;

@@ -2,7 +2,7 @@
 // value in), PAY (signed voucher out), GET CHALLENGE + RECEIVE (device-to-device value in).
 // Each checks everything first and then changes balance, counter, chain hash, since-sync
 // totals, latest time and the log in ONE store transaction, so a power cut at any flash
-// operation leaves the old state or the new one (issue 4). AssemblyScript only.
+// operation leaves the old state or the new one (DESIGN.md §3). AssemblyScript only.
 import {
   CERT_KEY_CURRENCY, CERT_KEY_DEVICE_ID, CERT_KEY_ISSUER_KEY_ID, CERT_KEY_NOT_AFTER, CERT_KEY_NOT_BEFORE,
   CERT_KEY_PUBLIC_KEY, CERT_KEY_SUITE, CERT_KEY_TYPE, DOC_CERT_REF_LEN, DOC_CHALLENGE_LEN, DOC_DEVICE_ID_LEN,

@@ -7,9 +7,9 @@
 // A failure sets `cborErr` and every later read returns 0; callers check it once at the end.
 
 export const MAJOR_UINT: u8 = 0;
-export const MAJOR_NINT: u8 = 1;
+const MAJOR_NINT: u8 = 1;
 export const MAJOR_BSTR: u8 = 2;
-export const MAJOR_TSTR: u8 = 3;
+const MAJOR_TSTR: u8 = 3;
 export const MAJOR_ARRAY: u8 = 4;
 export const MAJOR_MAP: u8 = 5;
 export const MAJOR_TAG: u8 = 6;
@@ -18,7 +18,7 @@ export const MAJOR_TAG: u8 = 6;
 let wp: usize = 0;
 let wstart: usize = 0;
 let wend: usize = 0;
-export let cborOverflow: bool = false;
+let cborOverflow: bool = false;
 
 export function cborBegin(dst: usize, cap: i32): void {
   wp = dst;
@@ -29,9 +29,6 @@ export function cborBegin(dst: usize, cap: i32): void {
 /** Bytes written since cborBegin, or -1 when the buffer was too small. */
 export function cborLength(): i32 {
   return cborOverflow ? -1 : <i32>(wp - wstart);
-}
-export function cborPos(): usize {
-  return wp;
 }
 function room(n: usize): bool {
   if (wp + n > wend) {
@@ -85,16 +82,13 @@ export function cborRaw(src: usize, len: i32): void {
 export function cborMap(n: u32): void {
   cborHead(MAJOR_MAP, n);
 }
-export function cborArray(n: u32): void {
-  cborHead(MAJOR_ARRAY, n);
-}
 
 // ---------------- reader ----------------
 let rp: usize = 0;
 let rend: usize = 0;
 export let cborErr: bool = false;
 /** Argument of the last head read; for bstr also the content pointer. */
-export let cborVal: u32 = 0;
+let cborVal: u32 = 0;
 export let cborPtr: usize = 0;
 
 export function cborOpen(src: usize, len: i32): void {
@@ -102,7 +96,7 @@ export function cborOpen(src: usize, len: i32): void {
   rend = src + <usize>len;
   cborErr = len < 0;
 }
-export function cborAt(): usize {
+function cborAt(): usize {
   return rp;
 }
 export function cborDone(): bool {
@@ -113,7 +107,7 @@ export function cborFail(): void {
 }
 /** Reads one head; returns its major type (0xFF on error). Rejects non-shortest forms,
  * indefinite lengths, arguments >= 2^32, simple values and floats. */
-export function cborReadHead(): u8 {
+function cborReadHead(): u8 {
   if (cborErr || rp >= rend) {
     cborErr = true;
     return 0xff;
@@ -168,7 +162,7 @@ export function cborExpect(major: u8): u32 {
   return cborVal;
 }
 /** Skips one complete item (bounded nesting: our documents nest at most 3 deep). */
-export function cborSkip(depth: i32): void {
+function cborSkip(depth: i32): void {
   if (depth > 4) { cborErr = true; return; }
   const m = cborReadHead();
   if (cborErr) return;
@@ -186,7 +180,7 @@ export function cborSkip(depth: i32): void {
 // A document payload is read into this field table: for key k, FIELD_MAJOR[k] (0xFF =
 // absent), FIELD_VAL[k] (uint value / bstr length / array or map count) and FIELD_PTR[k]
 // (bstr content, or the first byte after the array/map head).
-export const FIELD_KEYS: i32 = 24;
+const FIELD_KEYS: i32 = 24;
 const FIELD_MAJOR: usize = memory.data(FIELD_KEYS);
 const FIELD_VAL: usize = memory.data(FIELD_KEYS * 4);
 const FIELD_PTR: usize = memory.data(FIELD_KEYS * 4);

@@ -1,4 +1,4 @@
-// 256-bit modular arithmetic for the two curves (issue 3): the prime fields and the
+// 256-bit modular arithmetic for the two curves (DESIGN.md §3): the prime fields and the
 // group-order (scalar) fields of P-256 (FIPS 186-4 D.1.2.3) and SM2 (GB/T 32918.5).
 // Elements are 8 little-endian u32 limbs (32 bytes) in Montgomery form (x*2^256 mod m),
 // addressed by raw pointers into static memory. A "field block" (see field-consts.ts)

@@ -1,4 +1,4 @@
-// Suite-generic signatures, the API the wallet applet calls (issue 3):
+// Suite-generic signatures, the API the wallet applet calls (DESIGN.md §3):
 //   suite 1 (SUITE_SM2_SM3_SM4): SM2 signature, GB/T 32918.2-2016 §6 (sign) and §7 (verify),
 //     digest e = SM3(Z_A || M) with the default user id (sm2.ts);
 //   suite 2 (SUITE_P256_SHA256_AES128): ECDSA P-256 with SHA-256, FIPS 186-4 §6.4 / SEC 1 §4.1,

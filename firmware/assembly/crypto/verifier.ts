@@ -1,5 +1,5 @@
-// The firmware's signature verifier exported to the host (issue 3: "expose the firmware's
-// crypto to the host as a verifier"), e.g. for reconciliation. Public data only: keys and
+// The firmware's signature verifier exported to the host (SPEC §2: the
+// module's exports), e.g. for reconciliation. Public data only: keys and
 // signatures in, a yes/no out. Layout of the buffer: protocol/portable/crypto-verifier.ts.
 // Returns 1 for a valid signature, 0 otherwise (malformed input included); never traps.
 import {

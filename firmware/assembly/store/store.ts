@@ -24,9 +24,6 @@ import {
 } from "../../../protocol/portable/nvm";
 
 export const STORE_MAX_VALUE: i32 = NVM_MAX_VALUE;
-export const STORE_OK: i32 = NVM_OK;
-export const STORE_ERR_CORRUPT: i32 = NVM_ERR_CORRUPT;
-export const STORE_ERR_FULL: i32 = NVM_ERR_FULL;
 
 // Limits of this implementation (static buffers); larger geometries get NVM_ERR_GEOMETRY.
 const MAX_PAGE_SIZE: u32 = 4096;

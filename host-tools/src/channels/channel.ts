@@ -1,4 +1,4 @@
-// The host's one interface to a device (issue 6 "Channels"; STYLE.md "Hardware behind one
+// The host's one interface to a device (DESIGN.md §2; STYLE.md "Hardware behind one
 // interface"): bytes of a command APDU in, bytes of the response (data ‖ SW1 SW2) out.
 // Implementations: pcsc.ts (pcsclite), hid.ts (node-hid, and the simulator's HID over
 // UDP), serial.ts (@serialport/stream), sim.ts (in-process wearable-sim Device). Only

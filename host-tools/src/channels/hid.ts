@@ -1,4 +1,4 @@
-// HID channels (issue 6 "Channels"; SPEC.md §6): 64-byte CTAPHID-style reports carrying
+// HID channels (SPEC.md §6; host-tools/README.md "Choosing a device"): 64-byte CTAPHID-style reports carrying
 // one APDU per MSG. Two pipes carry the same reports: node-hid for real USB devices, and
 // UDP datagrams to the simulator's HID endpoint on loopback (this kernel has no uhid:
 // TRAPS.md). The channel allocates its own channel id with INIT (8-byte nonce on the

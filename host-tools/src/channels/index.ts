@@ -1,36 +1,13 @@
-// Choosing a channel from the command line (issue 6 "Channels"): `--reader NAME|INDEX`,
-// `--hid udp:HOST:PORT|PATH|VID:PID`, `--serial PATH`, `--sim IMAGE` (an in-process
-// simulated device whose flash image is kept in a file, `--profile` for a new one), or
-// one SPEC string "reader:…", "hid:…", "serial:…", "sim:IMAGE[,profile]" (for
-// `transfer --from/--to`). `--trace` wraps the channel to print every APDU.
-import type { Options, Values } from "../cli.ts";
+// Opening a channel by one SPEC string (host-tools/README.md "Choosing a device"): "reader:NAME|INDEX",
+// "hid:udp:HOST:PORT|PATH|VID:PID", "serial:PATH", "sim:IMAGE[,profile]" (an in-process
+// simulated device whose flash image is kept in a file). `trace` wraps the channel to
+// print every APDU. The CLI's options that name a channel are commands/channel-options.ts.
 import { existsSync } from "node:fs";
 import { notFound, usageError } from "../errors.ts";
-import { numberOption, parseNumber, RANGES } from "../commands/numbers.ts";
+import { parseNumber, RANGES } from "../commands/numbers.ts";
 import { TracingChannel, type Channel } from "./channel.ts";
 
 export type { Channel };
-
-export const CHANNEL_OPTIONS: Options = {
-  reader: { type: "string" },
-  hid: { type: "string" },
-  serial: { type: "string" },
-  sim: { type: "string" },
-  profile: { type: "string" },
-  wait: { type: "string" },
-  create: { type: "boolean", default: false },
-};
-
-/** What each channel option means, for `--help`. */
-export const CHANNEL_HELP: Record<string, string> = {
-  reader: "PC/SC reader: its name, a prefix of it, or its index in `wallet readers` (0, 1, …)",
-  hid: "HID device: udp:HOST:PORT (the simulator's endpoint), a hidraw PATH or VID:PID (hex)",
-  serial: "serial port or pty PATH (COBS + CRC-16 frames)",
-  sim: "in-process simulated device whose flash image is the file IMAGE (must exist unless --create)",
-  profile: "card, band or watch: the simulated device made by --create (default card)",
-  wait: `seconds to wait for the reader's card or a device's answer, ${RANGES.waitSeconds.min} to ${RANGES.waitSeconds.max} (default 10)`,
-  create: "with --sim: create the flash image (a blank device) when the file does not exist",
-};
 
 export interface OpenOptions {
   trace?: boolean;
@@ -80,23 +57,6 @@ export async function openSpec(spec: string, opts: OpenOptions = {}): Promise<Ch
       throw usageError(`channel "${spec}": unknown kind "${kind}" (reader, hid, serial, sim)`);
   }
   return opts.trace ? new TracingChannel(ch) : ch;
-}
-
-/** The channel named by --reader / --hid / --serial / --sim (exactly one). */
-export function channelSpec(o: Values): string {
-  const given = (["reader", "hid", "serial", "sim"] as const).filter((k) => o[k] !== undefined);
-  if (given.length !== 1) throw usageError("choose one device: --reader NAME|INDEX, --hid udp:HOST:PORT|PATH, --serial PATH or --sim IMAGE");
-  return `${given[0]}:${o[given[0]]}`;
-}
-
-/** The open options given by --wait, --profile and --create (checked before anything is opened). */
-export function openOptions(o: Values, trace: boolean): OpenOptions {
-  const wait = numberOption(o, "wait", RANGES.waitSeconds, undefined);
-  return { trace, waitMs: wait === undefined ? undefined : Math.round(wait * 1000), profile: o.profile as string | undefined, create: !!o.create };
-}
-
-export function openFromOptions(o: Values, trace: boolean): Promise<Channel> {
-  return openSpec(channelSpec(o), openOptions(o, trace));
 }
 
 export async function withChannel<T>(ch: Channel, fn: (ch: Channel) => Promise<T>): Promise<T> {

@@ -1,4 +1,4 @@
-// PC/SC channel through `pcsclite` (issue 6 "Channels"): a reader chosen by name (or a
+// PC/SC channel through `pcsclite` (host-tools/README.md "Choosing a device"): a reader chosen by name (or a
 // prefix of it) or by index, waiting for a card, SCARD_SHARE_SHARED (the binding's
 // default is exclusive: TRAPS.md), and clear errors when the card is pulled or the
 // reader goes away. pcsclite is an optional dependency: when it cannot load, one line

@@ -1,4 +1,4 @@
-// Serial channel (issue 6 "Channels"; SPEC.md §7): one APDU per APDU_REQUEST frame
+// Serial channel (SPEC.md §7; host-tools/README.md "Choosing a device"): one APDU per APDU_REQUEST frame
 // (COBS + CRC-16), the answer in an APDU_RESPONSE frame; an ERROR frame is a device error.
 // @serialport/stream with @serialport/bindings-cpp (optional dependencies). Works on a
 // USB-serial adapter or a pty (open the path directly: SerialPort.list() never shows

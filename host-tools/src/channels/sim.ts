@@ -1,39 +1,40 @@
-// In-process channel to a wearable-sim Device (tests, the demo, `--sim IMAGE`): the same
-// APDU bytes a reader would carry, without a transport. This module is the ONLY place
-// host-tools touches the simulator (issue 6 "Channels").
-import { Device, type DeviceOptions } from "../../../wearable-sim/src/device.ts";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+// In-process channel to a simulated device (tests, the demo, `--sim IMAGE`): wearable-sim's
+// InProcessTransport, the same APDU bytes and the same APDU path (serveApdu) as its real
+// transports, without a socket. A device that does not answer (mute after a firmware trap,
+// power cut mid-APDU) is a device error here as on every real link: nothing powers it back
+// on behind the host's back. This module is the ONLY place host-tools touches the
+// simulator, and only through its public entry (DESIGN.md §2).
+import { createDevice, InProcessTransport, type Device, type DeviceOptions } from "../../../wearable-sim/src/index.ts";
 import { deviceError } from "../errors.ts";
 import type { Channel } from "./channel.ts";
 
-export { Device };
-export type SimDevice = Device;
-
 export class SimChannel implements Channel {
   readonly name: string;
+  readonly transport: InProcessTransport;
   constructor(readonly device: Device) {
     this.name = `sim:${device.profile.name} ${device.serial}`;
+    this.transport = new InProcessTransport(device);
   }
 
   /** A device with a file-backed flash image (kept between CLI runs), powered on. */
   static open(opts: DeviceOptions): SimChannel {
-    if (opts.imagePath) mkdirSync(dirname(opts.imagePath), { recursive: true });
-    const d = new Device(opts);
+    const d = createDevice(opts);
     d.powerOn();
     return new SimChannel(d);
   }
 
   async transmit(apdu: Uint8Array): Promise<Uint8Array> {
-    if (!this.device.isOn) this.device.powerOn();
+    let r: Uint8Array | undefined;
     try {
-      return this.device.transmit(apdu);
+      r = this.transport.exchange(apdu);
     } catch (e) {
       throw deviceError(`${this.name}: ${(e as Error).message}`);
     }
+    if (r === undefined) throw deviceError(`${this.name}: the device did not answer (${this.transport.active ? this.device.state : "channel closed"})`);
+    return r;
   }
 
   async close(): Promise<void> {
-    this.device.flash.flush();
+    await this.transport.close();
   }
 }

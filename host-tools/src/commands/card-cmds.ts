@@ -1,11 +1,12 @@
-// Reading and looking after one device (issue 10 "Things operators expect"):
+// Reading and looking after one device (host-tools/README.md "Commands"):
 // `wallet card info` (what `keycard-cli info` or `gp -l` show for a card: lifecycle,
 // balance, limits, what is left before a sync, PIN/PUK tries, the certificate's validity)
 // and `wallet pin change` (CHANGE REFERENCE DATA). Neither needs the keystore; card info
 // adds the ledger's view of the device when a ledger is there.
 import { existsSync } from "node:fs";
-import { register, type Ctx } from "../cli.ts";
-import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, withChannel } from "../channels/index.ts";
+import { register, type Ctx } from "./command.ts";
+import { withChannel } from "../channels/index.ts";
+import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions } from "./channel-options.ts";
 import { refused, usageError } from "../errors.ts";
 import { currencyCode, isoTime, moneyIn } from "../format.ts";
 import { WalletCard, type CardStatus } from "../card.ts";

@@ -1,6 +1,6 @@
 // Shared pieces of the CLI commands: opening the ledger, device lookup, report text.
 import { existsSync } from "node:fs";
-import { ensureHome, type Ctx } from "../cli.ts";
+import { ensureHome, type Ctx } from "./command.ts";
 import { notFound } from "../errors.ts";
 import { money, table } from "../format.ts";
 import type { DeviceRecord, Ledger, LedgerSummary } from "../ledger/ledger.ts";

@@ -1,10 +1,11 @@
-// Commands that talk to a device (issue 6): personalize (single or batch), load,
+// Commands that talk to a device (host-tools/README.md "Commands"): personalize (single or batch), load,
 // pos init | charge | export, transfer, sync, readers. Device flows live in flows.ts.
 import { posTrust } from "../trust.ts";
 import { appendFileSync, chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { ensureHome, register, type Ctx, type Values } from "../cli.ts";
-import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions, openSpec, withChannel, type Channel, type OpenOptions } from "../channels/index.ts";
+import { ensureHome, register, type Ctx, type Values } from "./command.ts";
+import { openSpec, withChannel, type Channel, type OpenOptions } from "../channels/index.ts";
+import { CHANNEL_OPTIONS, channelSpec, openFromOptions, openOptions } from "./channel-options.ts";
 import type { ScpKeys } from "../../../protocol/src/scp03.ts";
 import * as A from "../../../protocol/portable/apdu.ts";
 import { dataError, deviceError, EXIT_AUTH, EXIT_INTERNAL, EXIT_STORAGE, notFound, refused, usageError, WalletError } from "../errors.ts";

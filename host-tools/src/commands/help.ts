@@ -1,7 +1,7 @@
 // What every option of the `wallet` CLI means, with its unit and default (`--help`).
 // One table for the options shared by several commands; a command whose option means
 // something of its own says so in its `optionHelp`. A test checks that no option lacks one.
-import { CHANNEL_HELP } from "../channels/index.ts";
+import { CHANNEL_HELP } from "./channel-options.ts";
 import { RANGES } from "./numbers.ts";
 
 const range = (r: { min: number; max: number }) => `${r.min} to ${r.max}`;

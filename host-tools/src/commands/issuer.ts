@@ -1,9 +1,9 @@
-// `wallet issuer init | show | rotate | retire | export-public` (issues 6, 12): the issuer
+// `wallet issuer init | show | rotate | retire | export-public` (DESIGN.md §6, §9; SPEC §5.12): the issuer
 // keystore and its keys' states (active, trusted, retired, compromised; trust.ts decides
 // what each state means for devices, POS and reconciliation).
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { register, ensureHome, type Ctx } from "../cli.ts";
+import { register, ensureHome, type Ctx } from "./command.ts";
 import { getPassphrase, getPkcs11Pin, Keystore, SM2_NOTE, type IssuerKeyPublic, type IssuerKeystore } from "../keystore.ts";
 import { table } from "../format.ts";
 import { usageError, WalletError, EXIT_USAGE } from "../errors.ts";

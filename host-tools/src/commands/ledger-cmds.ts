@@ -1,6 +1,6 @@
-// `wallet reconcile`, `wallet report`, `wallet audit verify`, `wallet devices …` (issue 6).
+// `wallet reconcile`, `wallet report`, `wallet audit verify`, `wallet devices …` (host-tools/README.md "Commands").
 import { existsSync } from "node:fs";
-import { register } from "../cli.ts";
+import { register } from "./command.ts";
 import { notFound, refused, usageError } from "../errors.ts";
 import { numberOption, RANGES } from "./numbers.ts";
 import { DEFAULT_LIMITS } from "../synthetic.ts";

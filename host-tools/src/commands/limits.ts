@@ -1,6 +1,6 @@
 // Limit options shared by `personalize` and `devices limits` (DESIGN.md §4): amounts in
 // currency units with two decimals ("500.00"), counts and seconds as whole numbers.
-import type { Values } from "../cli.ts";
+import type { Values } from "./command.ts";
 import type { Limits } from "../ledger/ledger.ts";
 import { parseAmountArg, parseNumber, RANGES } from "./numbers.ts";
 

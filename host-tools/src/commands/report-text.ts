@@ -1,10 +1,10 @@
 // The text and CSV of `wallet report`, `wallet reconcile`'s summary and `wallet devices
-// show|list` (issue 10): amounts right-aligned with their currency code, ISO 8601 times,
+// show|list` (host-tools/README.md "Commands"): amounts right-aligned with their currency code, ISO 8601 times,
 // terminal names beside merchant ids where a POS outbox names them, and a revoked device
 // shown as revoked whatever its lifecycle state. (The HTML report is elsewhere.)
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Ctx, Output, Values } from "../cli.ts";
+import type { Ctx, Output, Values } from "./command.ts";
 import { usageError } from "../errors.ts";
 import { csv, currencyCode, isoAny, isoTime, money, table } from "../format.ts";
 import type { DeviceRecord, FraudCase, LedgerSummary, LoadRecord, VoucherRecord } from "../ledger/ledger.ts";

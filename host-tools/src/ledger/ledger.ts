@@ -1,4 +1,4 @@
-// The ledger interface (issue 6 "Ledger"; DESIGN.md §6). Everything the CLI and the
+// The ledger interface (DESIGN.md §6, §9; host-tools/README.md "Ledger"). Everything the CLI and the
 // reconciliation engine keep about devices, money and fraud goes through `Ledger`, so a
 // PostgreSQL implementation can replace the SQLite one (sqlite.ts) for a bank-scale
 // deployment. Methods are async for that reason, and `transaction()` takes an async

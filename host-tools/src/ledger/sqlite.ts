@@ -1,4 +1,4 @@
-// SQLite implementation of the Ledger (issue 6 "Ledger"): better-sqlite3 12.x, one file,
+// SQLite implementation of the Ledger (DESIGN.md §6; host-tools/README.md "Ledger"): better-sqlite3 12.x, one file,
 // WAL journal, schema migrations numbered by `PRAGMA user_version` (MIGRATIONS[i] takes
 // the schema from version i to i+1; append only, never edit a shipped step).
 // The audit table is append-only by trigger and hash-chained: each entry's hash is

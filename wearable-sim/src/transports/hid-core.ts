@@ -25,7 +25,7 @@ import {
 } from "../../../protocol/portable/hid.ts";
 import { PROTOCOL_REVISION } from "../../../protocol/portable/revision.ts";
 import type { Device } from "../device.ts";
-import { serveApdu } from "./index.ts";
+import { serveApdu } from "./transport.ts";
 
 // how often an unfinished message is checked against HID_MSG_TIMEOUT_MS
 const POLL_MS = 250;

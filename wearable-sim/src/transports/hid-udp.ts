@@ -1,6 +1,6 @@
 // HID-over-UDP transport: the device's 64-byte CTAPHID-style reports (SPEC.md §6) carried
 // one report per UDP datagram on 127.0.0.1, as Trezor's emulator does, because this
-// kernel cannot create virtual USB HID devices (issue 5 "Transports", HID). Host tools use
+// kernel cannot create virtual USB HID devices (TRAPS.md "Serial and HID"). Host tools use
 // this endpoint for simulated wearables and node-hid for real ones; the report bytes are
 // the same. Device behaviour: hid-core.ts. Replies go to the address the channel's last
 // packet came from (an allocated channel inherits the address of its INIT).
@@ -8,7 +8,7 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { HID_CID_BROADCAST } from "../../../protocol/portable/hid.ts";
 import type { Device } from "../device.ts";
 import { HidDeviceCore, reportCid } from "./hid-core.ts";
-import type { Transport, TransportOptions } from "./index.ts";
+import type { Transport, TransportOptions } from "./transport.ts";
 
 const LOOPBACK = "127.0.0.1";
 

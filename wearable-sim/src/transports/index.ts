@@ -1,57 +1,16 @@
-// The one interface every simulator transport implements (issue 5 "Transports"; the
-// speculos model: HID, NFC and raw APDU servers share one small interface and bind
-// to loopback). A transport makes one Device reachable by real host software:
+// The simulator's transports, chosen by kind (DESIGN.md §2); the interface they all
+// implement and the APDU path they share are transport.ts. A transport makes one Device
+// reachable by real host software:
 //   pcsc     a card in a vpcd reader slot of pcscd (pcsc.ts, over VpcdCard in vpcd.ts)
 //   serial   the protocol's serial frames on a pty (serial.ts)
 //   hid-udp  the protocol's 64-byte HID reports over UDP on 127.0.0.1 (hid-udp.ts)
 //   uhid     a real virtual HID device through /dev/uhid, where the kernel has one (uhid.ts)
 // Only transport modules import device libraries (node:net, node:dgram, @serialport/*).
-import { Device, DeviceOffError } from "../device.ts";
+import type { Device } from "../device.ts";
 
-export type TransportKind = "pcsc" | "serial" | "hid-udp" | "uhid";
-export const TRANSPORT_KINDS: readonly TransportKind[] = ["pcsc", "serial", "hid-udp", "uhid"];
-
-export interface Transport {
-  readonly kind: TransportKind;
-  readonly device: Device;
-  /** where host software finds the device: "vpcd slot 1 (port 35964)", a pty path, "127.0.0.1:PORT" */
-  readonly endpoint: string;
-  /** true while host software can reach the device (card in the field, port open) */
-  readonly active: boolean;
-  /** true once host software can see the device (pcsc: pcscd read its ATR after the insert; others: while active) */
-  readonly visible?: boolean;
-  /** make the device reachable (pcsc: insert the card into the reader) */
-  open(): Promise<void>;
-  /** make it unreachable (pcsc: remove the card) */
-  close(): Promise<void>;
-}
-
-export interface TransportOptions {
-  /** pcsc: reader slot (0 = "… 00 00") or TCP port of vpcd */
-  slot?: number;
-  /** pcsc: vpcd base port (default: env WALLET_VPCD_PORT, else 35963) */
-  vpcdBasePort?: number;
-  /** serial: the pty path the device opens; absent: the transport creates a socat pair */
-  ptyPath?: string;
-  /** hid-udp: UDP port on 127.0.0.1 (0 = any free port) */
-  udpPort?: number;
-}
-
-/**
- * The APDU path shared by every transport: powers the device up when a host talks to it
- * (a reader powers a card before the first command), transmits, and returns undefined when
- * the device cannot answer (power cut mid-APDU, mute after a trap): the transport then
- * does what the real link does when a device vanishes.
- */
-export function serveApdu(device: Device, command: Uint8Array): Uint8Array | undefined {
-  try {
-    if (device.state === "off") device.powerOn();
-    return device.transmit(command);
-  } catch (e) {
-    if (e instanceof DeviceOffError) return undefined;
-    throw e;
-  }
-}
+export { serveApdu, TRANSPORT_KINDS, type Transport, type TransportKind, type TransportOptions } from "./transport.ts";
+import type { Transport, TransportKind, TransportOptions } from "./transport.ts";
+import { TRANSPORT_KINDS } from "./transport.ts";
 
 export async function createTransport(kind: TransportKind, device: Device, opts: TransportOptions = {}): Promise<Transport> {
   switch (kind) {
@@ -70,6 +29,10 @@ export async function createTransport(kind: TransportKind, device: Device, opts:
     case "uhid": {
       const { UhidTransport } = await import("./uhid.ts");
       return new UhidTransport(device);
+    }
+    case "inprocess": {
+      const { InProcessTransport } = await import("./inprocess.ts");
+      return new InProcessTransport(device);
     }
   }
   throw new TypeError(`transport: unknown kind "${kind as string}" (${TRANSPORT_KINDS.join(", ")})`);

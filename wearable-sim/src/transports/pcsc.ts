@@ -1,5 +1,5 @@
 // PC/SC transport: a simulated device as a card in a vpcd reader slot of pcscd
-// (issue 5 "Transports", PC/SC). Host software sees it through pcsclite exactly as a card
+// (DESIGN.md §2, PC/SC). Host software sees it through pcsclite exactly as a card
 // on a real reader. Built on VpcdCard (vpcd.ts, the vsmartcard virtual-reader protocol).
 //
 // Mapping to the physical world:
@@ -11,7 +11,7 @@
 // and silent would stall the reader; removal is what a host sees when a card is pulled.
 import { VpcdCard } from "./vpcd.ts";
 import type { Device } from "../device.ts";
-import { serveApdu, type Transport, type TransportOptions } from "./index.ts";
+import { serveApdu, type Transport, type TransportOptions } from "./transport.ts";
 
 /**
  * vpcd reader names end in " 00 0n" for slot n of the first reader.conf entry; a further

@@ -1,6 +1,6 @@
 // Serial transport: the device speaks the protocol's serial framing (SPEC.md §7,
-// protocol/src/serial.ts) on a pty, as a wearable's debug/sync UART would (issue 5
-// "Transports", Serial). The device opens one end with @serialport/stream +
+// protocol/src/serial.ts) on a pty, as a wearable's debug/sync UART would (DESIGN.md
+// §2). The device opens one end with @serialport/stream +
 // @serialport/bindings-cpp; host software opens the other end, exactly as it would a
 // USB-serial adapter. Without a given path the transport creates its own socat pair
 // (`socat pty,raw,echo=0,link=A pty,raw,echo=0,link=B`) and `endpoint` is the host's end.
@@ -27,7 +27,7 @@ import {
   SERIAL_TYPE_RESET,
 } from "../../../protocol/portable/serial.ts";
 import type { Device } from "../device.ts";
-import { serveApdu, type Transport, type TransportOptions } from "./index.ts";
+import { serveApdu, type Transport, type TransportOptions } from "./transport.ts";
 
 // a pty ignores the rate; real adapters of wearables run at this one
 const BAUD_RATE = 115200;

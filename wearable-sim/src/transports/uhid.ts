@@ -11,7 +11,7 @@ import { open, type FileHandle } from "node:fs/promises";
 import { HID_REPORT_SIZE } from "../../../protocol/portable/hid.ts";
 import type { Device } from "../device.ts";
 import { HidDeviceCore } from "./hid-core.ts";
-import type { Transport } from "./index.ts";
+import type { Transport } from "./transport.ts";
 
 export const UHID_PATH = "/dev/uhid";
 // enum uhid_event_type (uhid.h)
