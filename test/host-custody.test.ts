@@ -1,4 +1,4 @@
-// Dual control (issue 12 "Dual control"; host-tools/src/custody.ts): `wallet issuer init
+// Dual control (host-tools/src/custody.ts): `wallet issuer init
 // --custodians 3 --threshold 2` writes three share files, mode 0600; a command that unlocks the
 // keystore refuses K−1 shares (and a share given twice, and a share of another keystore) and
 // works with any K of them. Also with the keys in a PKCS#11 token (SoftHSM2).

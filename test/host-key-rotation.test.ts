@@ -1,5 +1,4 @@
-// Issuer key rotation that devices in service follow (issue 12 "Rotation that devices
-// follow"; SPEC §3.3 SYNC, §5.8 SYNCACK_KEY_NEW_KID / NEW_KEY): rotate, sync, rotate, sync,
+// Issuer key rotation that devices in service follow (host-tools/README "Key ceremony"; SPEC §3.3 SYNC, §5.8 SYNCACK_KEY_NEW_KID / NEW_KEY): rotate, sync, rotate, sync,
 // retire, load, pay, reconcile over simulated devices running the real firmware.wasm.
 // Measured before: after two rotations a device personalized before both could no longer
 // sync or load (6A88), because no command told devices in service about a new key.

@@ -1,4 +1,4 @@
-// One suite, two keystore backends (issue 12 "PKCS#11"; keystore.ts IssuerKeystore): the file
+// One suite, two keystore backends (keystore.ts IssuerKeystore): the file
 // keystore, and a PKCS#11 token (a private SoftHSM2 token: test/support/softhsm.ts) holding the
 // P-256 CA keys and SCP03 master keys. Personalization (P-256 cards and an SM2 band), loads,
 // POS payments, a rotation followed by syncs (the key update signed in the token), and

@@ -64,7 +64,7 @@ describe("keystore", () => {
     expect(() => Keystore.open(path, PASS)).toThrow(/wrong passphrase .*modified/);
   });
 
-  it("rotation makes a new active key and keeps the old ones trusted until retired (issue 12)", () => {
+  it("rotation makes a new active key and keeps the old ones trusted until retired", () => {
     const path = join(dir, "e.json");
     const ks = Keystore.create(path, PASS);
     const first = ks.signingKey("p256").kid;

@@ -70,7 +70,7 @@ function twin(cose: Uint8Array): Uint8Array {
   return t;
 }
 
-// the same suite on both ledgers (issue 13)
+// the same suite on both ledgers
 describe.each(BACKENDS)("the money path: lost answers, refusals and third parties ($label)", (be) => {
   const it = be.it;
   let l: Ledger;

@@ -1,4 +1,4 @@
-// Many reconcile processes at once (issue 13): 4 `wallet reconcile` processes import
+// Many reconcile processes at once (host-tools/README "PostgreSQL"): 4 `wallet reconcile` processes import
 // overlapping files (the same files in different orders, and re-exports of the same
 // vouchers in other files) into ONE PostgreSQL ledger at the same time. The ledger must
 // equal that of one process importing everything: content hash of a canonical dump of

@@ -1,4 +1,4 @@
-// What is trusted when (issue 12 "Expiry and policy in one place"; SPEC §5.12;
+// What is trusted when (SPEC §5.12;
 // host-tools/src/trust.ts), on simulated devices running the real firmware.wasm: the POS
 // refuses a device whose certificate has expired (or is not yet valid) at the terminal's
 // time, and one certified under a key revoked as compromised; load refuses an expired

@@ -1,4 +1,4 @@
-// Dual control of the issuer keystore (issue 12 "Dual control"; DESIGN.md §9): K of N
+// Dual control of the issuer keystore (DESIGN.md §9): K of N
 // custodians. At `issuer init --custodians N --threshold K` a random 32-byte secret becomes the
 // keystore's passphrase and is split with Shamir's secret sharing (`shamir-secret-sharing`,
 // GF(2^8), audited) into N shares, each written to its own file, mode 0600, to be handed to one

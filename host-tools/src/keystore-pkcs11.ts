@@ -1,4 +1,4 @@
-// Issuer keys in a PKCS#11 token (issue 12 "PKCS#11"; DESIGN.md §9; SoftHSM2 in tests): the
+// Issuer keys in a PKCS#11 token (DESIGN.md §9; SoftHSM2 in tests): the
 // IssuerKeystore of keystore.ts with the P-256 CA keys and the P-256 suite's SCP03 master keys
 // generated inside the token, sensitive and non-extractable. The only module that imports the
 // PKCS#11 binding (pkcs11js). What leaves the token, and why (host-tools/README "Keys in a token"):

@@ -6,7 +6,7 @@
 // data: any change to it makes the next unlock fail. Files are written to a temporary
 // name and renamed, so a failure never leaves a half-written keystore.
 //
-// Key states (issue 12; SPEC §5.12): `rotate` makes a new "active" key per suite and the old
+// Key states (SPEC §5.12): `rotate` makes a new "active" key per suite and the old
 // active one "trusted" (it still signs for devices that do not know the new key yet; a sync
 // tells them, SPEC §5.8). `retire` makes a trusted key "retired": it signs nothing new, and
 // what it signed before stays valid. `revokeKey` makes a key "compromised": nothing it signed

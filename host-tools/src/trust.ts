@@ -1,4 +1,4 @@
-// What is trusted when (issue 12; SPEC §5.8 trusted-key update, §5.12 key states and
+// What is trusted when (SPEC §5.8 trusted-key update, §5.12 key states and
 // validity): the one place that decides which issuer keys a device holds, which key signs
 // for it, which new key its next sync acknowledgement carries, which devices still depend
 // on a key, and which certificates a POS, load, sync or reconciliation accepts at a time.

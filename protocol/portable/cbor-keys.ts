@@ -105,7 +105,7 @@ export const SYNCACK_KEY_REVOCATION_VERSION: u8 = 4; // uint revocation-list ver
 export const SYNCACK_KEY_BLOCK_LIST: u8 = 5; // array of bstr DOC_DEVICE_ID_LEN, at most DOC_BLOCK_LIST_MAX
 export const SYNCACK_KEY_LIMITS: u8 = 6; // OPTIONAL map LIMITS_KEY_* -> uint (new limits)
 export const SYNCACK_KEY_ISSUER_KEY_ID: u8 = 7; // bstr DOC_ISSUER_KEY_ID_MIN..MAX
-// OPTIONAL trusted-key update (SPEC §5.8, issue 12): both present or both absent. The device
+// OPTIONAL trusted-key update (SPEC §5.8): both present or both absent. The device
 // installs the new issuer key, in the same transaction as the rest of the ack, into the slot
 // holding the same kid, else an empty slot, else the slot NOT holding the ack's signing key.
 export const SYNCACK_KEY_NEW_KID: u8 = 8; // bstr DOC_ISSUER_KEY_ID_MIN..MAX: id of the key to trust

@@ -1,5 +1,5 @@
 // The ledger backends the ledger, reconciliation and money-path suites run against
-// (issue 13: one suite, parameterized by backend): SQLite files in a temp directory, and
+// (one suite, parameterized by backend; DESIGN.md §9): SQLite files in a temp directory, and
 // databases on the private PostgreSQL cluster of this run (test/support/postgres-setup.ts).
 // Use: `describe.each(BACKENDS)("… ($name)", (b) => { const it = b.it; … await b.fresh() … })`.
 // Where PostgreSQL is unavailable its tests are skipped with the reason in their title.

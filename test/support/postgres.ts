@@ -1,4 +1,4 @@
-// A PRIVATE PostgreSQL 15 cluster for the ledger suites (issue 13; TRAPS.md "PostgreSQL"):
+// A PRIVATE PostgreSQL 15 cluster for the ledger suites (TRAPS.md "PostgreSQL"):
 // initdb into a temporary directory owned by the `postgres` user (the server refuses to
 // run as root), its own unix socket directory and a free TCP port on 127.0.0.1, started
 // with `pg_ctl -w start` and stopped by the postmaster's PID afterwards. Never touches the

@@ -1,4 +1,4 @@
-// A private SoftHSM2 token for tests (issue 12 "PKCS#11"; shared/TRAPS.md "SoftHSM2"): its own
+// A private SoftHSM2 token for tests (TRAPS.md "SoftHSM2"): its own
 // SOFTHSM2_CONF and token directory under a temporary folder, initialized with
 // `softhsm2-util --init-token --free`. SOFTHSM2_CONF is set in this process (the library reads
 // it at C_Initialize) and returned for child processes. Null when softhsm2 is not installed:

@@ -1,4 +1,4 @@
-// PostgreSQL implementation of the Ledger (issue 13; DESIGN §6, §9): for a bank, where
+// PostgreSQL implementation of the Ledger (DESIGN §6, §9): for a bank, where
 // many upload points and reconcile processes write into one server at once. The only
 // module that imports `pg` (8.23.1) and `pg-copy-streams` (7.0.0), both pinned.
 //

@@ -86,7 +86,7 @@ export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   // 5: a case the verdict no longer gives (judged on part of the evidence) is closed, not deleted
   `ALTER TABLE fraud_cases ADD COLUMN closed_at TEXT;
    ALTER TABLE fraud_cases ADD COLUMN closed_reason TEXT;`,
-  // 6: issuer key states (issue 12, SPEC §5.12): when a key was revoked as compromised
+  // 6: issuer key states (SPEC §5.12): when a key was revoked as compromised
   // (Unix s; NULL: never): nothing it signed after that time is trusted
   `ALTER TABLE issuer_keys ADD COLUMN revoked_at INTEGER;`,
 ];
