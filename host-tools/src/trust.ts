@@ -222,7 +222,7 @@ export function registeredCert(certCose: Uint8Array, trusted: readonly TrustedKe
   const c = checkCert(certCose, trusted);
   if (typeof c === "string") return c;
   const k = signerOf(certCose, trusted);
-  if (k?.status === "compromised" && (registeredAt === null || k.compromisedAt == null || registeredAt >= k.compromisedAt))
+  if (k?.status === "compromised" && (registeredAt === null || k.compromisedAt == null || registeredAt > k.compromisedAt))
     return `certificate: issuer key ${k.kid} was revoked as compromised${k.compromisedAt ? ` at ${iso(k.compromisedAt)}` : ""}, before this certificate was registered`;
   return c;
 }
