@@ -271,3 +271,22 @@ export interface LedgerSummary {
 export function auditHash(prev: string, seq: number, at: string, action: string, data: string): string {
   return createHash("sha256").update(`${prev}|${seq}|${at}|${action}|${data}`).digest("hex");
 }
+
+/** A devices-table row (snake_case columns, the same in every backend) as a DeviceRecord. */
+export function deviceFromRow(r: Record<string, any>): DeviceRecord {
+  return {
+    deviceId: r.device_id, serial: r.serial, formFactor: r.form_factor, suite: r.suite, token: r.token, alias: r.alias,
+    currency: r.currency, limits: JSON.parse(r.limits), pendingLimits: r.pending_limits ? JSON.parse(r.pending_limits) : null, pub: r.pub,
+    cert: r.cert ? new Uint8Array(r.cert) : null, certRef: r.cert_ref, state: r.state, personalizedAt: r.personalized_at, lastSync: r.last_sync,
+    lastLoadSeq: r.last_load_seq, revoked: !!r.revoked, revokedAt: r.revoked_at,
+  };
+}
+
+/** A vouchers-table row as a VoucherRecord (no cose column: empty bytes). */
+export function voucherFromRow(r: Record<string, any>): VoucherRecord {
+  return {
+    hash: r.hash, deviceId: r.device_id, counter: r.counter, amount: r.amount, currency: r.currency, payee: r.payee,
+    kind: r.kind, time: r.time, prev: r.prev, chainHash: r.chain_hash, balanceAfter: r.balance_after,
+    cose: r.cose ? new Uint8Array(r.cose) : new Uint8Array(0), status: r.status, reason: r.reason, claim: r.claim ?? null,
+  };
+}

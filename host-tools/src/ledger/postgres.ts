@@ -32,6 +32,7 @@ import type {
   AckState, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, TransactionOptions, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
+import { deviceFromRow, voucherFromRow } from "./ledger.ts";
 import { auditHash } from "./ledger.ts";
 
 /** Hash partitions per device table (fixed by migration 1: changing it means repartitioning). */
@@ -120,22 +121,9 @@ const TYPES = {
 const bytes = (b: Buffer | null): Uint8Array | null => (b ? new Uint8Array(b) : null);
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 
-function toDevice(r: Row): DeviceRecord {
-  return {
-    deviceId: r.device_id, serial: r.serial, formFactor: r.form_factor, suite: r.suite, token: r.token, alias: r.alias,
-    currency: r.currency, limits: JSON.parse(r.limits), pendingLimits: r.pending_limits ? JSON.parse(r.pending_limits) : null, pub: r.pub, cert: bytes(r.cert),
-    certRef: r.cert_ref, state: r.state, personalizedAt: r.personalized_at, lastSync: r.last_sync,
-    lastLoadSeq: r.last_load_seq, revoked: !!r.revoked, revokedAt: r.revoked_at,
-  };
-}
+const toDevice = deviceFromRow;
 
-function toVoucher(r: Row): VoucherRecord {
-  return {
-    hash: r.hash, deviceId: r.device_id, counter: r.counter, amount: r.amount, currency: r.currency, payee: r.payee,
-    kind: r.kind, time: r.time, prev: r.prev, chainHash: r.chain_hash, balanceAfter: r.balance_after,
-    cose: r.cose ? new Uint8Array(r.cose) : new Uint8Array(0), status: r.status, reason: r.reason, claim: r.claim ?? null,
-  };
-}
+const toVoucher = voucherFromRow;
 
 /** The URL with its password hidden: what messages and `path` show. */
 export function redactUrl(url: string): string {

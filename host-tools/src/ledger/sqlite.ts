@@ -14,6 +14,7 @@ import type {
   AckState, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
+import { deviceFromRow, voucherFromRow } from "./ledger.ts";
 import { auditHash } from "./ledger.ts";
 
 export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
@@ -105,22 +106,9 @@ const VOUCHER_ROWS = 50;
 const insertVouchers = (rows: number) => `${INSERT_VOUCHERS} ${new Array(rows).fill(VOUCHER_ROW).join(",")}`;
 const INSERT_VOUCHER_ROWS = insertVouchers(VOUCHER_ROWS); // built once: the statement cache is keyed by the SQL text
 
-function toDevice(r: Row): DeviceRecord {
-  return {
-    deviceId: r.device_id, serial: r.serial, formFactor: r.form_factor, suite: r.suite, token: r.token, alias: r.alias,
-    currency: r.currency, limits: JSON.parse(r.limits), pendingLimits: r.pending_limits ? JSON.parse(r.pending_limits) : null, pub: r.pub, cert: r.cert ? new Uint8Array(r.cert) : null,
-    certRef: r.cert_ref, state: r.state, personalizedAt: r.personalized_at, lastSync: r.last_sync,
-    lastLoadSeq: r.last_load_seq, revoked: !!r.revoked, revokedAt: r.revoked_at,
-  };
-}
+const toDevice = deviceFromRow;
 
-function toVoucher(r: Row): VoucherRecord {
-  return {
-    hash: r.hash, deviceId: r.device_id, counter: r.counter, amount: r.amount, currency: r.currency, payee: r.payee,
-    kind: r.kind, time: r.time, prev: r.prev, chainHash: r.chain_hash, balanceAfter: r.balance_after,
-    cose: new Uint8Array(r.cose), status: r.status, reason: r.reason, claim: r.claim ?? null,
-  };
-}
+const toVoucher = voucherFromRow;
 
 /** How long a writer waits for another one: WALLET_LOCK_TIMEOUT seconds (default 20). */
 export function lockTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
