@@ -1,7 +1,9 @@
 // 256-bit modular arithmetic for the two curves (issue 3): the prime fields and the
 // group-order (scalar) fields of P-256 (FIPS 186-4 D.1.2.3) and SM2 (GB/T 32918.5).
-// Elements are 8 little-endian u32 limbs (32 bytes) in Montgomery form (x*2^256 mod m),
-// addressed by raw pointers into static memory. A "field block" (see field-consts.ts)
+// Elements are 8 little-endian u32 limbs (32 bytes) in the field's form x*R mod m, addressed
+// by raw pointers into static memory: R = 2^256 (Montgomery) for the group orders, R = 1
+// (plain residues) for the prime fields, whose reduction is specialized to the prime
+// (issue 14); FB_ONE and FB_R2 carry R and R^2, so toMont/fromMont serve both. A "field block" (see field-consts.ts)
 // carries the modulus and its constants; the unrolled multipliers are in field-mont.ts.
 //
 // Constant time: every function here runs the same instructions and touches the same
@@ -12,14 +14,15 @@
 // operation folds (op, r, a, b addresses) into a running hash, so a test can prove the
 // operation schedule of a scalar multiplication is independent of the secret scalar.
 import {
-  montMulP256, montMulSm2, montMulGeneric, modAdd, modSub, modAddP256, modSubP256, modAddSm2, modSubSm2,
+  fieldMulP256, fieldSqrP256, fieldMulSm2, fieldSqrSm2, montMulP256N, montMulSm2N, montMulGeneric,
+  modAdd, modSub, modAddP256, modSubP256, modAddSm2, modSubSm2,
 } from "./field-mont";
-import { FIELD_KIND_P256, FIELD_KIND_SM2 } from "./field-consts";
+import { FIELD_KIND_P256, FIELD_KIND_SM2, FIELD_KIND_P256_N, FIELD_KIND_SM2_N } from "./field-consts";
 
 // Field block layout (bytes), written by scripts/gen-field.mjs.
 export const FB_MOD: usize = 0;   // modulus m
-export const FB_ONE: usize = 32;  // 1 in Montgomery form (2^256 mod m)
-export const FB_R2: usize = 64;   // 2^512 mod m: toMont multiplier
+export const FB_ONE: usize = 32;  // 1 in the field's form (R mod m)
+export const FB_R2: usize = 64;   // R^2 mod m: toMont multiplier
 export const FB_EXP: usize = 96;  // m - 2: Fermat inversion exponent (m prime)
 export const FB_KIND: usize = 132; // which multiplier (FIELD_KIND_*)
 // Curve block layout (bytes): field blocks of p and n, then b, Gx, Gy (Montgomery).
@@ -57,12 +60,22 @@ export const ZERO = memory.data(32, 16);
 export function fmul(f: usize, r: usize, a: usize, b: usize): void {
   trace(OP_MUL, r, a, b);
   const kind = load<u32>(f + FB_KIND); // public: which curve
-  if (kind == FIELD_KIND_P256) montMulP256(r, a, b);
-  else if (kind == FIELD_KIND_SM2) montMulSm2(r, a, b);
+  if (kind == FIELD_KIND_SM2) fieldMulSm2(r, a, b);
+  else if (kind == FIELD_KIND_P256) fieldMulP256(r, a, b);
+  else if (kind == FIELD_KIND_SM2_N) montMulSm2N(r, a, b);
+  else if (kind == FIELD_KIND_P256_N) montMulP256N(r, a, b);
   else montMulGeneric(r, a, b, f);
 }
-// @ts-ignore: decorator
-@inline export function fsqr(f: usize, r: usize, a: usize): void { fmul(f, r, a, a); }
+// r = a^2: the prime fields have a dedicated squaring (cross products once)
+export function fsqr(f: usize, r: usize, a: usize): void {
+  trace(OP_MUL, r, a, a);
+  const kind = load<u32>(f + FB_KIND);
+  if (kind == FIELD_KIND_SM2) fieldSqrSm2(r, a);
+  else if (kind == FIELD_KIND_P256) fieldSqrP256(r, a);
+  else if (kind == FIELD_KIND_SM2_N) montMulSm2N(r, a, a);
+  else if (kind == FIELD_KIND_P256_N) montMulP256N(r, a, a);
+  else montMulGeneric(r, a, a, f);
+}
 export function fadd(f: usize, r: usize, a: usize, b: usize): void {
   trace(OP_ADD, r, a, b);
   const kind = load<u32>(f + FB_KIND);
