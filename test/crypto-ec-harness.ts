@@ -29,6 +29,7 @@ interface Exports {
   t_fmul(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
   t_fsqr(suite: number, sel: number, r: Ptr, a: Ptr): void;
   t_fadd(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
+  t_ninv_vt(suite: number, r: Ptr, a: Ptr): void;
   t_fsub(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
   t_finv(suite: number, sel: number, r: Ptr, a: Ptr): void;
   t_mul_base(suite: number, k: Ptr, out: Ptr): void;
@@ -104,6 +105,11 @@ export class EcWasm {
     else if (op === "sqr") this.x.t_fsqr(suite, sel, r, pa);
     else if (op === "add") this.x.t_fadd(suite, sel, r, pa, pb);
     else this.x.t_fsub(suite, sel, r, pa, pb);
+    return fromLe(this.get(O_C, 32));
+  }
+  /** a^-1 mod n by the variable-time binary inversion of verification */
+  invVt(suite: number, a: bigint): bigint {
+    this.x.t_ninv_vt(suite, this.base + O_C, this.put(O_A, toLe32(a)));
     return fromLe(this.get(O_C, 32));
   }
   inv(suite: number, sel: number, a: bigint): bigint {
