@@ -163,8 +163,10 @@ const COMB_N: i32 = (1 << COMB_W) - 1; // entries per table
 const COMB_BYTES: usize = <usize>(COMB_V * COMB_N) * AFF;
 const COMB_TAB_P256 = memory.data(<i32>COMB_BYTES, 16);
 const COMB_TAB_SM2 = memory.data(<i32>COMB_BYTES, 16);
-// wNAF table for verification: odd multiples G, 3G, ..., (2*WG_N - 1)G, affine
-const WG_W: i32 = 7;
+// wNAF table for verification: odd multiples G, 3G, ..., (2*WG_N - 1)G, affine. The host
+// verifier build (--use HOST_VERIFIER=1, build/verifier.wasm) affords a wider window.
+// @ts-ignore: compile-time constant from `asc --use HOST_VERIFIER=1`
+const WG_W: i32 = isDefined(HOST_VERIFIER) ? 10 : 7;
 const WG_N: i32 = 1 << (WG_W - 2);
 const WG_TAB_P256 = memory.data(WG_N * <i32>AFF, 16);
 const WG_TAB_SM2 = memory.data(WG_N * <i32>AFF, 16);
@@ -269,7 +271,8 @@ export function mulBase(C: usize, r: usize, k: usize): void {
 const WQ_W: i32 = 5;
 const WQ_N: i32 = 1 << (WQ_W - 2);
 const NAF_LEN: i32 = 258;
-// wNAF digits of a 256-bit scalar (little-endian limbs) into `out` (NAF_LEN i8)
+// wNAF digits of a 256-bit scalar (little-endian limbs) into `out` (NAF_LEN i16: windows
+// past 8 bits have digits beyond i8)
 const NAF_K = memory.data(40, 16);
 function wnaf(out: usize, k: usize, w: i32): void {
   memory.copy(NAF_K, k, 32);
@@ -289,7 +292,7 @@ function wnaf(out: usize, k: usize, w: i32): void {
         c = x >> 32;
       }
     }
-    store<i8>(out + <usize>i, <i8>d);
+    store<i16>(out + (<usize>i << 1), <i16>d);
     // K >>= 1
     for (let l: usize = 0; l < 32; l += 4) {
       store<u32>(NAF_K + l, (load<u32>(NAF_K + l) >> 1) | (load<u32>(NAF_K + l + 4) << 31));
@@ -302,7 +305,7 @@ function wnaf(out: usize, k: usize, w: i32): void {
 export function mulDoubleVT(C: usize, r: usize, u1: usize, u2: usize, q: usize): void {
   curveReady(C);
   const f = C + CB_P;
-  const nafG = BIG, nafQ = BIG + 264, qtab = BIG + 528, neg = qtab + <usize>WQ_N * JAC;
+  const nafG = BIG, nafQ = BIG + 520, qtab = BIG + 1040, neg = qtab + <usize>WQ_N * JAC;
   wnaf(nafG, u1, WG_W);
   wnaf(nafQ, u2, WQ_W);
   // odd multiples Q, 3Q, ..., (2*WQ_N - 1)Q
@@ -313,9 +316,9 @@ export function mulDoubleVT(C: usize, r: usize, u1: usize, u2: usize, q: usize):
   setInf(C, r);
   for (let i = NAF_LEN - 1; i >= 0; i--) {
     if (!isInfVT(r)) pointDouble(C, r, r);
-    const dq = <i32>load<i8>(nafQ + <usize>i);
+    const dq = <i32>load<i16>(nafQ + (<usize>i << 1));
     if (dq != 0) pointAddVT(C, r, r, signedEntry(f, neg, qtab, JAC, dq));
-    const dg = <i32>load<i8>(nafG + <usize>i);
+    const dg = <i32>load<i16>(nafG + (<usize>i << 1));
     if (dg != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, wg, AFF, dg));
   }
 }
