@@ -122,29 +122,46 @@ function ciosBody(pl, n0) {
   return L.join("\n");
 }
 
+// Additions and subtractions run on 4 x 64-bit limbs, carries and borrows from unsigned
+// comparisons (i64.lt_u: a flag, no branch): half the steps of 32-bit limbs (issue 14).
+const limbs64 = (x) => Array.from({ length: 4 }, (_, i) => (x >> BigInt(64 * i)) & 0xffffffffffffffffn);
+const hex64 = (v) => "0x" + v.toString(16).padStart(16, "0");
+// `pm`: the modulus as a bigint (constant limbs), or null to read it from `mod`
+const modLimb = (pm, j) => (pm === null ? `load<u64>(mod, ${8 * j})` : hex64(limbs64(pm)[j]));
+
 // r = a + b mod m (a, b < m): add, subtract m, keep the sum only if that borrowed and
-// the addition did not carry out of 256 bits. Constant time. `pl`: constant modulus limbs
-// (subtracting a zero limb is then free), or null to read the modulus from `mod`.
-function addBody(pl) {
-  const P = (j) => (pl ? (pl[j] === 0 ? "" : ` - ${hex(pl[j])}`) : ` - <u64>load<u32>(mod, ${4 * j})`);
-  const L = [`  let x: u64, c: u64 = 0;`];
-  for (let j = 0; j < 8; j++) L.push(`  x = <u64>load<u32>(a, ${4 * j}) + <u64>load<u32>(b, ${4 * j}) + c; const s${j} = x & 0xffffffff; c = x >> 32;`);
-  L.push(`  const top = c; c = 0;`);
-  for (let j = 0; j < 8; j++) L.push(`  x = s${j}${P(j)} - c; const d${j} = <u32>x; c = (x >> 32) & 1;`);
-  L.push(`  const keep = <u32>(0 - (c & (top ^ 1)));`);
-  for (let j = 0; j < 8; j++) L.push(`  store<u32>(r, (d${j} & ~keep) | (<u32>s${j} & keep), ${4 * j});`);
+// the addition did not carry out of 256 bits. Constant time.
+function addBody(pm) {
+  const L = [];
+  for (let j = 0; j < 4; j++) L.push(`  const a${j} = load<u64>(a, ${8 * j}), b${j} = load<u64>(b, ${8 * j});`);
+  L.push(`  let c: u64, k: u64, t: u64;`);
+  L.push(`  const s0 = a0 + b0; c = <u64>(s0 < a0);`);
+  for (let j = 1; j < 4; j++) L.push(`  t = a${j} + b${j}; k = <u64>(t < a${j}); const s${j} = t + c; c = k | <u64>(s${j} < t);`);
+  L.push(`  const top = c;`);
+  L.push(`  let m: u64 = ${modLimb(pm, 0)};`);
+  L.push(`  const d0 = s0 - m; c = <u64>(s0 < m);`);
+  for (let j = 1; j < 4; j++) {
+    L.push(`  m = ${modLimb(pm, j)}; t = s${j} - m; k = <u64>(s${j} < m); const d${j} = t - c; c = k | <u64>(t < c);`);
+  }
+  L.push(`  const keep: u64 = 0 - (c & (top ^ 1));`);
+  for (let j = 0; j < 4; j++) L.push(`  store<u64>(r, (d${j} & ~keep) | (s${j} & keep), ${8 * j});`);
   return L.join("\n");
 }
 // r = a - b mod m (a, b < m): subtract, then add m masked by the borrow. Constant time.
-function subBody(pl) {
-  const P = (j) => (pl ? (pl[j] === 0 ? "" : pl[j] === 0xffffffff ? " + mask" : ` + (${hex(pl[j])} & mask)`) : ` + (<u64>load<u32>(mod, ${4 * j}) & mask)`);
-  const L = [`  let x: u64, c: u64 = 0;`];
-  for (let j = 0; j < 8; j++) L.push(`  x = <u64>load<u32>(a, ${4 * j}) - <u64>load<u32>(b, ${4 * j}) - c; const d${j} = x & 0xffffffff; c = (x >> 32) & 1;`);
-  L.push(`  const mask: u64 = (0 - c) & 0xffffffff; c = 0;`);
-  for (let j = 0; j < 8; j++) L.push(`  x = d${j}${P(j)} + c; store<u32>(r, <u32>x, ${4 * j}); c = x >> 32;`);
+function subBody(pm) {
+  const L = [];
+  for (let j = 0; j < 4; j++) L.push(`  const a${j} = load<u64>(a, ${8 * j}), b${j} = load<u64>(b, ${8 * j});`);
+  L.push(`  let c: u64, k: u64, t: u64;`);
+  L.push(`  const d0 = a0 - b0; c = <u64>(a0 < b0);`);
+  for (let j = 1; j < 4; j++) L.push(`  t = a${j} - b${j}; k = <u64>(a${j} < b${j}); const d${j} = t - c; c = k | <u64>(t < c);`);
+  L.push(`  const mask: u64 = 0 - c;`);
+  L.push(`  let m: u64 = ${modLimb(pm, 0)} & mask;`);
+  L.push(`  t = d0 + m; c = <u64>(t < m); store<u64>(r, t, 0);`);
+  for (let j = 1; j < 4; j++) {
+    L.push(`  m = ${modLimb(pm, j)} & mask; t = d${j} + m; k = <u64>(t < m); t += c; c = k | <u64>(t < c); store<u64>(r, t, ${8 * j});`);
+  }
   return L.join("\n");
 }
-
 
 // ---- special-prime reduction (generalized Mersenne / Solinas) -------------------
 // Both primes are sums of a few signed powers 2^(32j) (SM2: p = 2^256 - 2^224 - 2^96 +
@@ -292,7 +309,7 @@ function genMont() {
   out.push(`// mod: a field block (modulus limbs at 0, n0' at 128), see field-consts.ts`);
   out.push(`export function modAdd(r: usize, a: usize, b: usize, mod: usize): void {\n${addBody(null)}\n}\n`);
   out.push(`export function modSub(r: usize, a: usize, b: usize, mod: usize): void {\n${subBody(null)}\n}\n`);
-  for (const [name, pl] of [["P256", P256], ["Sm2", SM2]]) {
+  for (const [name, pl] of [["P256", CURVES.P256.p], ["Sm2", CURVES.SM2.p]]) {
     out.push(`export function modAdd${name}(r: usize, a: usize, b: usize): void {\n${addBody(pl)}\n}\n`);
     out.push(`export function modSub${name}(r: usize, a: usize, b: usize): void {\n${subBody(pl)}\n}\n`);
   }
