@@ -488,6 +488,194 @@ export function montMulP256N(r: usize, a: usize, b: usize): void {
   store<u32>(r, (<u32>d7 & ~keep) | (<u32>t7 & keep), 28);
 }
 
+export function montSqrP256N(r: usize, a: usize): void {
+  const a0 = <u64>load<u32>(a, 0);
+  const a1 = <u64>load<u32>(a, 4);
+  const a2 = <u64>load<u32>(a, 8);
+  const a3 = <u64>load<u32>(a, 12);
+  const a4 = <u64>load<u32>(a, 16);
+  const a5 = <u64>load<u32>(a, 20);
+  const a6 = <u64>load<u32>(a, 24);
+  const a7 = <u64>load<u32>(a, 28);
+  let t0: u64 = 0, t1: u64 = 0, t2: u64 = 0, t3: u64 = 0, t4: u64 = 0, t5: u64 = 0, t6: u64 = 0, t7: u64 = 0, t8: u64 = 0, t9: u64 = 0, t10: u64 = 0, t11: u64 = 0, t12: u64 = 0, t13: u64 = 0, t14: u64 = 0, t15: u64 = 0;
+  let x: u64, c: u64;
+  // row 0: cross products a0 * a1..a7
+  x = a1 * a0; t1 = x & 0xffffffff; c = x >> 32;
+  x = a2 * a0 + c; t2 = x & 0xffffffff; c = x >> 32;
+  x = a3 * a0 + c; t3 = x & 0xffffffff; c = x >> 32;
+  x = a4 * a0 + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = a5 * a0 + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = a6 * a0 + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = a7 * a0 + c; t7 = x & 0xffffffff; c = x >> 32;
+  t8 = c;
+  // row 1: cross products a1 * a2..a7
+  x = t3 + a2 * a1; t3 = x & 0xffffffff; c = x >> 32;
+  x = t4 + a3 * a1 + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = t5 + a4 * a1 + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + a5 * a1 + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + a6 * a1 + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + a7 * a1 + c; t8 = x & 0xffffffff; c = x >> 32;
+  t9 = c;
+  // row 2: cross products a2 * a3..a7
+  x = t5 + a3 * a2; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + a4 * a2 + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + a5 * a2 + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + a6 * a2 + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + a7 * a2 + c; t9 = x & 0xffffffff; c = x >> 32;
+  t10 = c;
+  // row 3: cross products a3 * a4..a7
+  x = t7 + a4 * a3; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + a5 * a3 + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + a6 * a3 + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + a7 * a3 + c; t10 = x & 0xffffffff; c = x >> 32;
+  t11 = c;
+  // row 4: cross products a4 * a5..a7
+  x = t9 + a5 * a4; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + a6 * a4 + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + a7 * a4 + c; t11 = x & 0xffffffff; c = x >> 32;
+  t12 = c;
+  // row 5: cross products a5 * a6..a7
+  x = t11 + a6 * a5; t11 = x & 0xffffffff; c = x >> 32;
+  x = t12 + a7 * a5 + c; t12 = x & 0xffffffff; c = x >> 32;
+  t13 = c;
+  // row 6: cross products a6 * a7..a7
+  x = t13 + a7 * a6; t13 = x & 0xffffffff; c = x >> 32;
+  t14 = c;
+  // t = 2 t + sum a_i^2 2^(64 i)
+  let sq: u64, hi: u64 = 0; c = 0;
+  sq = a0 * a0;
+  x = ((t0 << 1) & 0xffffffff) + (sq & 0xffffffff) + c; hi = t0 >> 31; t0 = x & 0xffffffff; c = x >> 32;
+  x = ((t1 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t1 >> 31; t1 = x & 0xffffffff; c = x >> 32;
+  sq = a1 * a1;
+  x = ((t2 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t2 >> 31; t2 = x & 0xffffffff; c = x >> 32;
+  x = ((t3 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t3 >> 31; t3 = x & 0xffffffff; c = x >> 32;
+  sq = a2 * a2;
+  x = ((t4 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t4 >> 31; t4 = x & 0xffffffff; c = x >> 32;
+  x = ((t5 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t5 >> 31; t5 = x & 0xffffffff; c = x >> 32;
+  sq = a3 * a3;
+  x = ((t6 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t6 >> 31; t6 = x & 0xffffffff; c = x >> 32;
+  x = ((t7 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t7 >> 31; t7 = x & 0xffffffff; c = x >> 32;
+  sq = a4 * a4;
+  x = ((t8 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t8 >> 31; t8 = x & 0xffffffff; c = x >> 32;
+  x = ((t9 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t9 >> 31; t9 = x & 0xffffffff; c = x >> 32;
+  sq = a5 * a5;
+  x = ((t10 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t10 >> 31; t10 = x & 0xffffffff; c = x >> 32;
+  x = ((t11 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t11 >> 31; t11 = x & 0xffffffff; c = x >> 32;
+  sq = a6 * a6;
+  x = ((t12 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t12 >> 31; t12 = x & 0xffffffff; c = x >> 32;
+  x = ((t13 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t13 >> 31; t13 = x & 0xffffffff; c = x >> 32;
+  sq = a7 * a7;
+  x = ((t14 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t14 >> 31; t14 = x & 0xffffffff; c = x >> 32;
+  x = ((t15 << 1) & 0xffffffff) + hi + (sq >> 32) + c; t15 = x & 0xffffffff; c = x >> 32;
+  let q: u64, ov: u64 = 0;
+  // reduce limb 0: t += q m << 0, q = t0 n0' mod 2^32 (t0 becomes 0)
+  q = (t0 * 0xee00bc4f) & 0xffffffff;
+  c = (t0 + q * 0xfc632551) >> 32;
+  x = t1 + q * 0xf3b9cac2 + c; t1 = x & 0xffffffff; c = x >> 32;
+  x = t2 + q * 0xa7179e84 + c; t2 = x & 0xffffffff; c = x >> 32;
+  x = t3 + q * 0xbce6faad + c; t3 = x & 0xffffffff; c = x >> 32;
+  x = t4 + ((q << 32) - q) + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = t5 + ((q << 32) - q) + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + ((q << 32) - q) + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + c + ov; t8 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 1: t += q m << 32, q = t1 n0' mod 2^32 (t1 becomes 0)
+  q = (t1 * 0xee00bc4f) & 0xffffffff;
+  c = (t1 + q * 0xfc632551) >> 32;
+  x = t2 + q * 0xf3b9cac2 + c; t2 = x & 0xffffffff; c = x >> 32;
+  x = t3 + q * 0xa7179e84 + c; t3 = x & 0xffffffff; c = x >> 32;
+  x = t4 + q * 0xbce6faad + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = t5 + ((q << 32) - q) + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + ((q << 32) - q) + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + ((q << 32) - q) + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + c + ov; t9 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 2: t += q m << 64, q = t2 n0' mod 2^32 (t2 becomes 0)
+  q = (t2 * 0xee00bc4f) & 0xffffffff;
+  c = (t2 + q * 0xfc632551) >> 32;
+  x = t3 + q * 0xf3b9cac2 + c; t3 = x & 0xffffffff; c = x >> 32;
+  x = t4 + q * 0xa7179e84 + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = t5 + q * 0xbce6faad + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + ((q << 32) - q) + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + ((q << 32) - q) + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + ((q << 32) - q) + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + c + ov; t10 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 3: t += q m << 96, q = t3 n0' mod 2^32 (t3 becomes 0)
+  q = (t3 * 0xee00bc4f) & 0xffffffff;
+  c = (t3 + q * 0xfc632551) >> 32;
+  x = t4 + q * 0xf3b9cac2 + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = t5 + q * 0xa7179e84 + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + q * 0xbce6faad + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + ((q << 32) - q) + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + ((q << 32) - q) + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + ((q << 32) - q) + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + c + ov; t11 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 4: t += q m << 128, q = t4 n0' mod 2^32 (t4 becomes 0)
+  q = (t4 * 0xee00bc4f) & 0xffffffff;
+  c = (t4 + q * 0xfc632551) >> 32;
+  x = t5 + q * 0xf3b9cac2 + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + q * 0xa7179e84 + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + q * 0xbce6faad + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + ((q << 32) - q) + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + ((q << 32) - q) + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + ((q << 32) - q) + c; t11 = x & 0xffffffff; c = x >> 32;
+  x = t12 + c + ov; t12 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 5: t += q m << 160, q = t5 n0' mod 2^32 (t5 becomes 0)
+  q = (t5 * 0xee00bc4f) & 0xffffffff;
+  c = (t5 + q * 0xfc632551) >> 32;
+  x = t6 + q * 0xf3b9cac2 + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + q * 0xa7179e84 + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + q * 0xbce6faad + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + ((q << 32) - q) + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + ((q << 32) - q) + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + c; t11 = x & 0xffffffff; c = x >> 32;
+  x = t12 + ((q << 32) - q) + c; t12 = x & 0xffffffff; c = x >> 32;
+  x = t13 + c + ov; t13 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 6: t += q m << 192, q = t6 n0' mod 2^32 (t6 becomes 0)
+  q = (t6 * 0xee00bc4f) & 0xffffffff;
+  c = (t6 + q * 0xfc632551) >> 32;
+  x = t7 + q * 0xf3b9cac2 + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + q * 0xa7179e84 + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + q * 0xbce6faad + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + ((q << 32) - q) + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + ((q << 32) - q) + c; t11 = x & 0xffffffff; c = x >> 32;
+  x = t12 + c; t12 = x & 0xffffffff; c = x >> 32;
+  x = t13 + ((q << 32) - q) + c; t13 = x & 0xffffffff; c = x >> 32;
+  x = t14 + c + ov; t14 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 7: t += q m << 224, q = t7 n0' mod 2^32 (t7 becomes 0)
+  q = (t7 * 0xee00bc4f) & 0xffffffff;
+  c = (t7 + q * 0xfc632551) >> 32;
+  x = t8 + q * 0xf3b9cac2 + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + q * 0xa7179e84 + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + q * 0xbce6faad + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + ((q << 32) - q) + c; t11 = x & 0xffffffff; c = x >> 32;
+  x = t12 + ((q << 32) - q) + c; t12 = x & 0xffffffff; c = x >> 32;
+  x = t13 + c; t13 = x & 0xffffffff; c = x >> 32;
+  x = t14 + ((q << 32) - q) + c; t14 = x & 0xffffffff; c = x >> 32;
+  x = t15 + c + ov; t15 = x & 0xffffffff; ov = x >> 32;
+  // t8..t15 + ov 2^256 < 2m: subtract m once, constant time
+  x = t8 - 0xfc632551; const d0 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t9 - 0xf3b9cac2 - c; const d1 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t10 - 0xa7179e84 - c; const d2 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t11 - 0xbce6faad - c; const d3 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t12 - 0xffffffff - c; const d4 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t13 - 0xffffffff - c; const d5 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t14 - 0x00000000 - c; const d6 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t15 - 0xffffffff - c; const d7 = x & 0xffffffff; c = (x >> 32) & 1;
+  const keep = <u32>(0 - (c & (ov ^ 1)));
+  store<u32>(r, (<u32>d0 & ~keep) | (<u32>t8 & keep), 0);
+  store<u32>(r, (<u32>d1 & ~keep) | (<u32>t9 & keep), 4);
+  store<u32>(r, (<u32>d2 & ~keep) | (<u32>t10 & keep), 8);
+  store<u32>(r, (<u32>d3 & ~keep) | (<u32>t11 & keep), 12);
+  store<u32>(r, (<u32>d4 & ~keep) | (<u32>t12 & keep), 16);
+  store<u32>(r, (<u32>d5 & ~keep) | (<u32>t13 & keep), 20);
+  store<u32>(r, (<u32>d6 & ~keep) | (<u32>t14 & keep), 24);
+  store<u32>(r, (<u32>d7 & ~keep) | (<u32>t15 & keep), 28);
+}
+
 export function fieldMulSm2(r: usize, a: usize, b: usize): void {
   const a0 = <u64>load<u32>(a, 0);
   const a1 = <u64>load<u32>(a, 4);
@@ -965,6 +1153,194 @@ export function montMulSm2N(r: usize, a: usize, b: usize): void {
   store<u32>(r, (<u32>d5 & ~keep) | (<u32>t5 & keep), 20);
   store<u32>(r, (<u32>d6 & ~keep) | (<u32>t6 & keep), 24);
   store<u32>(r, (<u32>d7 & ~keep) | (<u32>t7 & keep), 28);
+}
+
+export function montSqrSm2N(r: usize, a: usize): void {
+  const a0 = <u64>load<u32>(a, 0);
+  const a1 = <u64>load<u32>(a, 4);
+  const a2 = <u64>load<u32>(a, 8);
+  const a3 = <u64>load<u32>(a, 12);
+  const a4 = <u64>load<u32>(a, 16);
+  const a5 = <u64>load<u32>(a, 20);
+  const a6 = <u64>load<u32>(a, 24);
+  const a7 = <u64>load<u32>(a, 28);
+  let t0: u64 = 0, t1: u64 = 0, t2: u64 = 0, t3: u64 = 0, t4: u64 = 0, t5: u64 = 0, t6: u64 = 0, t7: u64 = 0, t8: u64 = 0, t9: u64 = 0, t10: u64 = 0, t11: u64 = 0, t12: u64 = 0, t13: u64 = 0, t14: u64 = 0, t15: u64 = 0;
+  let x: u64, c: u64;
+  // row 0: cross products a0 * a1..a7
+  x = a1 * a0; t1 = x & 0xffffffff; c = x >> 32;
+  x = a2 * a0 + c; t2 = x & 0xffffffff; c = x >> 32;
+  x = a3 * a0 + c; t3 = x & 0xffffffff; c = x >> 32;
+  x = a4 * a0 + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = a5 * a0 + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = a6 * a0 + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = a7 * a0 + c; t7 = x & 0xffffffff; c = x >> 32;
+  t8 = c;
+  // row 1: cross products a1 * a2..a7
+  x = t3 + a2 * a1; t3 = x & 0xffffffff; c = x >> 32;
+  x = t4 + a3 * a1 + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = t5 + a4 * a1 + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + a5 * a1 + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + a6 * a1 + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + a7 * a1 + c; t8 = x & 0xffffffff; c = x >> 32;
+  t9 = c;
+  // row 2: cross products a2 * a3..a7
+  x = t5 + a3 * a2; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + a4 * a2 + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + a5 * a2 + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + a6 * a2 + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + a7 * a2 + c; t9 = x & 0xffffffff; c = x >> 32;
+  t10 = c;
+  // row 3: cross products a3 * a4..a7
+  x = t7 + a4 * a3; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + a5 * a3 + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + a6 * a3 + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + a7 * a3 + c; t10 = x & 0xffffffff; c = x >> 32;
+  t11 = c;
+  // row 4: cross products a4 * a5..a7
+  x = t9 + a5 * a4; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + a6 * a4 + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + a7 * a4 + c; t11 = x & 0xffffffff; c = x >> 32;
+  t12 = c;
+  // row 5: cross products a5 * a6..a7
+  x = t11 + a6 * a5; t11 = x & 0xffffffff; c = x >> 32;
+  x = t12 + a7 * a5 + c; t12 = x & 0xffffffff; c = x >> 32;
+  t13 = c;
+  // row 6: cross products a6 * a7..a7
+  x = t13 + a7 * a6; t13 = x & 0xffffffff; c = x >> 32;
+  t14 = c;
+  // t = 2 t + sum a_i^2 2^(64 i)
+  let sq: u64, hi: u64 = 0; c = 0;
+  sq = a0 * a0;
+  x = ((t0 << 1) & 0xffffffff) + (sq & 0xffffffff) + c; hi = t0 >> 31; t0 = x & 0xffffffff; c = x >> 32;
+  x = ((t1 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t1 >> 31; t1 = x & 0xffffffff; c = x >> 32;
+  sq = a1 * a1;
+  x = ((t2 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t2 >> 31; t2 = x & 0xffffffff; c = x >> 32;
+  x = ((t3 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t3 >> 31; t3 = x & 0xffffffff; c = x >> 32;
+  sq = a2 * a2;
+  x = ((t4 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t4 >> 31; t4 = x & 0xffffffff; c = x >> 32;
+  x = ((t5 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t5 >> 31; t5 = x & 0xffffffff; c = x >> 32;
+  sq = a3 * a3;
+  x = ((t6 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t6 >> 31; t6 = x & 0xffffffff; c = x >> 32;
+  x = ((t7 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t7 >> 31; t7 = x & 0xffffffff; c = x >> 32;
+  sq = a4 * a4;
+  x = ((t8 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t8 >> 31; t8 = x & 0xffffffff; c = x >> 32;
+  x = ((t9 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t9 >> 31; t9 = x & 0xffffffff; c = x >> 32;
+  sq = a5 * a5;
+  x = ((t10 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t10 >> 31; t10 = x & 0xffffffff; c = x >> 32;
+  x = ((t11 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t11 >> 31; t11 = x & 0xffffffff; c = x >> 32;
+  sq = a6 * a6;
+  x = ((t12 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t12 >> 31; t12 = x & 0xffffffff; c = x >> 32;
+  x = ((t13 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t13 >> 31; t13 = x & 0xffffffff; c = x >> 32;
+  sq = a7 * a7;
+  x = ((t14 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t14 >> 31; t14 = x & 0xffffffff; c = x >> 32;
+  x = ((t15 << 1) & 0xffffffff) + hi + (sq >> 32) + c; t15 = x & 0xffffffff; c = x >> 32;
+  let q: u64, ov: u64 = 0;
+  // reduce limb 0: t += q m << 0, q = t0 n0' mod 2^32 (t0 becomes 0)
+  q = (t0 * 0x72350975) & 0xffffffff;
+  c = (t0 + q * 0x39d54123) >> 32;
+  x = t1 + q * 0x53bbf409 + c; t1 = x & 0xffffffff; c = x >> 32;
+  x = t2 + q * 0x21c6052b + c; t2 = x & 0xffffffff; c = x >> 32;
+  x = t3 + q * 0x7203df6b + c; t3 = x & 0xffffffff; c = x >> 32;
+  x = t4 + ((q << 32) - q) + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = t5 + ((q << 32) - q) + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + ((q << 32) - q) + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + ((q << 32) - (q << 1)) + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + c + ov; t8 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 1: t += q m << 32, q = t1 n0' mod 2^32 (t1 becomes 0)
+  q = (t1 * 0x72350975) & 0xffffffff;
+  c = (t1 + q * 0x39d54123) >> 32;
+  x = t2 + q * 0x53bbf409 + c; t2 = x & 0xffffffff; c = x >> 32;
+  x = t3 + q * 0x21c6052b + c; t3 = x & 0xffffffff; c = x >> 32;
+  x = t4 + q * 0x7203df6b + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = t5 + ((q << 32) - q) + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + ((q << 32) - q) + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + ((q << 32) - q) + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + ((q << 32) - (q << 1)) + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + c + ov; t9 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 2: t += q m << 64, q = t2 n0' mod 2^32 (t2 becomes 0)
+  q = (t2 * 0x72350975) & 0xffffffff;
+  c = (t2 + q * 0x39d54123) >> 32;
+  x = t3 + q * 0x53bbf409 + c; t3 = x & 0xffffffff; c = x >> 32;
+  x = t4 + q * 0x21c6052b + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = t5 + q * 0x7203df6b + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + ((q << 32) - q) + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + ((q << 32) - q) + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + ((q << 32) - q) + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + ((q << 32) - (q << 1)) + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + c + ov; t10 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 3: t += q m << 96, q = t3 n0' mod 2^32 (t3 becomes 0)
+  q = (t3 * 0x72350975) & 0xffffffff;
+  c = (t3 + q * 0x39d54123) >> 32;
+  x = t4 + q * 0x53bbf409 + c; t4 = x & 0xffffffff; c = x >> 32;
+  x = t5 + q * 0x21c6052b + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + q * 0x7203df6b + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + ((q << 32) - q) + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + ((q << 32) - q) + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + ((q << 32) - q) + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + ((q << 32) - (q << 1)) + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + c + ov; t11 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 4: t += q m << 128, q = t4 n0' mod 2^32 (t4 becomes 0)
+  q = (t4 * 0x72350975) & 0xffffffff;
+  c = (t4 + q * 0x39d54123) >> 32;
+  x = t5 + q * 0x53bbf409 + c; t5 = x & 0xffffffff; c = x >> 32;
+  x = t6 + q * 0x21c6052b + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + q * 0x7203df6b + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + ((q << 32) - q) + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + ((q << 32) - q) + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + ((q << 32) - q) + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + ((q << 32) - (q << 1)) + c; t11 = x & 0xffffffff; c = x >> 32;
+  x = t12 + c + ov; t12 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 5: t += q m << 160, q = t5 n0' mod 2^32 (t5 becomes 0)
+  q = (t5 * 0x72350975) & 0xffffffff;
+  c = (t5 + q * 0x39d54123) >> 32;
+  x = t6 + q * 0x53bbf409 + c; t6 = x & 0xffffffff; c = x >> 32;
+  x = t7 + q * 0x21c6052b + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + q * 0x7203df6b + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + ((q << 32) - q) + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + ((q << 32) - q) + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + ((q << 32) - q) + c; t11 = x & 0xffffffff; c = x >> 32;
+  x = t12 + ((q << 32) - (q << 1)) + c; t12 = x & 0xffffffff; c = x >> 32;
+  x = t13 + c + ov; t13 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 6: t += q m << 192, q = t6 n0' mod 2^32 (t6 becomes 0)
+  q = (t6 * 0x72350975) & 0xffffffff;
+  c = (t6 + q * 0x39d54123) >> 32;
+  x = t7 + q * 0x53bbf409 + c; t7 = x & 0xffffffff; c = x >> 32;
+  x = t8 + q * 0x21c6052b + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + q * 0x7203df6b + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + ((q << 32) - q) + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + ((q << 32) - q) + c; t11 = x & 0xffffffff; c = x >> 32;
+  x = t12 + ((q << 32) - q) + c; t12 = x & 0xffffffff; c = x >> 32;
+  x = t13 + ((q << 32) - (q << 1)) + c; t13 = x & 0xffffffff; c = x >> 32;
+  x = t14 + c + ov; t14 = x & 0xffffffff; ov = x >> 32;
+  // reduce limb 7: t += q m << 224, q = t7 n0' mod 2^32 (t7 becomes 0)
+  q = (t7 * 0x72350975) & 0xffffffff;
+  c = (t7 + q * 0x39d54123) >> 32;
+  x = t8 + q * 0x53bbf409 + c; t8 = x & 0xffffffff; c = x >> 32;
+  x = t9 + q * 0x21c6052b + c; t9 = x & 0xffffffff; c = x >> 32;
+  x = t10 + q * 0x7203df6b + c; t10 = x & 0xffffffff; c = x >> 32;
+  x = t11 + ((q << 32) - q) + c; t11 = x & 0xffffffff; c = x >> 32;
+  x = t12 + ((q << 32) - q) + c; t12 = x & 0xffffffff; c = x >> 32;
+  x = t13 + ((q << 32) - q) + c; t13 = x & 0xffffffff; c = x >> 32;
+  x = t14 + ((q << 32) - (q << 1)) + c; t14 = x & 0xffffffff; c = x >> 32;
+  x = t15 + c + ov; t15 = x & 0xffffffff; ov = x >> 32;
+  // t8..t15 + ov 2^256 < 2m: subtract m once, constant time
+  x = t8 - 0x39d54123; const d0 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t9 - 0x53bbf409 - c; const d1 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t10 - 0x21c6052b - c; const d2 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t11 - 0x7203df6b - c; const d3 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t12 - 0xffffffff - c; const d4 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t13 - 0xffffffff - c; const d5 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t14 - 0xffffffff - c; const d6 = x & 0xffffffff; c = (x >> 32) & 1;
+  x = t15 - 0xfffffffe - c; const d7 = x & 0xffffffff; c = (x >> 32) & 1;
+  const keep = <u32>(0 - (c & (ov ^ 1)));
+  store<u32>(r, (<u32>d0 & ~keep) | (<u32>t8 & keep), 0);
+  store<u32>(r, (<u32>d1 & ~keep) | (<u32>t9 & keep), 4);
+  store<u32>(r, (<u32>d2 & ~keep) | (<u32>t10 & keep), 8);
+  store<u32>(r, (<u32>d3 & ~keep) | (<u32>t11 & keep), 12);
+  store<u32>(r, (<u32>d4 & ~keep) | (<u32>t12 & keep), 16);
+  store<u32>(r, (<u32>d5 & ~keep) | (<u32>t13 & keep), 20);
+  store<u32>(r, (<u32>d6 & ~keep) | (<u32>t14 & keep), 24);
+  store<u32>(r, (<u32>d7 & ~keep) | (<u32>t15 & keep), 28);
 }
 
 // mod: a field block (modulus limbs at 0, n0' at 128), see field-consts.ts

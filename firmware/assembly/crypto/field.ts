@@ -14,7 +14,7 @@
 // operation folds (op, r, a, b addresses) into a running hash, so a test can prove the
 // operation schedule of a scalar multiplication is independent of the secret scalar.
 import {
-  fieldMulP256, fieldSqrP256, fieldMulSm2, fieldSqrSm2, montMulP256N, montMulSm2N, montMulGeneric,
+  fieldMulP256, fieldSqrP256, fieldMulSm2, fieldSqrSm2, montMulP256N, montMulSm2N, montSqrP256N, montSqrSm2N, montMulGeneric,
   modAdd, modSub, modAddP256, modSubP256, modAddSm2, modSubSm2,
 } from "./field-mont";
 import { FIELD_KIND_P256, FIELD_KIND_SM2, FIELD_KIND_P256_N, FIELD_KIND_SM2_N } from "./field-consts";
@@ -72,8 +72,8 @@ export function fsqr(f: usize, r: usize, a: usize): void {
   const kind = load<u32>(f + FB_KIND);
   if (kind == FIELD_KIND_SM2) fieldSqrSm2(r, a);
   else if (kind == FIELD_KIND_P256) fieldSqrP256(r, a);
-  else if (kind == FIELD_KIND_SM2_N) montMulSm2N(r, a, a);
-  else if (kind == FIELD_KIND_P256_N) montMulP256N(r, a, a);
+  else if (kind == FIELD_KIND_SM2_N) montSqrSm2N(r, a);
+  else if (kind == FIELD_KIND_P256_N) montSqrP256N(r, a);
   else montMulGeneric(r, a, a, f);
 }
 export function fadd(f: usize, r: usize, a: usize, b: usize): void {
