@@ -5,7 +5,10 @@
 // memory once and the one-shot export is called, so a wasm op includes one JS->wasm call.
 // The implementations of one operation are timed in interleaved rounds (measureGroup), so
 // a load change on the machine hits all of them alike, and each ratio to node:crypto is
-// the median of the per-round ratios. The "×N" rows hash N short messages per wasm call
+// the median of the per-round ratios. Time is the process's CPU time (process.cpuUsage):
+// every implementation here runs on the calling thread, and on a shared, loaded machine
+// CPU time, unlike wall time, does not count the time other processes hold the cores.
+// The "×N" rows hash N short messages per wasm call
 // (sm3Many/sha256Many) against a loop of N node:crypto one-shot hash() calls (issue 14),
 // so neither side's per-call cost decides the ratio.
 import { createHash, createCipheriv, randomBytes, hash as nodeHash } from "node:crypto";
@@ -47,16 +50,18 @@ export function measure(fn: () => void): number {
 
 /** One implementation of an operation: `fn` does `per` operations (default 1). */
 export type Impl = { impl: string; fn: () => void; per?: number };
-const ROUND_MS = 60;
+const ROUND_MS = 40;
+/** process CPU time in ms (user + system) */
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 /** Times the implementations of one operation in RUNS interleaved rounds after a warm-up;
  * median ops/s each, and the median per-round ratio to node:crypto when it is among them. */
 export function measureGroup(op: string, impls: Impl[]): Row[] {
   const batches = impls.map(({ fn }) => {
     let batch = 1;
     for (;;) {
-      const t = performance.now();
+      const t = cpuMs();
       for (let i = 0; i < batch; i++) fn();
-      const dt = performance.now() - t;
+      const dt = cpuMs() - t;
       if (dt > 15) return Math.max(1, Math.round((batch * ROUND_MS) / dt));
       batch *= 2;
     }
@@ -64,9 +69,9 @@ export function measureGroup(op: string, impls: Impl[]): Row[] {
   const rates = impls.map(() => [] as number[]);
   for (let r = 0; r < RUNS; r++) {
     impls.forEach(({ fn, per = 1 }, j) => {
-      const t = performance.now();
+      const t = cpuMs();
       for (let i = 0; i < batches[j]; i++) fn();
-      rates[j].push((batches[j] * per * 1000) / (performance.now() - t));
+      rates[j].push((batches[j] * per * 1000) / (cpuMs() - t));
     });
   }
   const ref = impls.findIndex((i) => i.impl === NODE);

@@ -11,7 +11,7 @@ import smCryptoLib from "sm-crypto";
 import {
   VERIFIER_PUB_OFFSET, VERIFIER_SIG_OFFSET, VERIFIER_MSG_OFFSET, VERIFIER_BUFFER_SIZE,
 } from "../protocol/portable/crypto-verifier.ts";
-import { CURVE, P256, fromBe, toBe32, unhex } from "./crypto-ec-harness.ts";
+import { CURVE, SM2, P256, fromBe, toBe32, unhex } from "./crypto-ec-harness.ts";
 import { WasmVerifier, HOST_VERIFIER_PATH, type SignedItem } from "../host-tools/src/wasm-verifier.ts";
 
 // P-256 low-S policy (SPEC §5.1): p256_verify refuses s > n/2; OpenSSL emits either form
@@ -114,6 +114,22 @@ describe("verifier.wasm batch entry (verifyMany)", () => {
       expect(one.filter((b) => !b).length).toBeGreaterThan(10);
       expect(v.verifyMany(suite, items)).toEqual(one);
       expect(v.verifyMany(suite === "sm2" ? "p256" : "sm2", items).some(Boolean)).toBe(false); // wrong curve
+    }
+  });
+  it("runs of one key reuse its decoding, Z_A and table: the first of a run failing early, bad keys, key changes", () => {
+    for (const [suite, items] of [["sm2", sm2Items(12)], ["p256", p256Items(12)]] as const) {
+      const other = (suite === "sm2" ? sm2Items(3) : p256Items(3)).filter((it) => v.verify(suite, it.pub, it.msg, it.sig));
+      const good = items.filter((it) => v.verify(suite, it.pub, it.msg, it.sig));
+      const offCurve = Uint8Array.from(good[0].pub); offCurve[64] ^= 1;
+      const zero = new Uint8Array(64), nOrder = toBe32(suite === "sm2" ? CURVE[SM2].n : N256);
+      const seq: SignedItem[] = [
+        other[0], { ...good[0], sig: zero }, good[1], good[2], // the run's first record fails before the table is built
+        { ...good[3], sig: Uint8Array.from([...nOrder, ...good[3].sig.subarray(32)]) }, good[3], // r = n
+        other[1], { ...good[4], pub: offCurve }, { ...good[4], pub: offCurve }, good[4], good[5], other[0], other[0],
+      ];
+      const one = seq.map((it) => v.verify(suite, it.pub, it.msg, it.sig));
+      expect(one).toEqual([true, false, true, true, false, true, true, false, false, true, true, true, true]);
+      expect(v.verifyMany(suite, seq)).toEqual(one);
     }
   });
   it("slices larger than the batch buffer, and malformed items, keep their places", () => {

@@ -172,6 +172,7 @@ const WG_TAB_P256 = memory.data(WG_N * <i32>AFF, 16);
 const WG_TAB_SM2 = memory.data(WG_N * <i32>AFF, 16);
 let readyP256 = false;
 let readySm2 = false;
+let qTableValid = false; // mulDoubleVT's table of Q in BIG is current (see sameQ there)
 
 // @ts-ignore: decorator
 @inline function combTab(C: usize): usize { return C == CURVE_P256 ? COMB_TAB_P256 : COMB_TAB_SM2; }
@@ -184,6 +185,7 @@ const BIG = memory.data(4096, 16);
 // Builds the curve's tables on first use (~3 ms; RAM instead of code size).
 export function curveReady(C: usize): void {
   if (C == CURVE_P256 ? readyP256 : readySm2) return;
+  qTableValid = false; // BIG is overwritten
   const tmp = BIG;                              // COMB_N Jacobian entries
   const base = BIG + <usize>COMB_N * JAC;       // 2^(t*E) G
   const tooth = base + JAC;                     // 2^(i*D) base
@@ -301,17 +303,22 @@ function wnaf(out: usize, k: usize, w: i32): void {
   }
 }
 
-// r = u1*G + u2*Q (Jacobian); q affine Montgomery on the curve; scalars public
-export function mulDoubleVT(C: usize, r: usize, u1: usize, u2: usize, q: usize): void {
+// r = u1*G + u2*Q (Jacobian); q affine Montgomery on the curve; scalars public.
+// sameQ: q is the previous call's point, whose table of odd multiples is reused if built.
+export function qTableStale(): void { qTableValid = false; }
+export function mulDoubleVT(C: usize, r: usize, u1: usize, u2: usize, q: usize, sameQ: bool = false): void {
   curveReady(C);
   const f = C + CB_P;
   const nafG = BIG, nafQ = BIG + 520, qtab = BIG + 1040, neg = qtab + <usize>WQ_N * JAC;
   wnaf(nafG, u1, WG_W);
   wnaf(nafQ, u2, WQ_W);
   // odd multiples Q, 3Q, ..., (2*WQ_N - 1)Q
-  affToJac(C, qtab, q);
-  pointDouble(C, neg, qtab);
-  for (let i = 1; i < WQ_N; i++) pointAddVT(C, qtab + <usize>i * JAC, qtab + <usize>(i - 1) * JAC, neg);
+  if (!(sameQ && qTableValid)) {
+    affToJac(C, qtab, q);
+    pointDouble(C, neg, qtab);
+    for (let i = 1; i < WQ_N; i++) pointAddVT(C, qtab + <usize>i * JAC, qtab + <usize>(i - 1) * JAC, neg);
+  }
+  qTableValid = true;
   const wg = wgTab(C);
   setInf(C, r);
   for (let i = NAF_LEN - 1; i >= 0; i--) {

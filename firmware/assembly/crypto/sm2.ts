@@ -49,9 +49,13 @@ export function sm2Za(pub65: usize, out32: usize): void {
   sm3(ZIN, ZIN_LEN, out32);
 }
 
-// e = SM3(Z_A || M), 32 bytes big-endian
-export function sm2Digest(pub65: usize, msg: usize, msgLen: i32, e32: usize): void {
-  sm2Za(pub65, ZA);
+// e = SM3(Z_A || M), 32 bytes big-endian. sameKey: pub65 is the previous call's key, whose
+// Z_A is reused if it was computed (public data; ecVerifyKeyed in sig.ts).
+let zaValid = false;
+export function sm2ZaStale(): void { zaValid = false; }
+export function sm2Digest(pub65: usize, msg: usize, msgLen: i32, e32: usize, sameKey: bool = false): void {
+  if (!(sameKey && zaValid)) sm2Za(pub65, ZA);
+  zaValid = true;
   sm3Init(CTX);
   sm3Update(CTX, ZA, 32);
   sm3Update(CTX, msg, msgLen);

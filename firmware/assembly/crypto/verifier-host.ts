@@ -9,10 +9,11 @@
 // batch_buffer(), each  u32 msgLen (little-endian) || pub 04||x||y (65) || sig r||s (64) ||
 // msg (msgLen) || zero padding to a multiple of 4 bytes; verify_batch writes one byte per
 // record (1 valid, 0 invalid or malformed) from batch_results() and returns the number of
-// valid ones. Public data only; never traps.
+// valid ones. Consecutive records with the same public key share its decoding, SM2 Z_A and
+// wNAF table (a device's vouchers come together in a slice). Public data only; never traps.
 export { crypto_buffer, sm2_verify, p256_verify } from "./verifier";
 import { SUITE_SM2_SM3_SM4, SUITE_P256_SHA256_AES128 } from "../../../protocol/portable/suite";
-import { ecVerify } from "./sig";
+import { ecVerifyKeyed } from "./sig";
 
 const BATCH_BYTES: u32 = 1 << 20;
 const BATCH_MAX: u32 = 16384;
@@ -29,14 +30,16 @@ export function batch_max(): u32 { return BATCH_MAX; }
 export function verify_batch(suite: u32, count: u32): u32 {
   if (count > BATCH_MAX) count = BATCH_MAX;
   const known = suite == <u32>SUITE_SM2_SM3_SM4 || suite == <u32>SUITE_P256_SHA256_AES128;
-  let off: u32 = 0, valid: u32 = 0;
+  let off: u32 = 0, valid: u32 = 0, prev: usize = 0;
   for (let i: u32 = 0; i < count; i++) {
     let ok = false;
     if (known && off <= BATCH_BYTES - BATCH_HEADER) {
       const rec = BATCH + <usize>off;
       const len = load<u32>(rec);
       if (len <= BATCH_BYTES - BATCH_HEADER - off) {
-        ok = ecVerify(<u8>suite, rec + 4, rec + <usize>BATCH_HEADER, <i32>len, rec + 69);
+        const same = prev != 0 && memory.compare(prev + 4, rec + 4, 65) == 0;
+        ok = ecVerifyKeyed(<u8>suite, rec + 4, rec + <usize>BATCH_HEADER, <i32>len, rec + 69, same);
+        prev = rec;
         off += (BATCH_HEADER + len + 3) & ~3;
       } else off = BATCH_BYTES; // a record past the end: this and the rest are invalid
     }
