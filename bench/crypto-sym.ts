@@ -22,30 +22,10 @@ export type Row = { op: string; impl: string; opsPerSec: number; vsNode?: number
 export const NODE = "node:crypto";
 
 const RUNS = 9;
-const RUN_MS = 150;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[s.length >> 1];
-}
-
-/** median ops/s of RUNS runs of about RUN_MS each, after a warm-up */
-export function measure(fn: () => void): number {
-  let batch = 1;
-  for (;;) {
-    const t = performance.now();
-    for (let i = 0; i < batch; i++) fn();
-    const dt = performance.now() - t;
-    if (dt > 20) { batch = Math.max(1, Math.round((batch * RUN_MS) / dt)); break; }
-    batch *= 2;
-  }
-  const rates: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const t = performance.now();
-    for (let i = 0; i < batch; i++) fn();
-    rates.push((batch * 1000) / (performance.now() - t));
-  }
-  return median(rates);
 }
 
 /** One implementation of an operation: `fn` does `per` operations (default 1). */

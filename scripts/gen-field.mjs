@@ -312,7 +312,6 @@ function genMont() {
   out.push(`//   generalized-Mersenne prime (FIPS 186-4 D.2.3 for P-256), on plain residues; or CIOS`);
   out.push(`//   Montgomery multiplication (Koc-Acar-Kaliski 1996) where SOLINAS in the generator is off;`);
   out.push(`// - the group orders n: CIOS Montgomery with the order's limbs as constants;`);
-  out.push(`// - any odd 256-bit modulus read from a field block: generic CIOS.`);
   out.push(`// Constant time: no branches or memory indices depend on operand values.`);
   out.push(`// Operands are little-endian u32 limbs at a, b; result at r (may alias a or b); all < m.`);
   out.push(``);
@@ -335,7 +334,6 @@ function genMont() {
     out.push(`export function modAdd${name}(r: usize, a: usize, b: usize): void {\n${addBody(pl)}\n}\n`);
     out.push(`export function modSub${name}(r: usize, a: usize, b: usize): void {\n${subBody(pl)}\n}\n`);
   }
-  out.push(`export function montMulGeneric(r: usize, a: usize, b: usize, mod: usize): void {\n${ciosBody(null, null)}\n}\n`);
   return out.join("\n");
 }
 
@@ -348,8 +346,7 @@ function genConsts() {
   out.push(`// field, R = 1 where the prime has its special reduction) at ${2 * FIELD_BLOCK}, ${2 * FIELD_BLOCK + 32}, ${2 * FIELD_BLOCK + 64}.`);
   out.push(`// P-256: FIPS 186-4 D.1.2.3. SM2: GB/T 32918.5-2017 recommended curve.`);
   out.push(``);
-  out.push(`// field kind: which unrolled multiplier serves this modulus (0 = generic)`);
-  out.push(`export const FIELD_KIND_GENERIC: u32 = 0;`);
+  out.push(`// field kind: which unrolled multiplier serves this modulus`);
   out.push(`export const FIELD_KIND_P256: u32 = 1;`);
   out.push(`export const FIELD_KIND_SM2: u32 = 2;`);
   out.push(`export const FIELD_KIND_P256_N: u32 = 3;`);

@@ -5,8 +5,7 @@
 // field, R = 1 where the prime has its special reduction) at 320, 352, 384.
 // P-256: FIPS 186-4 D.1.2.3. SM2: GB/T 32918.5-2017 recommended curve.
 
-// field kind: which unrolled multiplier serves this modulus (0 = generic)
-export const FIELD_KIND_GENERIC: u32 = 0;
+// field kind: which unrolled multiplier serves this modulus
 export const FIELD_KIND_P256: u32 = 1;
 export const FIELD_KIND_SM2: u32 = 2;
 export const FIELD_KIND_P256_N: u32 = 3;
