@@ -202,7 +202,9 @@ const coefTerm = (c, x) => {
   return `${s}${x} * ${a}`;
 };
 // 512-bit product (or square) of the limbs at a, b into u64 locals t0..t15 (32-bit values).
-function productBody(sqr) {
+// normalize = false (squares only): limbs are left as 2 t_k + (a_i^2 half), below 2^34,
+// for the special reduction, whose column sums take such limbs (the value is the square).
+function productBody(sqr, normalize = true) {
   const L = [];
   for (let j = 0; j < 8; j++) L.push(`  const a${j} = <u64>load<u32>(a, ${4 * j});`);
   if (!sqr) for (let j = 0; j < 8; j++) L.push(`  const b${j} = <u64>load<u32>(b, ${4 * j});`);
@@ -228,6 +230,14 @@ function productBody(sqr) {
         L.push(`  x = ${lhs}${j > i + 1 ? " + c" : ""}; ${t} = x & 0xffffffff; c = x >> 32;`);
       }
       L.push(`  t${i + 8} = c;`);
+    }
+    if (!normalize) {
+      L.push(`  // t = 2 t + sum a_i^2 2^(64 i), limbs left unnormalized (below 2^34)`);
+      L.push(`  let sq: u64;`);
+      for (let k = 0; k < 8; k++) {
+        L.push(`  sq = a${k} * a${k}; t${2 * k} = (t${2 * k} << 1) + (sq & 0xffffffff); t${2 * k + 1} = (t${2 * k + 1} << 1) + (sq >> 32);`);
+      }
+      return L;
     }
     L.push(`  // t = 2 t + sum a_i^2 2^(64 i)`);
     L.push(`  let sq: u64, hi: u64 = 0; c = 0;`);
@@ -263,14 +273,16 @@ function reduceBody(m) {
       L.push(`  y = ${src}${coefTerm(f[j], `e${pass}`)}${j ? " + d" : ""}; const ${dst} = y & 0xffffffff; d = y >> 32;`);
     }
   }
-  L.push(`  // constant-time final subtraction: the value is below 2^256 < 2p`);
-  L.push(`  let z: u64, bw: u64 = 0;`);
-  for (let j = 0; j < 8; j++) {
-    const P = pl[j] === 0 ? "" : ` - ${hex(pl[j])}`;
-    L.push(`  z = <u64>w${j}${P} - bw; const s${j} = <u32>z; bw = (z >> 32) & 1;`);
+  L.push(`  // constant-time final subtraction on 64-bit limbs: the value is below 2^256 < 2p`);
+  for (let j = 0; j < 4; j++) L.push(`  const W${j} = <u64>w${2 * j} | (<u64>w${2 * j + 1} << 32);`);
+  L.push(`  let z: u64, k: u64, bw: u64;`);
+  L.push(`  const s0 = W0 - ${hex64(limbs64(m)[0])}; bw = <u64>(W0 < ${hex64(limbs64(m)[0])});`);
+  for (let j = 1; j < 4; j++) {
+    const P = hex64(limbs64(m)[j]);
+    L.push(`  z = W${j} - ${P}; k = <u64>(W${j} < ${P}); const s${j} = z - bw; bw = k | <u64>(z < bw);`);
   }
-  L.push(`  const keep = <u32>(0 - bw);`);
-  for (let j = 0; j < 8; j++) L.push(`  store<u32>(r, (s${j} & ~keep) | (<u32>w${j} & keep), ${4 * j});`);
+  L.push(`  const keep: u64 = 0 - bw;`);
+  for (let j = 0; j < 4; j++) L.push(`  store<u64>(r, (s${j} & ~keep) | (W${j} & keep), ${8 * j});`);
   return L;
 }
 // Montgomery squaring for a constant modulus (the group orders): the square with its cross
@@ -296,7 +308,7 @@ function montSqrBody(m) {
 }
 function solinasMul(name, m, sqr) {
   const sig = sqr ? `r: usize, a: usize` : `r: usize, a: usize, b: usize`;
-  return `export function ${name}(${sig}): void {\n${[...productBody(sqr), ...reduceBody(m)].join("\n")}\n}\n`;
+  return `export function ${name}(${sig}): void {\n${[...productBody(sqr, !sqr), ...reduceBody(m)].join("\n")}\n}\n`;
 }
 
 // Which prime fields use the special reduction (plain residues) instead of Montgomery

@@ -137,25 +137,21 @@ export function fieldMulP256(r: usize, a: usize, b: usize): void {
   y = v5 + d; const w5 = y & 0xffffffff; d = y >> 32;
   y = v6 - e1 + d; const w6 = y & 0xffffffff; d = y >> 32;
   y = v7 + e1 + d; const w7 = y & 0xffffffff; d = y >> 32;
-  // constant-time final subtraction: the value is below 2^256 < 2p
-  let z: u64, bw: u64 = 0;
-  z = <u64>w0 - 0xffffffff - bw; const s0 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w1 - 0xffffffff - bw; const s1 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w2 - 0xffffffff - bw; const s2 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w3 - bw; const s3 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w4 - bw; const s4 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w5 - bw; const s5 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w6 - 0x00000001 - bw; const s6 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w7 - 0xffffffff - bw; const s7 = <u32>z; bw = (z >> 32) & 1;
-  const keep = <u32>(0 - bw);
-  store<u32>(r, (s0 & ~keep) | (<u32>w0 & keep), 0);
-  store<u32>(r, (s1 & ~keep) | (<u32>w1 & keep), 4);
-  store<u32>(r, (s2 & ~keep) | (<u32>w2 & keep), 8);
-  store<u32>(r, (s3 & ~keep) | (<u32>w3 & keep), 12);
-  store<u32>(r, (s4 & ~keep) | (<u32>w4 & keep), 16);
-  store<u32>(r, (s5 & ~keep) | (<u32>w5 & keep), 20);
-  store<u32>(r, (s6 & ~keep) | (<u32>w6 & keep), 24);
-  store<u32>(r, (s7 & ~keep) | (<u32>w7 & keep), 28);
+  // constant-time final subtraction on 64-bit limbs: the value is below 2^256 < 2p
+  const W0 = <u64>w0 | (<u64>w1 << 32);
+  const W1 = <u64>w2 | (<u64>w3 << 32);
+  const W2 = <u64>w4 | (<u64>w5 << 32);
+  const W3 = <u64>w6 | (<u64>w7 << 32);
+  let z: u64, k: u64, bw: u64;
+  const s0 = W0 - 0xffffffffffffffff; bw = <u64>(W0 < 0xffffffffffffffff);
+  z = W1 - 0x00000000ffffffff; k = <u64>(W1 < 0x00000000ffffffff); const s1 = z - bw; bw = k | <u64>(z < bw);
+  z = W2 - 0x0000000000000000; k = <u64>(W2 < 0x0000000000000000); const s2 = z - bw; bw = k | <u64>(z < bw);
+  z = W3 - 0xffffffff00000001; k = <u64>(W3 < 0xffffffff00000001); const s3 = z - bw; bw = k | <u64>(z < bw);
+  const keep: u64 = 0 - bw;
+  store<u64>(r, (s0 & ~keep) | (W0 & keep), 0);
+  store<u64>(r, (s1 & ~keep) | (W1 & keep), 8);
+  store<u64>(r, (s2 & ~keep) | (W2 & keep), 16);
+  store<u64>(r, (s3 & ~keep) | (W3 & keep), 24);
 }
 
 export function fieldSqrP256(r: usize, a: usize): void {
@@ -211,32 +207,16 @@ export function fieldSqrP256(r: usize, a: usize): void {
   // row 6: cross products a6 * a7..a7
   x = t13 + a7 * a6; t13 = x & 0xffffffff; c = x >> 32;
   t14 = c;
-  // t = 2 t + sum a_i^2 2^(64 i)
-  let sq: u64, hi: u64 = 0; c = 0;
-  sq = a0 * a0;
-  x = ((t0 << 1) & 0xffffffff) + (sq & 0xffffffff) + c; hi = t0 >> 31; t0 = x & 0xffffffff; c = x >> 32;
-  x = ((t1 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t1 >> 31; t1 = x & 0xffffffff; c = x >> 32;
-  sq = a1 * a1;
-  x = ((t2 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t2 >> 31; t2 = x & 0xffffffff; c = x >> 32;
-  x = ((t3 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t3 >> 31; t3 = x & 0xffffffff; c = x >> 32;
-  sq = a2 * a2;
-  x = ((t4 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t4 >> 31; t4 = x & 0xffffffff; c = x >> 32;
-  x = ((t5 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t5 >> 31; t5 = x & 0xffffffff; c = x >> 32;
-  sq = a3 * a3;
-  x = ((t6 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t6 >> 31; t6 = x & 0xffffffff; c = x >> 32;
-  x = ((t7 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t7 >> 31; t7 = x & 0xffffffff; c = x >> 32;
-  sq = a4 * a4;
-  x = ((t8 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t8 >> 31; t8 = x & 0xffffffff; c = x >> 32;
-  x = ((t9 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t9 >> 31; t9 = x & 0xffffffff; c = x >> 32;
-  sq = a5 * a5;
-  x = ((t10 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t10 >> 31; t10 = x & 0xffffffff; c = x >> 32;
-  x = ((t11 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t11 >> 31; t11 = x & 0xffffffff; c = x >> 32;
-  sq = a6 * a6;
-  x = ((t12 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t12 >> 31; t12 = x & 0xffffffff; c = x >> 32;
-  x = ((t13 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t13 >> 31; t13 = x & 0xffffffff; c = x >> 32;
-  sq = a7 * a7;
-  x = ((t14 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t14 >> 31; t14 = x & 0xffffffff; c = x >> 32;
-  x = ((t15 << 1) & 0xffffffff) + hi + (sq >> 32) + c; t15 = x & 0xffffffff; c = x >> 32;
+  // t = 2 t + sum a_i^2 2^(64 i), limbs left unnormalized (below 2^34)
+  let sq: u64;
+  sq = a0 * a0; t0 = (t0 << 1) + (sq & 0xffffffff); t1 = (t1 << 1) + (sq >> 32);
+  sq = a1 * a1; t2 = (t2 << 1) + (sq & 0xffffffff); t3 = (t3 << 1) + (sq >> 32);
+  sq = a2 * a2; t4 = (t4 << 1) + (sq & 0xffffffff); t5 = (t5 << 1) + (sq >> 32);
+  sq = a3 * a3; t6 = (t6 << 1) + (sq & 0xffffffff); t7 = (t7 << 1) + (sq >> 32);
+  sq = a4 * a4; t8 = (t8 << 1) + (sq & 0xffffffff); t9 = (t9 << 1) + (sq >> 32);
+  sq = a5 * a5; t10 = (t10 << 1) + (sq & 0xffffffff); t11 = (t11 << 1) + (sq >> 32);
+  sq = a6 * a6; t12 = (t12 << 1) + (sq & 0xffffffff); t13 = (t13 << 1) + (sq >> 32);
+  sq = a7 * a7; t14 = (t14 << 1) + (sq & 0xffffffff); t15 = (t15 << 1) + (sq >> 32);
   // fold limbs 8..15: column sums with the coefficients of 2^(32k) mod p
   let y: i64, d: i64 = 0;
   y = <i64>t0 + <i64>t8 + <i64>t9 - <i64>t11 - <i64>t12 - <i64>t13 - <i64>t14; const u0 = y & 0xffffffff; d = y >> 32;
@@ -267,25 +247,21 @@ export function fieldSqrP256(r: usize, a: usize): void {
   y = v5 + d; const w5 = y & 0xffffffff; d = y >> 32;
   y = v6 - e1 + d; const w6 = y & 0xffffffff; d = y >> 32;
   y = v7 + e1 + d; const w7 = y & 0xffffffff; d = y >> 32;
-  // constant-time final subtraction: the value is below 2^256 < 2p
-  let z: u64, bw: u64 = 0;
-  z = <u64>w0 - 0xffffffff - bw; const s0 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w1 - 0xffffffff - bw; const s1 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w2 - 0xffffffff - bw; const s2 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w3 - bw; const s3 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w4 - bw; const s4 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w5 - bw; const s5 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w6 - 0x00000001 - bw; const s6 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w7 - 0xffffffff - bw; const s7 = <u32>z; bw = (z >> 32) & 1;
-  const keep = <u32>(0 - bw);
-  store<u32>(r, (s0 & ~keep) | (<u32>w0 & keep), 0);
-  store<u32>(r, (s1 & ~keep) | (<u32>w1 & keep), 4);
-  store<u32>(r, (s2 & ~keep) | (<u32>w2 & keep), 8);
-  store<u32>(r, (s3 & ~keep) | (<u32>w3 & keep), 12);
-  store<u32>(r, (s4 & ~keep) | (<u32>w4 & keep), 16);
-  store<u32>(r, (s5 & ~keep) | (<u32>w5 & keep), 20);
-  store<u32>(r, (s6 & ~keep) | (<u32>w6 & keep), 24);
-  store<u32>(r, (s7 & ~keep) | (<u32>w7 & keep), 28);
+  // constant-time final subtraction on 64-bit limbs: the value is below 2^256 < 2p
+  const W0 = <u64>w0 | (<u64>w1 << 32);
+  const W1 = <u64>w2 | (<u64>w3 << 32);
+  const W2 = <u64>w4 | (<u64>w5 << 32);
+  const W3 = <u64>w6 | (<u64>w7 << 32);
+  let z: u64, k: u64, bw: u64;
+  const s0 = W0 - 0xffffffffffffffff; bw = <u64>(W0 < 0xffffffffffffffff);
+  z = W1 - 0x00000000ffffffff; k = <u64>(W1 < 0x00000000ffffffff); const s1 = z - bw; bw = k | <u64>(z < bw);
+  z = W2 - 0x0000000000000000; k = <u64>(W2 < 0x0000000000000000); const s2 = z - bw; bw = k | <u64>(z < bw);
+  z = W3 - 0xffffffff00000001; k = <u64>(W3 < 0xffffffff00000001); const s3 = z - bw; bw = k | <u64>(z < bw);
+  const keep: u64 = 0 - bw;
+  store<u64>(r, (s0 & ~keep) | (W0 & keep), 0);
+  store<u64>(r, (s1 & ~keep) | (W1 & keep), 8);
+  store<u64>(r, (s2 & ~keep) | (W2 & keep), 16);
+  store<u64>(r, (s3 & ~keep) | (W3 & keep), 24);
 }
 
 export function montMulP256N(r: usize, a: usize, b: usize): void {
@@ -804,25 +780,21 @@ export function fieldMulSm2(r: usize, a: usize, b: usize): void {
   y = v5 + d; const w5 = y & 0xffffffff; d = y >> 32;
   y = v6 + d; const w6 = y & 0xffffffff; d = y >> 32;
   y = v7 + e1 + d; const w7 = y & 0xffffffff; d = y >> 32;
-  // constant-time final subtraction: the value is below 2^256 < 2p
-  let z: u64, bw: u64 = 0;
-  z = <u64>w0 - 0xffffffff - bw; const s0 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w1 - 0xffffffff - bw; const s1 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w2 - bw; const s2 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w3 - 0xffffffff - bw; const s3 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w4 - 0xffffffff - bw; const s4 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w5 - 0xffffffff - bw; const s5 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w6 - 0xffffffff - bw; const s6 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w7 - 0xfffffffe - bw; const s7 = <u32>z; bw = (z >> 32) & 1;
-  const keep = <u32>(0 - bw);
-  store<u32>(r, (s0 & ~keep) | (<u32>w0 & keep), 0);
-  store<u32>(r, (s1 & ~keep) | (<u32>w1 & keep), 4);
-  store<u32>(r, (s2 & ~keep) | (<u32>w2 & keep), 8);
-  store<u32>(r, (s3 & ~keep) | (<u32>w3 & keep), 12);
-  store<u32>(r, (s4 & ~keep) | (<u32>w4 & keep), 16);
-  store<u32>(r, (s5 & ~keep) | (<u32>w5 & keep), 20);
-  store<u32>(r, (s6 & ~keep) | (<u32>w6 & keep), 24);
-  store<u32>(r, (s7 & ~keep) | (<u32>w7 & keep), 28);
+  // constant-time final subtraction on 64-bit limbs: the value is below 2^256 < 2p
+  const W0 = <u64>w0 | (<u64>w1 << 32);
+  const W1 = <u64>w2 | (<u64>w3 << 32);
+  const W2 = <u64>w4 | (<u64>w5 << 32);
+  const W3 = <u64>w6 | (<u64>w7 << 32);
+  let z: u64, k: u64, bw: u64;
+  const s0 = W0 - 0xffffffffffffffff; bw = <u64>(W0 < 0xffffffffffffffff);
+  z = W1 - 0xffffffff00000000; k = <u64>(W1 < 0xffffffff00000000); const s1 = z - bw; bw = k | <u64>(z < bw);
+  z = W2 - 0xffffffffffffffff; k = <u64>(W2 < 0xffffffffffffffff); const s2 = z - bw; bw = k | <u64>(z < bw);
+  z = W3 - 0xfffffffeffffffff; k = <u64>(W3 < 0xfffffffeffffffff); const s3 = z - bw; bw = k | <u64>(z < bw);
+  const keep: u64 = 0 - bw;
+  store<u64>(r, (s0 & ~keep) | (W0 & keep), 0);
+  store<u64>(r, (s1 & ~keep) | (W1 & keep), 8);
+  store<u64>(r, (s2 & ~keep) | (W2 & keep), 16);
+  store<u64>(r, (s3 & ~keep) | (W3 & keep), 24);
 }
 
 export function fieldSqrSm2(r: usize, a: usize): void {
@@ -878,32 +850,16 @@ export function fieldSqrSm2(r: usize, a: usize): void {
   // row 6: cross products a6 * a7..a7
   x = t13 + a7 * a6; t13 = x & 0xffffffff; c = x >> 32;
   t14 = c;
-  // t = 2 t + sum a_i^2 2^(64 i)
-  let sq: u64, hi: u64 = 0; c = 0;
-  sq = a0 * a0;
-  x = ((t0 << 1) & 0xffffffff) + (sq & 0xffffffff) + c; hi = t0 >> 31; t0 = x & 0xffffffff; c = x >> 32;
-  x = ((t1 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t1 >> 31; t1 = x & 0xffffffff; c = x >> 32;
-  sq = a1 * a1;
-  x = ((t2 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t2 >> 31; t2 = x & 0xffffffff; c = x >> 32;
-  x = ((t3 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t3 >> 31; t3 = x & 0xffffffff; c = x >> 32;
-  sq = a2 * a2;
-  x = ((t4 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t4 >> 31; t4 = x & 0xffffffff; c = x >> 32;
-  x = ((t5 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t5 >> 31; t5 = x & 0xffffffff; c = x >> 32;
-  sq = a3 * a3;
-  x = ((t6 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t6 >> 31; t6 = x & 0xffffffff; c = x >> 32;
-  x = ((t7 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t7 >> 31; t7 = x & 0xffffffff; c = x >> 32;
-  sq = a4 * a4;
-  x = ((t8 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t8 >> 31; t8 = x & 0xffffffff; c = x >> 32;
-  x = ((t9 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t9 >> 31; t9 = x & 0xffffffff; c = x >> 32;
-  sq = a5 * a5;
-  x = ((t10 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t10 >> 31; t10 = x & 0xffffffff; c = x >> 32;
-  x = ((t11 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t11 >> 31; t11 = x & 0xffffffff; c = x >> 32;
-  sq = a6 * a6;
-  x = ((t12 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t12 >> 31; t12 = x & 0xffffffff; c = x >> 32;
-  x = ((t13 << 1) & 0xffffffff) + hi + (sq >> 32) + c; hi = t13 >> 31; t13 = x & 0xffffffff; c = x >> 32;
-  sq = a7 * a7;
-  x = ((t14 << 1) & 0xffffffff) + hi + (sq & 0xffffffff) + c; hi = t14 >> 31; t14 = x & 0xffffffff; c = x >> 32;
-  x = ((t15 << 1) & 0xffffffff) + hi + (sq >> 32) + c; t15 = x & 0xffffffff; c = x >> 32;
+  // t = 2 t + sum a_i^2 2^(64 i), limbs left unnormalized (below 2^34)
+  let sq: u64;
+  sq = a0 * a0; t0 = (t0 << 1) + (sq & 0xffffffff); t1 = (t1 << 1) + (sq >> 32);
+  sq = a1 * a1; t2 = (t2 << 1) + (sq & 0xffffffff); t3 = (t3 << 1) + (sq >> 32);
+  sq = a2 * a2; t4 = (t4 << 1) + (sq & 0xffffffff); t5 = (t5 << 1) + (sq >> 32);
+  sq = a3 * a3; t6 = (t6 << 1) + (sq & 0xffffffff); t7 = (t7 << 1) + (sq >> 32);
+  sq = a4 * a4; t8 = (t8 << 1) + (sq & 0xffffffff); t9 = (t9 << 1) + (sq >> 32);
+  sq = a5 * a5; t10 = (t10 << 1) + (sq & 0xffffffff); t11 = (t11 << 1) + (sq >> 32);
+  sq = a6 * a6; t12 = (t12 << 1) + (sq & 0xffffffff); t13 = (t13 << 1) + (sq >> 32);
+  sq = a7 * a7; t14 = (t14 << 1) + (sq & 0xffffffff); t15 = (t15 << 1) + (sq >> 32);
   // fold limbs 8..15: column sums with the coefficients of 2^(32k) mod p
   let y: i64, d: i64 = 0;
   y = <i64>t0 + <i64>t8 + <i64>t9 + <i64>t10 + <i64>t11 + <i64>t12 + (<i64>t13 << 1) + (<i64>t14 << 1) + (<i64>t15 << 1); const u0 = y & 0xffffffff; d = y >> 32;
@@ -934,25 +890,21 @@ export function fieldSqrSm2(r: usize, a: usize): void {
   y = v5 + d; const w5 = y & 0xffffffff; d = y >> 32;
   y = v6 + d; const w6 = y & 0xffffffff; d = y >> 32;
   y = v7 + e1 + d; const w7 = y & 0xffffffff; d = y >> 32;
-  // constant-time final subtraction: the value is below 2^256 < 2p
-  let z: u64, bw: u64 = 0;
-  z = <u64>w0 - 0xffffffff - bw; const s0 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w1 - 0xffffffff - bw; const s1 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w2 - bw; const s2 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w3 - 0xffffffff - bw; const s3 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w4 - 0xffffffff - bw; const s4 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w5 - 0xffffffff - bw; const s5 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w6 - 0xffffffff - bw; const s6 = <u32>z; bw = (z >> 32) & 1;
-  z = <u64>w7 - 0xfffffffe - bw; const s7 = <u32>z; bw = (z >> 32) & 1;
-  const keep = <u32>(0 - bw);
-  store<u32>(r, (s0 & ~keep) | (<u32>w0 & keep), 0);
-  store<u32>(r, (s1 & ~keep) | (<u32>w1 & keep), 4);
-  store<u32>(r, (s2 & ~keep) | (<u32>w2 & keep), 8);
-  store<u32>(r, (s3 & ~keep) | (<u32>w3 & keep), 12);
-  store<u32>(r, (s4 & ~keep) | (<u32>w4 & keep), 16);
-  store<u32>(r, (s5 & ~keep) | (<u32>w5 & keep), 20);
-  store<u32>(r, (s6 & ~keep) | (<u32>w6 & keep), 24);
-  store<u32>(r, (s7 & ~keep) | (<u32>w7 & keep), 28);
+  // constant-time final subtraction on 64-bit limbs: the value is below 2^256 < 2p
+  const W0 = <u64>w0 | (<u64>w1 << 32);
+  const W1 = <u64>w2 | (<u64>w3 << 32);
+  const W2 = <u64>w4 | (<u64>w5 << 32);
+  const W3 = <u64>w6 | (<u64>w7 << 32);
+  let z: u64, k: u64, bw: u64;
+  const s0 = W0 - 0xffffffffffffffff; bw = <u64>(W0 < 0xffffffffffffffff);
+  z = W1 - 0xffffffff00000000; k = <u64>(W1 < 0xffffffff00000000); const s1 = z - bw; bw = k | <u64>(z < bw);
+  z = W2 - 0xffffffffffffffff; k = <u64>(W2 < 0xffffffffffffffff); const s2 = z - bw; bw = k | <u64>(z < bw);
+  z = W3 - 0xfffffffeffffffff; k = <u64>(W3 < 0xfffffffeffffffff); const s3 = z - bw; bw = k | <u64>(z < bw);
+  const keep: u64 = 0 - bw;
+  store<u64>(r, (s0 & ~keep) | (W0 & keep), 0);
+  store<u64>(r, (s1 & ~keep) | (W1 & keep), 8);
+  store<u64>(r, (s2 & ~keep) | (W2 & keep), 16);
+  store<u64>(r, (s3 & ~keep) | (W3 & keep), 24);
 }
 
 export function montMulSm2N(r: usize, a: usize, b: usize): void {
