@@ -40,8 +40,9 @@ function newestSource(dirs) {
 }
 
 const force = process.argv.includes("--force");
-// --release: only what ships (build/firmware.wasm), for the demo and the CLIs; tests build all
-const only = process.argv.includes("--release") ? TARGETS.slice(0, 1) : TARGETS;
+// --release: only what ships (build/firmware.wasm) and the host verifier the CLIs use
+// (build/verifier.wasm), for the demo and the CLIs; tests build all
+const only = process.argv.includes("--release") ? TARGETS.slice(0, 2) : TARGETS;
 const src = newestSource(["firmware/assembly", "protocol/portable", "wearable-sim/test-fixtures"]);
 mkdirSync(join(ROOT, "build"), { recursive: true });
 const asc = join(ROOT, "node_modules/assemblyscript/bin/asc.js");
