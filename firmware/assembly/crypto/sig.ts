@@ -16,7 +16,7 @@ import {
   curveOf, decodePointVT, encodePoint, affineX, inRangeMask, reduceOnceN, nmul, ninv, ninvVT, reduceBytes,
 } from "./ec";
 import { nonceInit, nonceNext, nonceClear } from "./drbg";
-import { sm2Digest, sm2ZaStale } from "./sm2";
+import { sm2Digest } from "./sm2";
 import { hashOnce } from "./hash";
 
 // Keys and nonces live here only while a call runs; wiped before returning.
@@ -74,8 +74,8 @@ function highSMask(C: usize, s: usize, tmp: usize): u32 {
 }
 
 // The message digest the signature covers, reduced mod n, into E (limbs) and EB (bytes).
-function digest(suite: u8, C: usize, pub65: usize, msg: usize, msgLen: i32, sameKey: bool = false): void {
-  if (suite == SUITE_SM2_SM3_SM4) sm2Digest(pub65, msg, msgLen, EB, sameKey);
+function digest(suite: u8, C: usize, pub65: usize, msg: usize, msgLen: i32): void {
+  if (suite == SUITE_SM2_SM3_SM4) sm2Digest(pub65, msg, msgLen, EB);
   else hashOnce(suite, msg, msgLen, EB);
   beToLimbs(E, EB);
   reduceOnceN(C, E);
@@ -178,8 +178,8 @@ export function ecVerify(suite: u8, pub65: usize, msg: usize, msgLen: i32, sig64
 }
 
 // The same; sameKey: pub65 holds the same bytes, and suite is the same, as at the previous
-// call (the host verifier's batches, verifier-host.ts), so the decoded key, its SM2 Z_A and
-// its wNAF table are reused where they were computed. Public data only.
+// call (the host verifier's batches, verifier-host.ts), so the decoded key and its wNAF
+// table are reused where they were computed. Public data only.
 let lastKeyOk = false;
 export function ecVerifyKeyed(suite: u8, pub65: usize, msg: usize, msgLen: i32, sig64: usize, sameKey: bool): bool {
   const C = curveOf(suite);
@@ -194,7 +194,7 @@ export function ecVerifyKeyed(suite: u8, pub65: usize, msg: usize, msgLen: i32, 
   beToLimbs(S, sig64 + 32);
   if (inRangeMask(R, n) == 0 || inRangeMask(S, n) == 0) return false;
   if (suite != SUITE_SM2_SM3_SM4 && highSMask(C, S, T) != 0) return false; // non-canonical twin
-  digest(suite, C, pub65, msg, msgLen, sameKey);
+  digest(suite, C, pub65, msg, msgLen);
   if (suite == SUITE_SM2_SM3_SM4) {
     fadd(C + CB_N, T, R, S);              // t = (r + s) mod n, t != 0
     if (isZeroMask(T) != 0) return false;
@@ -234,11 +234,8 @@ function addNBelowP(C: usize, c: usize): bool {
   return carry == 0 && ltU256(c, C + CB_P + FB_MOD) != 0;
 }
 
-// forget what was computed for the previous key
-function keyChangedVT(): void {
-  qTableStale();
-  sm2ZaStale();
-}
+// forget what was computed for the previous key (sm2.ts keeps Z_A with its key itself)
+function keyChangedVT(): void { qTableStale(); }
 
 // true if pub65 is 04 || x || y with x, y < p on the suite's curve
 export function ecPointValid(suite: u8, pub65: usize): bool {
