@@ -7,8 +7,8 @@
 // carries the modulus and its constants; the unrolled multipliers are in field-mont.ts.
 //
 // Constant time: every function here runs the same instructions and touches the same
-// addresses whatever the element values are, except fpow's exponent (always public:
-// m - 2) and the functions named *VT. Firmware code: never throws, never allocates.
+// addresses whatever the element values are, except for the exponents of fpow and finvRuns
+// (always public: m - 2) and the functions named *VT. Firmware code: never throws, never allocates.
 //
 // Instrumented build (--use EC_TRACE=1, build/crypto-ec-trace.wasm): every field
 // operation folds (op, r, a, b addresses) into a running hash, so a test can prove the
