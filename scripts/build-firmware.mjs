@@ -10,6 +10,9 @@ const ROOT = new URL("..", import.meta.url).pathname;
 export const TARGETS = [
   // release firmware: what ships in every card and wearable
   { entry: "firmware/assembly/index.ts", target: "release", out: "build/firmware.wasm" },
+  // host-only: the signature verifier alone (SPEC §2 verifier API plus a batch entry), with
+  // larger tables and memory than the firmware can afford; host-tools/src/wasm-verifier.ts
+  { entry: "firmware/assembly/crypto/verifier-host.ts", target: "host", out: "build/verifier.wasm", flags: ["--use", "HOST_VERIFIER=1"] },
   // test-only: the symmetric crypto primitives and SCP03 with their raw exports (test/crypto-sym*, test/scp03*)
   { entry: "firmware/assembly/crypto/test-sym.ts", target: "release", out: "build/crypto-sym-test.wasm" },
   // test-only: elliptic-curve crypto with raw exports (test/crypto-ec*, bench/crypto.ts)
@@ -37,8 +40,9 @@ function newestSource(dirs) {
 }
 
 const force = process.argv.includes("--force");
-// --release: only what ships (build/firmware.wasm), for the demo and the CLIs; tests build all
-const only = process.argv.includes("--release") ? TARGETS.slice(0, 1) : TARGETS;
+// --release: only what ships (build/firmware.wasm) and the host verifier the CLIs use
+// (build/verifier.wasm), for the demo and the CLIs; tests build all
+const only = process.argv.includes("--release") ? TARGETS.slice(0, 2) : TARGETS;
 const src = newestSource(["firmware/assembly", "protocol/portable", "wearable-sim/test-fixtures"]);
 mkdirSync(join(ROOT, "build"), { recursive: true });
 const asc = join(ROOT, "node_modules/assemblyscript/bin/asc.js");

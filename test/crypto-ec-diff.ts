@@ -7,12 +7,24 @@
 // P-256 follows the low-S policy (SPEC §5.1): the firmware's signatures must have s ≤ n/2;
 // OpenSSL's (either form) are fed to the firmware in low-S form, and their high-S twin
 // (r, n − s), which OpenSSL accepts, must be refused.
+// Every verification by the firmware's ecVerify is repeated on the host verifier build
+// (build/verifier.wasm, SPEC §2), which must give the same answer.
 // The test files crypto-ec-diff-*.test.ts split the 10,000-case runs so they can run in
 // parallel (sm-crypto manages ~100 signs/s and ~50 verifies/s).
 import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import smCryptoLib from "sm-crypto";
 import { describe, it, expect } from "vitest";
 import { EcWasm, SM2, P256, CURVE, hex, unhex, fromBe, toBe32 } from "./crypto-ec-harness.ts";
+import { WasmVerifier, HOST_VERIFIER_PATH } from "../host-tools/src/wasm-verifier.ts";
+
+const host = WasmVerifier.load(HOST_VERIFIER_PATH);
+if (!host) throw new Error("crypto-ec-diff: build/verifier.wasm not built");
+/** w.verify, cross-checked against the host verifier build (a disagreement is a failure) */
+function verifyBoth(w: EcWasm, suite: typeof SM2 | typeof P256, pub: Uint8Array, msg: Uint8Array, sig: Uint8Array, failures: string[], tag: string): boolean {
+  const fw = w.verify(suite, pub, msg, sig);
+  if (host!.verify(suite === SM2 ? "sm2" : "p256", pub, msg, sig) !== fw) failures.push(`${tag}: verifier.wasm disagrees (${fw}) pub=${hex(pub)} msg=${hex(msg)} sig=${hex(sig)}`);
+  return fw;
+}
 
 /** deterministic bytes: SHA-256(seed || counter) blocks */
 export class SeededBytes {
@@ -66,7 +78,7 @@ export function sm2FirmwareToSmCrypto(w: EcWasm, seed: string, count: number): D
     r.cases++;
     if (!smVerify(msg, sig, kp.pub)) r.failures.push(`${seed}#${i}: sm-crypto rejects priv=${hex(kp.priv)} msg=${hex(msg)} sig=${hex(sig)}`);
     const c = corrupt(i, rnd, kp.pub, prev.pub, msg, sig);
-    if (w.verify(SM2, c.pub, c.msg, c.sig)) r.failures.push(`${seed}#${i}: firmware accepts corrupted ${c.what}`);
+    if (verifyBoth(w, SM2, c.pub, c.msg, c.sig, r.failures, `${seed}#${i}`)) r.failures.push(`${seed}#${i}: firmware accepts corrupted ${c.what}`);
     if (i % RECHECK === 0) {
       r.corrupted++;
       if (smVerify(c.msg, c.sig, c.pub)) r.failures.push(`${seed}#${i}: sm-crypto accepts corrupted ${c.what}`);
@@ -93,10 +105,10 @@ export function sm2SmCryptoToFirmware(w: EcWasm, seed: string, count: number): D
     const msg = rnd.take(rnd.int(200));
     const sig = unhex(smCrypto.doSignature(Array.from(msg), hex(priv), { hash: true, publicKey: kp.publicKey, der: false }));
     r.cases++;
-    if (!w.verify(SM2, pub, msg, sig)) r.failures.push(`${seed}#${i}: firmware rejects pub=${hex(pub)} msg=${hex(msg)} sig=${hex(sig)}`);
+    if (!verifyBoth(w, SM2, pub, msg, sig, r.failures, `${seed}#${i}`)) r.failures.push(`${seed}#${i}: firmware rejects pub=${hex(pub)} msg=${hex(msg)} sig=${hex(sig)}`);
     const c = corrupt(i, rnd, pub, prevPub, msg, sig);
     r.corrupted++;
-    if (w.verify(SM2, c.pub, c.msg, c.sig)) r.failures.push(`${seed}#${i}: firmware accepts corrupted ${c.what}`);
+    if (verifyBoth(w, SM2, c.pub, c.msg, c.sig, r.failures, `${seed}#${i}`)) r.failures.push(`${seed}#${i}: firmware accepts corrupted ${c.what}`);
     if (i % RECHECK === 0 && smVerify(c.msg, c.sig, c.pub)) r.failures.push(`${seed}#${i}: sm-crypto accepts corrupted ${c.what}`);
     prevPub = pub;
   }
@@ -132,14 +144,14 @@ export function p256BothWays(w: EcWasm, seed: string, count: number): DiffReport
     r.cases += 2;
     if (highS(mine)) r.failures.push(`${seed}#${i}: firmware sig has s > n/2 sig=${hex(mine)}`);
     if (!nodeOk(keys.pub, msg, mine)) r.failures.push(`${seed}#${i}: OpenSSL rejects firmware sig priv=${hex(kp.priv)} msg=${hex(msg)} sig=${hex(mine)}`);
-    if (!w.verify(P256, kp.pub, msg, theirs)) r.failures.push(`${seed}#${i}: firmware rejects OpenSSL sig pub=${hex(kp.pub)} msg=${hex(msg)} sig=${hex(theirs)}`);
+    if (!verifyBoth(w, P256, kp.pub, msg, theirs, r.failures, `${seed}#${i}`)) r.failures.push(`${seed}#${i}: firmware rejects OpenSSL sig pub=${hex(kp.pub)} msg=${hex(msg)} sig=${hex(theirs)}`);
     const high = twinOf(theirs); // OpenSSL accepts it; the low-S rule must not
     if (!nodeOk(keys.pub, msg, high)) r.failures.push(`${seed}#${i}: OpenSSL rejects the twin (harness error)`);
-    if (w.verify(P256, kp.pub, msg, high)) r.failures.push(`${seed}#${i}: firmware accepts s > n/2 sig=${hex(high)}`);
+    if (verifyBoth(w, P256, kp.pub, msg, high, r.failures, `${seed}#${i}`)) r.failures.push(`${seed}#${i}: firmware accepts s > n/2 sig=${hex(high)}`);
     for (const sig of [mine, theirs]) {
       const c = corrupt(i, rnd, kp.pub, prev.pub, msg, sig);
       r.corrupted++;
-      if (w.verify(P256, c.pub, c.msg, c.sig)) r.failures.push(`${seed}#${i}: firmware accepts corrupted ${c.what}`);
+      if (verifyBoth(w, P256, c.pub, c.msg, c.sig, r.failures, `${seed}#${i}`)) r.failures.push(`${seed}#${i}: firmware accepts corrupted ${c.what}`);
       if (nodeOk(c.what === "key" ? prevKey.pub : keys.pub, c.msg, c.sig)) r.failures.push(`${seed}#${i}: OpenSSL accepts corrupted ${c.what}`);
     }
     prev = kp;

@@ -27,7 +27,9 @@ interface Exports {
   traceDigest(): number;
   traceOps(): number;
   t_fmul(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
+  t_fsqr(suite: number, sel: number, r: Ptr, a: Ptr): void;
   t_fadd(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
+  t_ninv_vt(suite: number, r: Ptr, a: Ptr): void;
   t_fsub(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
   t_finv(suite: number, sel: number, r: Ptr, a: Ptr): void;
   t_mul_base(suite: number, k: Ptr, out: Ptr): void;
@@ -97,11 +99,17 @@ export class EcWasm {
   pointValid(suite: number, pub: Uint8Array): boolean { return this.x.ecPointValid(suite, this.put(O_C, pub)) === 1; }
 
   /** field op on plain integers; sel 0 = mod p, 1 = mod n */
-  field(op: "mul" | "add" | "sub", suite: number, sel: number, a: bigint, b: bigint): bigint {
+  field(op: "mul" | "sqr" | "add" | "sub", suite: number, sel: number, a: bigint, b: bigint): bigint {
     const pa = this.put(O_A, toLe32(a)), pb = this.put(O_B, toLe32(b)), r = this.base + O_C;
     if (op === "mul") this.x.t_fmul(suite, sel, r, pa, pb);
+    else if (op === "sqr") this.x.t_fsqr(suite, sel, r, pa);
     else if (op === "add") this.x.t_fadd(suite, sel, r, pa, pb);
     else this.x.t_fsub(suite, sel, r, pa, pb);
+    return fromLe(this.get(O_C, 32));
+  }
+  /** a^-1 mod n by the variable-time binary inversion of verification */
+  invVt(suite: number, a: bigint): bigint {
+    this.x.t_ninv_vt(suite, this.base + O_C, this.put(O_A, toLe32(a)));
     return fromLe(this.get(O_C, 32));
   }
   inv(suite: number, sel: number, a: bigint): bigint {

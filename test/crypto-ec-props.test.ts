@@ -28,6 +28,7 @@ for (const suite of [SM2, P256] as const) {
       it("mul, add, sub equal BigInt arithmetic", () => {
         fc.assert(fc.property(below(m), below(m), (a, b) => {
           expect(w.field("mul", suite, sel, a, b)).toBe(mod(a * b, m));
+          expect(w.field("sqr", suite, sel, a, 0n)).toBe(mod(a * a, m));
           expect(w.field("add", suite, sel, a, b)).toBe(mod(a + b, m));
           expect(w.field("sub", suite, sel, a, b)).toBe(mod(a - b, m));
         }), RUNS);
@@ -41,6 +42,7 @@ for (const suite of [SM2, P256] as const) {
       it("a * a^-1 = 1", () => {
         fc.assert(fc.property(nonzero(m), (a) => {
           expect(w.field("mul", suite, sel, a, w.inv(suite, sel, a))).toBe(1n);
+          if (sel === 1) expect(w.invVt(suite, a)).toBe(w.inv(suite, sel, a));
         }), { numRuns: 100 });
       });
     });

@@ -7,10 +7,13 @@
 // P-256 follows the low-S policy (SPEC §5.1): the firmware signs s ≤ n/2 and refuses s > n/2.
 // Vectors that publish a high s (RFC 6979 "sample"; Wycheproof "valid" cases with s > n/2)
 // are checked in their canonical form (r, n − s), and the published high-S form must be refused.
+// Every verification also runs on the host verifier build (build/verifier.wasm, SPEC §2),
+// one call each and, for Wycheproof, through its batch entry; it must agree with ecVerify.
 import { describe, it, expect, beforeAll } from "vitest";
 import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { EcWasm, SM2, P256, CURVE, unhex, hex, fromBe, toBe32 } from "./crypto-ec-harness.ts";
+import { WasmVerifier, HOST_VERIFIER_PATH, type SignedItem } from "../host-tools/src/wasm-verifier.ts";
 
 const V = new URL("./vectors/", import.meta.url).pathname;
 const json = (p: string) => JSON.parse(readFileSync(V + p, "utf8"));
@@ -24,7 +27,14 @@ const twinOf = (sig: Uint8Array) => Uint8Array.from([...sig.subarray(0, 32), ...
 const lowS = (sig: Uint8Array) => (isHighS(sig) ? twinOf(sig) : sig);
 
 let w: EcWasm;
-beforeAll(() => { w = new EcWasm(); });
+let host: WasmVerifier;
+beforeAll(() => { w = new EcWasm(); host = WasmVerifier.load(HOST_VERIFIER_PATH)!; });
+// ecVerify, and the host verifier build must say the same
+function verify(suite: number, pub: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean {
+  const got = w.verify(suite, pub, msg, sig);
+  expect(host.verify(suite === SM2 ? "sm2" : "p256", pub, msg, sig), "verifier.wasm agrees").toBe(got);
+  return got;
+}
 
 // ecSign with a fixed nonce, through the test export
 function signWithK(suite: number, priv: string, pub: Uint8Array, msg: Uint8Array, k: string): string | null {
@@ -64,11 +74,11 @@ describe("GM/T 0003.5 SM2 signature example (recommended curve, default user id)
     expect(signWithK(SM2, v.privateKey, pub, msg, v.k)).toBe(hex(sig));
   });
   it("verifies the example signature and rejects altered ones", () => {
-    expect(w.verify(SM2, pub, msg, sig)).toBe(true);
-    expect(w.verify(SM2, pub, utf8("message digesT"), sig)).toBe(false);
+    expect(verify(SM2, pub, msg, sig)).toBe(true);
+    expect(verify(SM2, pub, utf8("message digesT"), sig)).toBe(false);
     const bad = Uint8Array.from(sig); bad[63] ^= 1;
-    expect(w.verify(SM2, pub, msg, bad)).toBe(false);
-    expect(w.verify(P256, pub, msg, sig)).toBe(false); // not a P-256 point
+    expect(verify(SM2, pub, msg, bad)).toBe(false);
+    expect(verify(P256, pub, msg, sig)).toBe(false); // not a P-256 point
   });
 });
 
@@ -84,13 +94,13 @@ describe("RFC 6979 A.2.5 P-256 / SHA-256", () => {
       const want = hex(lowS(published)); // "sample" publishes s > n/2: the firmware emits n − s
       expect(hex(w.sign(P256, unhex(v.privateKey), pub, utf8(c.message), null)!)).toBe(want);
       expect(signWithK(P256, v.privateKey, pub, utf8(c.message), c.k)).toBe(want);
-      expect(w.verify(P256, pub, utf8(c.message), unhex(want))).toBe(true);
-      if (isHighS(published)) expect(w.verify(P256, pub, utf8(c.message), published)).toBe(false);
+      expect(verify(P256, pub, utf8(c.message), unhex(want))).toBe(true);
+      if (isHighS(published)) expect(verify(P256, pub, utf8(c.message), published)).toBe(false);
     });
     it(`message "${c.message}": a hedged nonce gives a different, valid signature`, () => {
       const sig = w.sign(P256, unhex(v.privateKey), pub, utf8(c.message), new Uint8Array(32).fill(7))!;
       expect(hex(sig)).not.toBe((c.r + c.s).toLowerCase());
-      expect(w.verify(P256, pub, utf8(c.message), sig)).toBe(true);
+      expect(verify(P256, pub, utf8(c.message), sig)).toBe(true);
     });
   }
 });
@@ -114,7 +124,7 @@ describe("Wycheproof ecdsa_secp256r1_sha256_p1363 (all cases)", () => {
         const msg = unhex(t.msg);
         // P1363 signatures of any other length than 64 bytes are malformed for P-256
         const well = sig.length === 64 && pub.length === 65;
-        const got = well ? w.verify(P256, pub, msg, sig) : false;
+        const got = well ? verify(P256, pub, msg, sig) : false;
         // Wycheproof follows plain ECDSA, where (r, s) and (r, n − s) are both valid; under
         // SPEC §5.1 a "valid" case with s > n/2 is non-canonical and must be refused, while
         // its twin (r, n − s) must verify (so it is refused for the rule, not for its math)
@@ -122,7 +132,7 @@ describe("Wycheproof ecdsa_secp256r1_sha256_p1363 (all cases)", () => {
         if (want && well && isHighS(sig)) {
           want = false;
           highValid++;
-          if (!w.verify(P256, pub, msg, twinOf(sig))) wrong.push(`tc ${t.tcId}: low-S twin of a valid case refused`);
+          if (!verify(P256, pub, msg, twinOf(sig))) wrong.push(`tc ${t.tcId}: low-S twin of a valid case refused`);
         }
         // "acceptable" cases: none in this file; treat as must-not-crash, either answer
         if (t.result !== "acceptable" && got !== want) wrong.push(`tc ${t.tcId}: got ${got}, want ${want ? "valid" : "refused"} (${t.result})`);
@@ -130,5 +140,13 @@ describe("Wycheproof ecdsa_secp256r1_sha256_p1363 (all cases)", () => {
     }
     expect(wrong).toEqual([]);
     expect(highValid).toBe(67); // of this file's valid cases, 67 carry s > n/2
+  });
+  it("the host verifier's batch entry gives the same result for every case", () => {
+    for (const g of groups) {
+      const pub = unhex(g.publicKey.uncompressed);
+      const items: SignedItem[] = g.tests.map((t) => ({ pub, msg: unhex(t.msg), sig: unhex(t.sig) }));
+      const one = items.map((it) => it.sig.length === 64 && pub.length === 65 && w.verify(P256, it.pub, it.msg, it.sig));
+      expect(host.verifyMany("p256", items)).toEqual(one);
+    }
   });
 });

@@ -53,6 +53,16 @@ describe("hashes vs node:crypto", () => {
         eq(w.get(out2, 32), ref);
       });
     });
+    it(`${name}: many messages per call (the benches' batch export)`, () => {
+      const many = name === "sm3" ? x.sm3Many : x.sha256Many;
+      for (const len of [0, 1, 55, 56, 64, 100]) {
+        w.reset();
+        const count = 37, msgs = Array.from({ length: count }, (_, i) => Uint8Array.from({ length: len }, (_, j) => (i * 31 + j * 7) & 255));
+        const src = w.put(Uint8Array.from(msgs.flatMap((m) => [...m]))), out = w.alloc(32 * count);
+        many(src, len, count, out);
+        msgs.forEach((m, i) => eq(w.get(out + 32 * i, 32), createHash(name).update(m).digest()));
+      }
+    });
   }
 });
 

@@ -1,25 +1,28 @@
 // 256-bit modular arithmetic for the two curves (DESIGN.md §3): the prime fields and the
 // group-order (scalar) fields of P-256 (FIPS 186-4 D.1.2.3) and SM2 (GB/T 32918.5).
-// Elements are 8 little-endian u32 limbs (32 bytes) in Montgomery form (x*2^256 mod m),
-// addressed by raw pointers into static memory. A "field block" (see field-consts.ts)
+// Elements are 8 little-endian u32 limbs (32 bytes) in the field's form x*R mod m, addressed
+// by raw pointers into static memory: R = 2^256 (Montgomery) for the group orders, R = 1
+// (plain residues) for the prime fields, whose reduction is specialized to the prime
+// (SPEC §2, README "Benchmarks"); FB_ONE and FB_R2 carry R and R^2, so toMont/fromMont serve both. A "field block" (see field-consts.ts)
 // carries the modulus and its constants; the unrolled multipliers are in field-mont.ts.
 //
 // Constant time: every function here runs the same instructions and touches the same
-// addresses whatever the element values are, except fpow's exponent (always public:
-// m - 2) and the functions named *VT. Firmware code: never throws, never allocates.
+// addresses whatever the element values are, except for the exponents of fpow and finvRuns
+// (always public: m - 2) and the functions named *VT. Firmware code: never throws, never allocates.
 //
 // Instrumented build (--use EC_TRACE=1, build/crypto-ec-trace.wasm): every field
 // operation folds (op, r, a, b addresses) into a running hash, so a test can prove the
 // operation schedule of a scalar multiplication is independent of the secret scalar.
 import {
-  montMulP256, montMulSm2, montMulGeneric, modAdd, modSub, modAddP256, modSubP256, modAddSm2, modSubSm2,
+  fieldMulP256, fieldSqrP256, fieldMulSm2, fieldSqrSm2, montMulP256N, montMulSm2N, montSqrP256N, montSqrSm2N,
+  modAdd, modSub, modAddP256, modSubP256, modAddSm2, modSubSm2,
 } from "./field-mont";
-import { FIELD_KIND_P256, FIELD_KIND_SM2 } from "./field-consts";
+import { FIELD_KIND_P256, FIELD_KIND_SM2, FIELD_KIND_SM2_N } from "./field-consts";
 
 // Field block layout (bytes), written by scripts/gen-field.mjs.
 export const FB_MOD: usize = 0;   // modulus m
-export const FB_ONE: usize = 32;  // 1 in Montgomery form (2^256 mod m)
-export const FB_R2: usize = 64;   // 2^512 mod m: toMont multiplier
+export const FB_ONE: usize = 32;  // 1 in the field's form (R mod m)
+export const FB_R2: usize = 64;   // R^2 mod m: toMont multiplier
 export const FB_EXP: usize = 96;  // m - 2: Fermat inversion exponent (m prime)
 export const FB_KIND: usize = 132; // which multiplier (FIELD_KIND_*)
 // Curve block layout (bytes): field blocks of p and n, then b, Gx, Gy (Montgomery).
@@ -57,12 +60,20 @@ export const ZERO = memory.data(32, 16);
 export function fmul(f: usize, r: usize, a: usize, b: usize): void {
   trace(OP_MUL, r, a, b);
   const kind = load<u32>(f + FB_KIND); // public: which curve
-  if (kind == FIELD_KIND_P256) montMulP256(r, a, b);
-  else if (kind == FIELD_KIND_SM2) montMulSm2(r, a, b);
-  else montMulGeneric(r, a, b, f);
+  if (kind == FIELD_KIND_SM2) fieldMulSm2(r, a, b);
+  else if (kind == FIELD_KIND_P256) fieldMulP256(r, a, b);
+  else if (kind == FIELD_KIND_SM2_N) montMulSm2N(r, a, b);
+  else montMulP256N(r, a, b); // FIELD_KIND_P256_N: every field block has its own kind
 }
-// @ts-ignore: decorator
-@inline export function fsqr(f: usize, r: usize, a: usize): void { fmul(f, r, a, a); }
+// r = a^2: the prime fields have a dedicated squaring (cross products once)
+export function fsqr(f: usize, r: usize, a: usize): void {
+  trace(OP_MUL, r, a, a);
+  const kind = load<u32>(f + FB_KIND);
+  if (kind == FIELD_KIND_SM2) fieldSqrSm2(r, a);
+  else if (kind == FIELD_KIND_P256) fieldSqrP256(r, a);
+  else if (kind == FIELD_KIND_SM2_N) montSqrSm2N(r, a);
+  else montSqrP256N(r, a);
+}
 export function fadd(f: usize, r: usize, a: usize, b: usize): void {
   trace(OP_ADD, r, a, b);
   const kind = load<u32>(f + FB_KIND);
@@ -100,8 +111,60 @@ export function fpow(f: usize, r: usize, a: usize, e: usize): void {
   copy32(r, POW_ACC);
   memory.fill(POW_TAB, 0, 16 * 32); // powers of a secret (k, 1 + d) when signing
 }
-// r = a^-1 mod m (Fermat, m prime); 0 maps to 0.
-export function finv(f: usize, r: usize, a: usize): void { fpow(f, r, a, f + FB_EXP); }
+// r = a^-1 mod m (Fermat, m prime); 0 maps to 0. The two primes' m - 2 are long runs of
+// ones and zeros: finvRuns needs ~15 multiplications besides the squarings, the windows of
+// fpow 78 (SPEC §2, README "Benchmarks"); the group orders' m - 2 have a random low half and keep fpow.
+export function finv(f: usize, r: usize, a: usize): void {
+  const kind = load<u32>(f + FB_KIND);
+  if (kind == FIELD_KIND_SM2 || kind == FIELD_KIND_P256) finvRuns(f, r, a);
+  else fpow(f, r, a, f + FB_EXP);
+}
+
+// a^(m-2) by runs of the (public) exponent's bits: XK slot i holds a^(2^(2^i) - 1), and a
+// run of L ones is L's binary chunks 2^i, each "square 2^i times, multiply by slot i".
+// The schedule depends on m only, never on a.
+const XK = memory.data(6 * 32, 16);
+const INV_ACC = memory.data(32, 16);
+// @ts-ignore: decorator
+@inline function expBit(e: usize, i: i32): u32 { return (load<u32>(e + (<usize>(i >> 5) << 2)) >> (<u32>i & 31)) & 1; }
+function finvRuns(f: usize, r: usize, a: usize): void {
+  copy32(XK, a);
+  for (let i = 1; i < 6; i++) {
+    const prev = XK + <usize>(i - 1) * 32, cur = XK + <usize>i * 32;
+    fsqr(f, cur, prev);
+    for (let s = 1; s < (1 << (i - 1)); s++) fsqr(f, cur, cur);
+    fmul(f, cur, cur, prev); // a^(2^(2k) - 1) = (a^(2^k - 1))^(2^k) a^(2^k - 1), k = 2^(i-1)
+  }
+  const e = f + FB_EXP;
+  let started = false;
+  let i = 255;
+  while (i >= 0 && expBit(e, i) == 0) i--;
+  while (i >= 0) {
+    const bit = expBit(e, i);
+    let j = i;
+    while (j >= 0 && expBit(e, j) == bit) j--;
+    let len = i - j;
+    if (bit == 1) {
+      for (let b = 5; b >= 0; b--) {
+        const c = 1 << b;
+        while (len >= c) {
+          if (started) {
+            for (let s = 0; s < c; s++) fsqr(f, INV_ACC, INV_ACC);
+            fmul(f, INV_ACC, INV_ACC, XK + <usize>b * 32);
+          } else copy32(INV_ACC, XK + <usize>b * 32);
+          started = true;
+          len -= c;
+        }
+      }
+    } else {
+      for (let s = 0; s < len; s++) fsqr(f, INV_ACC, INV_ACC);
+    }
+    i = j;
+  }
+  copy32(r, INV_ACC);
+  memory.fill(XK, 0, 6 * 32); // powers of a secret (the Z of k G) when signing
+  memory.fill(INV_ACC, 0, 32);
+}
 
 // ---- constant-time helpers ---------------------------------------------------------
 // all-ones (0xffffffff) if the 32-byte value is zero, else 0

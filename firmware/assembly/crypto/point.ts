@@ -163,13 +163,16 @@ const COMB_N: i32 = (1 << COMB_W) - 1; // entries per table
 const COMB_BYTES: usize = <usize>(COMB_V * COMB_N) * AFF;
 const COMB_TAB_P256 = memory.data(<i32>COMB_BYTES, 16);
 const COMB_TAB_SM2 = memory.data(<i32>COMB_BYTES, 16);
-// wNAF table for verification: odd multiples G, 3G, ..., (2*WG_N - 1)G, affine
-const WG_W: i32 = 7;
+// wNAF table for verification: odd multiples G, 3G, ..., (2*WG_N - 1)G, affine. The host
+// verifier build (--use HOST_VERIFIER=1, build/verifier.wasm) affords a wider window.
+// @ts-ignore: compile-time constant from `asc --use HOST_VERIFIER=1`
+const WG_W: i32 = isDefined(HOST_VERIFIER) ? 10 : 7;
 const WG_N: i32 = 1 << (WG_W - 2);
 const WG_TAB_P256 = memory.data(WG_N * <i32>AFF, 16);
 const WG_TAB_SM2 = memory.data(WG_N * <i32>AFF, 16);
 let readyP256 = false;
 let readySm2 = false;
+let qTableValid = false; // mulDoubleVT's table of Q in BIG is current (see sameQ there)
 
 // @ts-ignore: decorator
 @inline function combTab(C: usize): usize { return C == CURVE_P256 ? COMB_TAB_P256 : COMB_TAB_SM2; }
@@ -182,6 +185,7 @@ const BIG = memory.data(4096, 16);
 // Builds the curve's tables on first use (~3 ms; RAM instead of code size).
 export function curveReady(C: usize): void {
   if (C == CURVE_P256 ? readyP256 : readySm2) return;
+  qTableValid = false; // BIG is overwritten
   const tmp = BIG;                              // COMB_N Jacobian entries
   const base = BIG + <usize>COMB_N * JAC;       // 2^(t*E) G
   const tooth = base + JAC;                     // 2^(i*D) base
@@ -269,7 +273,8 @@ export function mulBase(C: usize, r: usize, k: usize): void {
 const WQ_W: i32 = 5;
 const WQ_N: i32 = 1 << (WQ_W - 2);
 const NAF_LEN: i32 = 258;
-// wNAF digits of a 256-bit scalar (little-endian limbs) into `out` (NAF_LEN i8)
+// wNAF digits of a 256-bit scalar (little-endian limbs) into `out` (NAF_LEN i16: windows
+// past 8 bits have digits beyond i8)
 const NAF_K = memory.data(40, 16);
 function wnaf(out: usize, k: usize, w: i32): void {
   memory.copy(NAF_K, k, 32);
@@ -289,7 +294,7 @@ function wnaf(out: usize, k: usize, w: i32): void {
         c = x >> 32;
       }
     }
-    store<i8>(out + <usize>i, <i8>d);
+    store<i16>(out + (<usize>i << 1), <i16>d);
     // K >>= 1
     for (let l: usize = 0; l < 32; l += 4) {
       store<u32>(NAF_K + l, (load<u32>(NAF_K + l) >> 1) | (load<u32>(NAF_K + l + 4) << 31));
@@ -298,24 +303,29 @@ function wnaf(out: usize, k: usize, w: i32): void {
   }
 }
 
-// r = u1*G + u2*Q (Jacobian); q affine Montgomery on the curve; scalars public
-export function mulDoubleVT(C: usize, r: usize, u1: usize, u2: usize, q: usize): void {
+// r = u1*G + u2*Q (Jacobian); q affine Montgomery on the curve; scalars public.
+// sameQ: q is the previous call's point, whose table of odd multiples is reused if built.
+export function qTableStale(): void { qTableValid = false; }
+export function mulDoubleVT(C: usize, r: usize, u1: usize, u2: usize, q: usize, sameQ: bool = false): void {
   curveReady(C);
   const f = C + CB_P;
-  const nafG = BIG, nafQ = BIG + 264, qtab = BIG + 528, neg = qtab + <usize>WQ_N * JAC;
+  const nafG = BIG, nafQ = BIG + 520, qtab = BIG + 1040, neg = qtab + <usize>WQ_N * JAC;
   wnaf(nafG, u1, WG_W);
   wnaf(nafQ, u2, WQ_W);
   // odd multiples Q, 3Q, ..., (2*WQ_N - 1)Q
-  affToJac(C, qtab, q);
-  pointDouble(C, neg, qtab);
-  for (let i = 1; i < WQ_N; i++) pointAddVT(C, qtab + <usize>i * JAC, qtab + <usize>(i - 1) * JAC, neg);
+  if (!(sameQ && qTableValid)) {
+    affToJac(C, qtab, q);
+    pointDouble(C, neg, qtab);
+    for (let i = 1; i < WQ_N; i++) pointAddVT(C, qtab + <usize>i * JAC, qtab + <usize>(i - 1) * JAC, neg);
+  }
+  qTableValid = true;
   const wg = wgTab(C);
   setInf(C, r);
   for (let i = NAF_LEN - 1; i >= 0; i--) {
     if (!isInfVT(r)) pointDouble(C, r, r);
-    const dq = <i32>load<i8>(nafQ + <usize>i);
+    const dq = <i32>load<i16>(nafQ + (<usize>i << 1));
     if (dq != 0) pointAddVT(C, r, r, signedEntry(f, neg, qtab, JAC, dq));
-    const dg = <i32>load<i8>(nafG + <usize>i);
+    const dg = <i32>load<i16>(nafG + (<usize>i << 1));
     if (dg != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, wg, AFF, dg));
   }
 }

@@ -11,9 +11,9 @@
 // and never traps. No function here throws or allocates.
 import { SUITE_SM2_SM3_SM4 } from "../../../protocol/portable/suite";
 import { CB_P, CB_N, FB_MOD, fadd, fsub, fneg, fsqr, fmul, toMont, ltU256, cmov, beToLimbs, limbsToBe, isZeroMask } from "./field";
-import { JAC, AFF, mulBase, mulDoubleVT, isInfVT } from "./point";
+import { JAC, AFF, mulBase, mulDoubleVT, isInfVT, qTableStale } from "./point";
 import {
-  curveOf, decodePointVT, encodePoint, affineX, inRangeMask, reduceOnceN, nmul, ninv, reduceBytes,
+  curveOf, decodePointVT, encodePoint, affineX, inRangeMask, reduceOnceN, nmul, ninv, ninvVT, reduceBytes,
 } from "./ec";
 import { nonceInit, nonceNext, nonceClear } from "./drbg";
 import { sm2Digest } from "./sm2";
@@ -174,9 +174,21 @@ export function signWith(suite: u8, priv32: usize, pub65: usize, msg: usize, msg
 
 // Verify sig64 = r || s over msg with pub65. False on any malformed input.
 export function ecVerify(suite: u8, pub65: usize, msg: usize, msgLen: i32, sig64: usize): bool {
+  return ecVerifyKeyed(suite, pub65, msg, msgLen, sig64, false);
+}
+
+// The same; sameKey: pub65 holds the same bytes, and suite is the same, as at the previous
+// call (the host verifier's batches, verifier-host.ts), so the decoded key and its wNAF
+// table are reused where they were computed. Public data only.
+let lastKeyOk = false;
+export function ecVerifyKeyed(suite: u8, pub65: usize, msg: usize, msgLen: i32, sig64: usize, sameKey: bool): bool {
   const C = curveOf(suite);
   if (C == 0 || msgLen < 0) return false;
-  if (!decodePointVT(C, pub65, Q)) return false;
+  if (!sameKey) {
+    keyChangedVT();
+    lastKeyOk = decodePointVT(C, pub65, Q);
+  }
+  if (!lastKeyOk) return false;
   const n = C + CB_N + FB_MOD;
   beToLimbs(R, sig64);
   beToLimbs(S, sig64 + 32);
@@ -186,12 +198,12 @@ export function ecVerify(suite: u8, pub65: usize, msg: usize, msgLen: i32, sig64
   if (suite == SUITE_SM2_SM3_SM4) {
     fadd(C + CB_N, T, R, S);              // t = (r + s) mod n, t != 0
     if (isZeroMask(T) != 0) return false;
-    mulDoubleVT(C, J, S, T, Q);           // (x1, y1) = s G + t P
+    mulDoubleVT(C, J, S, T, Q, sameKey);  // (x1, y1) = s G + t P
   } else {
-    ninv(C, X, S);                        // w = s^-1
+    ninvVT(C, X, S);                      // w = s^-1 (public)
     nmul(C, K, E, X);                     // u1 = e w
     nmul(C, T, R, X);                     // u2 = r w
-    mulDoubleVT(C, J, K, T, Q);
+    mulDoubleVT(C, J, K, T, Q, sameKey);
   }
   if (isInfVT(J)) return false;
   // Accept iff x1 mod n = r (ECDSA) or (e + x1) mod n = r (SM2), without the inversion
@@ -222,8 +234,12 @@ function addNBelowP(C: usize, c: usize): bool {
   return carry == 0 && ltU256(c, C + CB_P + FB_MOD) != 0;
 }
 
+// forget what was computed for the previous key (sm2.ts keeps Z_A with its key itself)
+function keyChangedVT(): void { qTableStale(); }
+
 // true if pub65 is 04 || x || y with x, y < p on the suite's curve
 export function ecPointValid(suite: u8, pub65: usize): bool {
   const C = curveOf(suite);
+  lastKeyOk = false; // Q is overwritten
   return C != 0 && decodePointVT(C, pub65, Q);
 }

@@ -25,6 +25,7 @@ const LIMBS = memory.data(32, 16);
 const ZA = memory.data(32, 16);
 const CTX = memory.data(SM3_CTX_SIZE, 16);
 let paramsReady = false;
+let zaValid = false; // ZA holds Z_A of the key in ZIN (sm2Digest)
 
 // a = p - 3 (the curve has a = -3), b, G as big-endian bytes into ZIN, once
 function fillParams(): void {
@@ -47,11 +48,16 @@ export function sm2Za(pub65: usize, out32: usize): void {
   if (!paramsReady) fillParams();
   memory.copy(ZIN + ENTL_ID + 128, pub65 + 1, 64);
   sm3(ZIN, ZIN_LEN, out32);
+  if (out32 != ZA) zaValid = false; // ZIN has another key than the one of ZA
 }
 
-// e = SM3(Z_A || M), 32 bytes big-endian
+// e = SM3(Z_A || M), 32 bytes big-endian. Z_A depends on the public key only: the last
+// key's Z_A is kept with the key (x_A || y_A, still in ZIN) and reused when the key repeats,
+// as a device's own key does for every signature and a device's vouchers in a host's
+// batch do (SPEC §2, README "Benchmarks"). Public data only.
 export function sm2Digest(pub65: usize, msg: usize, msgLen: i32, e32: usize): void {
-  sm2Za(pub65, ZA);
+  if (!(zaValid && memory.compare(ZIN + ENTL_ID + 128, pub65 + 1, 64) == 0)) sm2Za(pub65, ZA);
+  zaValid = true;
   sm3Init(CTX);
   sm3Update(CTX, ZA, 32);
   sm3Update(CTX, msg, msgLen);

@@ -5,9 +5,9 @@
 export { ecKeygen, ecPublicKey, ecSign, ecVerify, ecPointValid } from "./sig";
 export { traceReset, traceDigest, traceOps } from "./field";
 export { crypto_buffer, sm2_verify, p256_verify } from "./verifier";
-import { CB_P, CB_N, fmul, fadd, fsub, toMont, finv, fromMont, beToLimbs } from "./field";
+import { CB_P, CB_N, fmul, fsqr, fadd, fsub, toMont, finv, fromMont, beToLimbs } from "./field";
 import { JAC, AFF, mulBase, mulDoubleVT, pointAddVT, affToJac, isInfVT } from "./point";
-import { curveOf, decodePointVT, encodePoint } from "./ec";
+import { curveOf, decodePointVT, encodePoint, ninvVT } from "./ec";
 
 const SCRATCH_SIZE: i32 = 16 * 1024;
 const SCRATCH = memory.data(SCRATCH_SIZE, 16);
@@ -23,6 +23,13 @@ export function t_fmul(suite: u8, sel: i32, r: usize, a: usize, b: usize): void 
   toMont(f, TA, a);
   fmul(f, r, TA, b);
 }
+// r = a^2 mod m, plain limbs in and out (the dedicated squaring)
+export function t_fsqr(suite: u8, sel: i32, r: usize, a: usize): void {
+  const f = fieldOf(suite, sel);
+  toMont(f, TA, a);
+  fsqr(f, TA, TA);
+  fromMont(f, r, TA);
+}
 export function t_fadd(suite: u8, sel: i32, r: usize, a: usize, b: usize): void { fadd(fieldOf(suite, sel), r, a, b); }
 export function t_fsub(suite: u8, sel: i32, r: usize, a: usize, b: usize): void { fsub(fieldOf(suite, sel), r, a, b); }
 export function t_finv(suite: u8, sel: i32, r: usize, a: usize): void {
@@ -31,6 +38,9 @@ export function t_finv(suite: u8, sel: i32, r: usize, a: usize): void {
   finv(f, TA, TA);
   fromMont(f, r, TA);
 }
+
+// r = a^-1 mod n by the variable-time binary inversion (1 <= a < n)
+export function t_ninv_vt(suite: u8, r: usize, a: usize): void { ninvVT(curveOf(suite), r, a); }
 
 const KB = memory.data(64, 16);
 const PJ = memory.data(<i32>JAC, 16);

@@ -3,6 +3,17 @@
 // Not part of firmware.wasm.
 export { SM3_CTX_SIZE, sm3Init, sm3Update, sm3Final, sm3 } from "./sm3";
 export { SHA256_CTX_SIZE, sha256Init, sha256Update, sha256Final, sha256 } from "./sha256";
+import { sm3 } from "./sm3";
+import { sha256 } from "./sha256";
+
+// count messages of len bytes each, packed at src; digests packed at dst (32 bytes each).
+// Many hashes per call, so a bench of short messages does not measure the call (SPEC §2, README "Benchmarks").
+export function sm3Many(src: usize, len: i32, count: i32, dst: usize): void {
+  for (let i = 0; i < count; i++) sm3(src + <usize>(i * len), len, dst + <usize>(i * 32));
+}
+export function sha256Many(src: usize, len: i32, count: i32, dst: usize): void {
+  for (let i = 0; i < count; i++) sha256(src + <usize>(i * len), len, dst + <usize>(i * 32));
+}
 export { HASH_CTX_SIZE, hashInit, hashUpdate, hashFinal, hashOnce } from "./hash";
 export { HMAC_CTX_SIZE, hmacInit, hmacUpdate, hmacFinal, hmac } from "./hmac";
 
