@@ -23,7 +23,7 @@ export type { DeviceRecord, FormFactor, Ledger, Limits } from "./ledger/ledger.t
 export { SqliteLedger } from "./ledger/sqlite.ts";
 /** The PostgreSQL ledger, loaded on demand (its client library is imported only there). */
 export const loadPostgresLedger = () => import("./ledger/postgres.ts");
-export { FIRMWARE_PATH } from "./wasm-verifier.ts";
+export { FIRMWARE_PATH, HOST_VERIFIER_PATH, WasmVerifier, type SignedItem } from "./wasm-verifier.ts";
 export { POS_EXPORT_FORMAT, reconcile, type ReconcileResult } from "./reconcile.ts";
 export { PosOutbox } from "./pos-outbox.ts";
 export { CURRENCY_CNY, DEFAULT_LIMITS, PaperDevice } from "./synthetic.ts";
