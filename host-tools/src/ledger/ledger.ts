@@ -268,6 +268,25 @@ export interface LedgerSummary {
 }
 
 /** The audit chain's link, the same for every backend: SHA-256(prev hash | seq | time | action | data). */
+/** The audit chain's first `prev`. */
+export const AUDIT_GENESIS = "0".repeat(64);
+
+/** Checks a hash-chained audit log in seq order: a missing, unlinked or modified entry is named. */
+export function verifyAuditChain(entries: Iterable<AuditEntry>): AuditVerdict {
+  let prev = AUDIT_GENESIS;
+  let expectSeq = 1;
+  let n = 0;
+  for (const e of entries) {
+    n++;
+    if (e.seq !== expectSeq) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${expectSeq} is missing` };
+    if (e.prev !== prev) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${e.seq} does not link to entry ${e.seq - 1}` };
+    if (auditHash(e.prev, e.seq, e.at, e.action, e.data) !== e.hash) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${e.seq} was modified` };
+    prev = e.hash;
+    expectSeq++;
+  }
+  return { ok: true, entries: n, head: prev };
+}
+
 export function auditHash(prev: string, seq: number, at: string, action: string, data: string): string {
   return createHash("sha256").update(`${prev}|${seq}|${at}|${action}|${data}`).digest("hex");
 }

@@ -32,7 +32,7 @@ import type {
   AckState, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, TransactionOptions, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
-import { deviceFromRow, voucherFromRow } from "./ledger.ts";
+import { AUDIT_GENESIS, deviceFromRow, verifyAuditChain, voucherFromRow } from "./ledger.ts";
 import { auditHash } from "./ledger.ts";
 
 /** Hash partitions per device table (fixed by migration 1: changing it means repartitioning). */
@@ -101,7 +101,7 @@ export const MIGRATIONS: Migration[] = [
    ALTER TABLE issuer_keys ADD COLUMN revoked_at BIGINT;`,
 ];
 
-const GENESIS = "0".repeat(64);
+const GENESIS = AUDIT_GENESIS;
 const now = () => new Date().toISOString();
 /** Advisory lock keys (two-int4 form: never equal to a device's one-key lock). */
 const LOCK_SPACE = 0x77616c6c; // "wall"
@@ -687,18 +687,7 @@ export class PostgresLedger implements Ledger {
   }
 
   async verifyAudit(): Promise<AuditVerdict> {
-    let prev = GENESIS;
-    let expectSeq = 1;
-    let n = 0;
-    for (const e of await this.auditEntries()) {
-      n++;
-      if (e.seq !== expectSeq) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${expectSeq} is missing` };
-      if (e.prev !== prev) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${e.seq} does not link to entry ${e.seq - 1}` };
-      if (auditHash(e.prev, e.seq, e.at, e.action, e.data) !== e.hash) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${e.seq} was modified` };
-      prev = e.hash;
-      expectSeq++;
-    }
-    return { ok: true, entries: n, head: prev };
+    return verifyAuditChain(await this.auditEntries());
   }
 }
 

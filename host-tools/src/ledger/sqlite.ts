@@ -14,7 +14,7 @@ import type {
   AckState, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
-import { deviceFromRow, voucherFromRow } from "./ledger.ts";
+import { AUDIT_GENESIS, deviceFromRow, verifyAuditChain, voucherFromRow } from "./ledger.ts";
 import { auditHash } from "./ledger.ts";
 
 export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
@@ -92,7 +92,7 @@ export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   `ALTER TABLE issuer_keys ADD COLUMN revoked_at INTEGER;`,
 ];
 
-const GENESIS = "0".repeat(64);
+const GENESIS = AUDIT_GENESIS;
 const now = () => new Date().toISOString();
 
 export { auditHash };
@@ -560,17 +560,6 @@ export class SqliteLedger implements Ledger {
   }
 
   async verifyAudit(): Promise<AuditVerdict> {
-    let prev = GENESIS;
-    let expectSeq = 1;
-    let n = 0;
-    for (const e of this.st("SELECT * FROM audit ORDER BY seq").iterate() as Iterable<AuditEntry>) {
-      n++;
-      if (e.seq !== expectSeq) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${expectSeq} is missing` };
-      if (e.prev !== prev) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${e.seq} does not link to entry ${e.seq - 1}` };
-      if (auditHash(e.prev, e.seq, e.at, e.action, e.data) !== e.hash) return { ok: false, entries: n, firstBad: e.seq, reason: `entry ${e.seq} was modified` };
-      prev = e.hash;
-      expectSeq++;
-    }
-    return { ok: true, entries: n, head: prev };
+    return verifyAuditChain(this.st("SELECT * FROM audit ORDER BY seq").iterate() as Iterable<AuditEntry>);
   }
 }
