@@ -3,6 +3,7 @@
 // refused by the tool), POS charge (offline verification, PIN above no-CVM, revoked
 // device declined, outbox before approval), transfer, sync, and a cloned card caught.
 import { beforeAll, describe, expect, it } from "vitest";
+import { refusal } from "./support/wallet-errors.ts";
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,16 +34,6 @@ const newDevice = (profile: "card" | "band" | "watch" = "card") => {
 const ledgerFile = () => SqliteLedger.open(join(dir, `l${++n}.sqlite`));
 const pos = (revoked: string[] = []) => ({ merchant: MERCHANT, currency: CURRENCY_CNY, trusted, revoked: new Set(revoked) });
 
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(WalletError);
-    expect((e as WalletError).exitCode).toBe(EXIT_REFUSED);
-    return (e as Error).message;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("host flows on the real firmware", () => {
   let ledger: SqliteLedger;

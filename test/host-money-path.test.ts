@@ -3,6 +3,7 @@
 // truth. Each test is the regression test of one measured defect: it failed on the code
 // before the fix (the defect's effect is named in the test's title).
 import { beforeAll, describe, expect, it } from "vitest";
+import { walletFailure } from "./support/wallet-errors.ts";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -52,15 +53,7 @@ const status = async (ch: SimChannel) => {
 const posExport = (coses: Uint8Array[], merchant = MERCHANT) =>
   parseInput(`pos-${++n}.json`, JSON.stringify({ format: POS_EXPORT_FORMAT, version: 1, terminal: "t", merchant: hex(merchant), exportedAt: "x", vouchers: coses.map((c) => ({ cose: hex(c), receivedAt: "x" })) }));
 
-async function failure(p: Promise<unknown>): Promise<WalletError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(WalletError);
-    return e as WalletError;
-  }
-  throw new Error("expected a failure");
-}
+const failure = walletFailure;
 
 /** The signature twin (r, n − s) of a P-256 COSE_Sign1: the last 32 bytes are s. */
 function twin(cose: Uint8Array): Uint8Array {

@@ -7,6 +7,7 @@
 // registered it before the revocation. Measured before: the POS and reconcile accepted
 // expired certificates.
 import { describe, expect, it } from "vitest";
+import { refusal } from "./support/wallet-errors.ts";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,16 +40,6 @@ const newDevice = () => {
 const certOf = (c: Uint8Array) => decodeSigned<DeviceCert>(c, CERT_SCHEMA).doc;
 const nowS = () => Math.floor(Date.now() / 1000);
 
-async function refusal(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(WalletError);
-    expect((e as WalletError).exitCode).toBe(EXIT_REFUSED);
-    return (e as Error).message;
-  }
-  throw new Error("expected a refusal");
-}
 
 /** A voucher as a terminal without these checks would take it: PAY at `time`, straight to the card. */
 async function rawPay(d: Device, amount: number, time: number): Promise<Uint8Array> {
