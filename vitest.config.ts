@@ -1,4 +1,5 @@
-// Projects: `unit` (in-process; a private PostgreSQL for the ledger suites) and `integration`
+// Projects: `unit` (in-process; a private PostgreSQL for the ledger suites), `slow` (the
+// 10,000-case crypto differential runs) and `integration`
 // (real pcscd + vpcd and pty pairs, started by test/rig/global-setup.ts).
 import { defineConfig } from "vitest/config";
 
@@ -12,9 +13,18 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/integration/**", "test/reliability/**", "node_modules/**"],
+          exclude: ["test/integration/**", "test/reliability/**", "test/slow/**", "node_modules/**"],
           // a private PostgreSQL 15 cluster for the ledger suites' second backend
           globalSetup: ["test/support/postgres-setup.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // the 10,000-case differential runs against sm-crypto and OpenSSL (minutes each):
+          // part of `npm test`, left out of a quick `--project unit`
+          name: "slow",
+          include: ["test/slow/**/*.test.ts"],
         },
       },
       {

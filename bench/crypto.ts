@@ -16,7 +16,7 @@ import { p256 } from "@noble/curves/p256";
 import smCryptoLib from "sm-crypto";
 import { EcWasm, SM2, P256, hex } from "../test/crypto-ec-harness.ts";
 import { symBench, measureGroup, NODE, type Row, type Impl } from "./crypto-sym.ts";
-import { WasmVerifier, HOST_VERIFIER_PATH, type SignedItem } from "../host-tools/src/index.ts";
+import { WasmVerifier, HOST_VERIFIER_PATH, type SignedItem } from "offline-wallet/host-tools";
 
 
 const FIRMWARE = "wasm";

@@ -8,7 +8,7 @@
 import { performance } from "node:perf_hooks";
 import { prepareRig, rigDir, startPcscd, VPCD_DEFAULT_PORT, vpcdReaderName } from "../test/rig/rig.ts";
 import { PcscSession } from "../test/support/pcsc.ts";
-import { VpcdCard } from "../wearable-sim/src/index.ts";
+import { VpcdCard } from "offline-wallet/wearable-sim";
 
 interface Result {
   mode: "TCP_NODELAY fix" | "no fix (Nagle)";

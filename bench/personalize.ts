@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { prepareRig, rigDir, startPcscd, VPCD_DEFAULT_PORT, vpcdReaderName } from "../test/rig/rig.ts";
-import { createDevice, Fleet } from "../wearable-sim/src/index.ts";
-import { CURRENCY_CNY, DEFAULT_LIMITS, Keystore, PcscChannel, personalize, SimChannel, SqliteLedger, type PersonalizeRequest } from "../host-tools/src/index.ts";
+import { createDevice, Fleet } from "offline-wallet/wearable-sim";
+import { CURRENCY_CNY, DEFAULT_LIMITS, Keystore, PcscChannel, personalize, SimChannel, SqliteLedger, type PersonalizeRequest } from "offline-wallet/host-tools";
 import { arg, stats } from "./host-bench-util.ts";
 
 const JSON_OUT = process.argv.includes("--json");

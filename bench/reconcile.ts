@@ -24,12 +24,12 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { decodeSign1, toBeSigned } from "../protocol/src/cose.ts";
-import { VERIFIER_MSG_OFFSET, VERIFIER_PUB_OFFSET, VERIFIER_SIG_OFFSET } from "../protocol/portable/crypto-verifier.ts";
 import {
-  DEFAULT_LIMITS, FIRMWARE_PATH, generateKeyPair, hex, keyId, loadPostgresLedger, PaperDevice, POS_EXPORT_FORMAT, reconcile, SqliteLedger,
+  DEFAULT_LIMITS, generateKeyPair, hex, keyId, loadPostgresLedger, PaperDevice, POS_EXPORT_FORMAT, reconcile, SqliteLedger,
   type Ledger, type SuiteName,
-} from "../host-tools/src/index.ts";
+} from "offline-wallet/host-tools";
 import { arg } from "./host-bench-util.ts";
+import type { RawItem } from "./raw-verify-body.ts";
 
 const JSON_OUT = process.argv.includes("--json");
 const N = arg("--vouchers", 100_000);
@@ -62,7 +62,6 @@ const issuers = Object.fromEntries((["p256", "sm2"] as const).map((s) => {
 /** mixed: 4 of every 5 devices SM2 */
 const suiteOf = (i: number): SuiteName => (SUITE === "mixed" ? (i % 5 === 4 ? "p256" : "sm2") : SUITE);
 
-interface RawItem { sm2: boolean; pub: Uint8Array; tbs: Uint8Array; sig: Uint8Array }
 interface Workload {
   devices: PaperDevice[];
   files: string[];
@@ -96,37 +95,15 @@ function workload(n: number, nDevices: number, dir: string, tag: string): Worklo
   return { devices, files, raw };
 }
 
-/** The verifier alone, on the same number of worker threads: OpenSSL for P-256, the firmware's WASM for SM2. */
-async function rawRate(items: RawItem[]): Promise<number> {
-  const body = `
-    const { parentPort, workerData } = require("node:worker_threads");
-    const { createPublicKey, verify } = require("node:crypto");
-    const { readFileSync } = require("node:fs");
-    const { path, PUB, SIG, MSG } = workerData;
-    const mod = new WebAssembly.Module(readFileSync(path));
-    const imports = {};
-    for (const i of WebAssembly.Module.imports(mod)) if (i.kind === "function") (imports[i.module] ??= {})[i.name] = () => { throw new Error("called " + i.name); };
-    const x = new WebAssembly.Instance(mod, imports).exports;
-    const keys = new Map();
-    parentPort.on("message", (batch) => {
-      let ok = 0;
-      for (const { sm2, pub, tbs, sig } of batch) {
-        if (sm2) {
-          const mem = new Uint8Array(x.memory.buffer);
-          const base = x.crypto_buffer();
-          mem.set(pub, base + PUB); mem.set(sig, base + SIG); mem.set(tbs, base + MSG);
-          if (x.sm2_verify(tbs.length) === 1) ok++;
-          continue;
-        }
-        const id = Buffer.from(pub).toString("hex");
-        let k = keys.get(id);
-        if (!k) { k = createPublicKey({ key: { kty: "EC", crv: "P-256", x: Buffer.from(pub.subarray(1, 33)).toString("base64url"), y: Buffer.from(pub.subarray(33)).toString("base64url") }, format: "jwk" }); keys.set(id, k); }
-        if (verify("sha256", tbs, { key: k, dsaEncoding: "ieee-p1363" }, sig)) ok++;
-      }
-      parentPort.postMessage(ok);
-    });`;
-  const workerData = { path: FIRMWARE_PATH, PUB: VERIFIER_PUB_OFFSET, SIG: VERIFIER_SIG_OFFSET, MSG: VERIFIER_MSG_OFFSET };
-  const workers = Array.from({ length: WORKERS }, () => new Worker(body, { eval: true, workerData }));
+type VerifyMode = "batch" | "single";
+/** Reconciliation's slice (host-tools verifier-pool.ts): the raw workers batch SM2 the same way. */
+const SLICE = 500;
+
+/** The verifiers alone, on the same number of worker threads (raw-verify-body.ts): OpenSSL
+ * for P-256, the host WASM verifier for SM2, in one batch call per slice or one call per voucher. */
+async function rawRate(items: RawItem[], mode: VerifyMode): Promise<number> {
+  const workers = Array.from({ length: WORKERS }, () => new Worker(new URL("./raw-verify-worker.mjs", import.meta.url), { workerData: { mode, slice: SLICE } }));
+  await Promise.all(workers.map((w) => new Promise((res, rej) => (w.once("message", res), w.once("error", rej)))));
   const slice = Math.ceil(items.length / WORKERS);
   const t = performance.now();
   const oks = await Promise.all(workers.map((w, i) => new Promise<number>((res) => (w.once("message", res), w.postMessage(items.slice(i * slice, (i + 1) * slice))))));
@@ -183,7 +160,7 @@ async function openLedger(kind: LedgerKind, dir: string): Promise<Ledger> {
 
 interface Full { ms: number; rate: number; fraud: number; settled: number; parseMs: number; waitMs: number; writeMs: number; evaluateMs: number }
 
-async function fullRun(kind: LedgerKind, w: Workload, dir: string, n: number): Promise<Full> {
+async function fullRun(kind: LedgerKind, w: Workload, dir: string, n: number, verify: VerifyMode = "batch"): Promise<Full> {
   const ledger = await openLedger(kind, dir);
   await ledger.putIssuerKeys((["p256", "sm2"] as const).map((s) => ({ kid: hex(issuers[s].kid), suite: s, pub: hex(issuers[s].key.pub), status: "active" })));
   await ledger.transaction(async () => {
@@ -191,7 +168,7 @@ async function fullRun(kind: LedgerKind, w: Workload, dir: string, n: number): P
   });
   const t = performance.now();
   // file paths: reconcile parses each file while the workers check the previous one
-  const r = await reconcile(ledger, w.files, { workers: WORKERS });
+  const r = await reconcile(ledger, w.files, { workers: WORKERS, verify });
   const ms = performance.now() - t;
   const sum = await ledger.summary();
   await ledger.close();
@@ -201,7 +178,9 @@ async function fullRun(kind: LedgerKind, w: Workload, dir: string, n: number): P
 
 // ---------------------------------------------------------------------------
 
-const verifierName = { p256: "node:crypto (OpenSSL) ECDSA P-256", sm2: "firmware WASM SM2", mixed: "80% firmware WASM SM2 + 20% OpenSSL P-256" }[SUITE];
+const verifierName = { p256: "node:crypto (OpenSSL) ECDSA P-256", sm2: "host WASM SM2 (build/verifier.wasm)", mixed: "80% host WASM SM2 + 20% OpenSSL P-256" }[SUITE];
+/** SM2 suites also run with one verifier call per voucher: the gain of the batch entry */
+const COMPARE_SINGLE = SUITE !== "p256";
 const dir = mkdtempSync(join(tmpdir(), "bench-reconcile-"));
 try {
   log(`generating ${N} ${SUITE} vouchers from ${DEVICES} devices (+ a ${N / 10} run for the scaling check)…`);
@@ -209,7 +188,8 @@ try {
   const smallN = small.raw.length;
   small.raw.length = 0;
   const big = workload(N, DEVICES, dir, "big");
-  const rawBefore = await rawRate(big.raw);
+  const rawBefore = await rawRate(big.raw, "batch");
+  let rawSingle = COMPARE_SINGLE ? await rawRate(big.raw, "single") : 0;
   const per: Record<string, ReturnType<typeof figures>> = {};
   function figures(kind: LedgerKind, full: Full, smallMs: number, raw: number, base: number, peak: number) {
     return {
@@ -220,6 +200,7 @@ try {
     };
   }
   let raw = rawBefore;
+  const singles: Partial<Record<LedgerKind, { reconcilePerSec: number; ratioToItsRaw: number; batchGain: number }>> = {};
   for (const kind of LEDGERS) {
     log(`${kind}: small run (${smallN})…`);
     const smallRes = await fullRun(kind, small, dir, smallN);
@@ -230,15 +211,21 @@ try {
     log(`${kind}: full run (${N})…`);
     const full = await fullRun(kind, big, dir, N);
     const peak = peakRss;
-    raw = Math.max(raw, await rawRate(big.raw)); // again after: the machine's state on both sides
+    raw = Math.max(raw, await rawRate(big.raw, "batch")); // again after: the machine's state on both sides
     per[kind] = figures(kind, full, smallRes.ms, raw, base, peak);
+    if (COMPARE_SINGLE) {
+      log(`${kind}: full run (${N}), SM2 one verifier call per voucher…`);
+      const single = await fullRun(kind, big, dir, N, "single");
+      rawSingle = Math.max(rawSingle, await rawRate(big.raw, "single"));
+      singles[kind] = { reconcilePerSec: Math.round(single.rate), ratioToItsRaw: +(single.rate / rawSingle).toFixed(3), batchGain: +(full.rate / single.rate).toFixed(3) };
+    }
   }
   // every ledger's ratio against the best raw rate measured in the whole run
   for (const k of LEDGERS) Object.assign(per[k], { rawVerifyPerSec: Math.round(raw), ratio: +(per[k].reconcilePerSec / raw).toFixed(3) });
   clearInterval(sampler);
   const result = {
     vouchers: N, devices: DEVICES, workers: WORKERS, suite: SUITE, verifier: verifierName, ratioTarget: RATIO_TARGET, scalingTarget: SCALING_TARGET, rssTargetMiB: 300,
-    ledgers: per,
+    ledgers: per, ...(COMPARE_SINGLE ? { rawSingleVerifyPerSec: Math.round(rawSingle), single: singles } : {}),
   };
   if (JSON_OUT) process.stdout.write(JSON.stringify(result) + "\n");
   else {
@@ -250,6 +237,12 @@ try {
     row("reconcile (parse+verify+ledger+chains)", (k) => `${per[k].reconcilePerSec} /s`);
     row("  ratio to raw", (k) => `${per[k].ratio}x`, `target ≥ ${RATIO_TARGET}`);
     row("  per core", (k) => `${per[k].perCorePerSec} /s`);
+    if (COMPARE_SINGLE) {
+      row("SM2 one call per voucher: raw verify", () => `${Math.round(rawSingle)} /s`);
+      row("  reconcile", (k) => `${singles[k]!.reconcilePerSec} /s`);
+      row("  ratio to its raw", (k) => `${singles[k]!.ratioToItsRaw}x`);
+      row("reconcile gain of the batch entry", (k) => `${singles[k]!.batchGain}x`, "batch / one call per voucher");
+    }
     row(`time ${N} vs ${N / 10} vouchers`, (k) => `${per[k].reconcileMs} / ${per[k].smallRunMs} ms`);
     row("  scaling", (k) => `${per[k].scaling10x}x`, `target ≤ ${SCALING_TARGET}`);
     row("peak RSS above the workload", (k) => `${per[k].peakRssMiB} MiB`, "target ≤ 300");

@@ -12,8 +12,8 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { prepareRig, rigDir, startPcscd, VPCD_DEFAULT_PORT, vpcdReaderName } from "../test/rig/rig.ts";
 import { PcscSession } from "../test/support/pcsc.ts";
-import { createDevice, Fleet, VpcdCard } from "../wearable-sim/src/index.ts";
-import { GET_STATUS, SELECT_WALLET } from "../wearable-sim/test-fixtures/wallet-apdus.ts";
+import { createDevice, Fleet, VpcdCard } from "offline-wallet/wearable-sim";
+import { GET_STATUS, SELECT_WALLET } from "offline-wallet/wearable-sim/test-fixtures/wallet-apdus.ts";
 
 const GiB = 1024 ** 3;
 const WARMUP = 10;

@@ -10,8 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { prepareRig, rigDir, startPcscd, VPCD_DEFAULT_PORT, vpcdReaderName } from "../test/rig/rig.ts";
-import { createDevice, Fleet } from "../wearable-sim/src/index.ts";
-import { CURRENCY_CNY, DEFAULT_LIMITS, Keystore, load, PcscChannel, personalize, posCharge, PosOutbox, SimChannel, SqliteLedger, type Channel, type PosConfig } from "../host-tools/src/index.ts";
+import { createDevice, Fleet } from "offline-wallet/wearable-sim";
+import { CURRENCY_CNY, DEFAULT_LIMITS, Keystore, load, PcscChannel, personalize, posCharge, PosOutbox, SimChannel, SqliteLedger, type Channel, type PosConfig } from "offline-wallet/host-tools";
 import { stats, type Stats, arg } from "./host-bench-util.ts";
 
 const JSON_OUT = process.argv.includes("--json");

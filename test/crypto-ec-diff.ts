@@ -9,8 +9,8 @@
 // (r, n − s), which OpenSSL accepts, must be refused.
 // Every verification by the firmware's ecVerify is repeated on the host verifier build
 // (build/verifier.wasm, SPEC §2), which must give the same answer.
-// The test files crypto-ec-diff-*.test.ts split the 10,000-case runs so they can run in
-// parallel (sm-crypto manages ~100 signs/s and ~50 verifies/s).
+// The test files slow/crypto-ec-diff-*.test.ts (the `slow` vitest project) split the
+// 10,000-case runs by seed so they can run in parallel (sm-crypto manages ~100 signs/s and ~50 verifies/s).
 import { createHash, createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import smCryptoLib from "sm-crypto";
 import { describe, it, expect } from "vitest";
@@ -161,8 +161,9 @@ export function p256BothWays(w: EcWasm, seed: string, count: number): DiffReport
 }
 
 /** one split part of a run as a vitest suite: `count` seeded cases must all agree */
-export function diffSuite(title: string, run: (w: EcWasm, seed: string, count: number) => DiffReport, seed: string, count: number, cases = count): void {
-  describe(title, () => {
+/** One shard of a differential run: `count` cases drawn from `seed` (the title names both). */
+export function diffSuite(what: string, run: (w: EcWasm, seed: string, count: number) => DiffReport, seed: string, count: number, cases = count): void {
+  describe(`${what} (seed "${seed}", ${count} cases)`, () => {
     it(`${count} seeded cases agree, corruptions rejected by both sides`, () => {
       const r = run(new EcWasm(), seed, count);
       expect(r.failures.slice(0, 10)).toEqual([]);

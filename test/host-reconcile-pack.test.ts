@@ -5,7 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { keyId, generateKeyPair } from "../host-tools/src/sig.ts";
 import { PaperDevice } from "../host-tools/src/synthetic.ts";
-import { checkVoucher, packChecks, toFacts, unpackChecks, type DeviceKey } from "../host-tools/src/voucher-check.ts";
+import { checkVoucher, checkVouchers, packChecks, toFacts, unpackChecks, type DeviceKey } from "../host-tools/src/voucher-check.ts";
+import { wasmVerifier } from "../host-tools/src/wasm-verifier.ts";
 
 describe("packed voucher checks", () => {
   it("unpack(pack(checks)) equals toFacts of each check, in order", () => {
@@ -40,5 +41,31 @@ describe("packed voucher checks", () => {
     expect(unpackChecks(packChecks([]))).toEqual([]);
     const bad = [Uint8Array.of(0), Uint8Array.of(0xd2)].map((c) => checkVoucher(c, () => undefined));
     expect(unpackChecks(packChecks(bad))).toEqual(bad.map(toFacts));
+  });
+
+  it("a slice checked in one SM2 batch call equals each voucher checked alone, in order", () => {
+    // build/verifier.wasm has the batch entry: vouchers of several SM2 devices interleaved
+    // (the batch orders them by key), a forged one per device, a P-256 one among them
+    expect(wasmVerifier()?.batched).toBe(true);
+    const keys = new Map<string, DeviceKey>();
+    const payee = Buffer.from("00000000000000a2", "hex");
+    const devices = (["sm2", "sm2", "p256", "sm2"] as const).map((suite) => {
+      const key = generateKeyPair(suite);
+      const d = PaperDevice.create({ suite, key, kid: keyId(key.pub) });
+      const r = d.record();
+      keys.set(r.deviceId, { suite, pub: r.pub!, certRef: r.certRef! });
+      return d;
+    });
+    const coses: Uint8Array[] = [];
+    for (let i = 0; i < 5; i++) for (const d of devices) coses.push(d.pay(1 + i, payee, 1_750_000_000 + i));
+    for (const k of [1, 6, 8, 15]) {
+      const forged = Uint8Array.from(coses[k]);
+      forged[forged.length - 3] ^= 0x10; // inside s: the signature no longer verifies
+      coses[k] = forged;
+    }
+    const alone = coses.map((c) => checkVoucher(c, (id) => keys.get(id)));
+    expect(alone.filter((c) => !c.ok).map((c) => (c.ok ? "" : c.reason))).toEqual(Array(4).fill("bad voucher: signature does not verify"));
+    expect(checkVouchers(coses, (id) => keys.get(id), "batch")).toEqual(alone);
+    expect(checkVouchers(coses, (id) => keys.get(id), "single")).toEqual(alone);
   });
 });

@@ -5,7 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { findCycles, partOf, readGraph, ROOT, PARTS, type ImportEdge, type Part } from "./support/import-graph.ts";
+import { findCycles, PACKAGE, partOf, readGraph, resolveExport, ROOT, PARTS, type ImportEdge, type Part } from "./support/import-graph.ts";
+import { spawnSync } from "node:child_process";
 
 /**
  * Each part's public entries (repository-relative; a trailing `*` matches the files of that
@@ -58,6 +59,9 @@ function violation(e: ImportEdge): string | null {
   const rule = ENTRIES[to as Exclude<Part, "test">];
   if (!rule.importers.includes(from)) return `${from}/ may not import ${to}/ at all`;
   if (!rule.entries.some((p) => matches(e.to!, p))) return `${to}/ is reached only through ${rule.entries.join(", ")}`;
+  // the simulator and the host library are reached by the package's name, so that Node and
+  // Vite themselves refuse anything `exports` does not list (ERR_PACKAGE_PATH_NOT_EXPORTED)
+  if ((to === "host-tools" || to === "wearable-sim") && !e.viaExports) return `${to}/ is imported as "${PACKAGE.name}/${to}" (package.json exports), not by a relative path`;
   return null;
 }
 
@@ -96,6 +100,17 @@ describe("part boundaries (DESIGN.md §2)", () => {
       .map(({ e, why }) => `${e.from}:${e.line} imports "${e.spec}" (${e.to ?? "?"}): ${why}`);
     // a known crossing is named by its two files: moving the line does not make it new
     expectOnly(bad, KNOWN_CROSSINGS, "imports across a boundary", (s) => s.replace(/^(\S+?):\d+ imports "[^"]*" \((\S+)\):.*$/, "$1 → $2"));
+  });
+
+  it("the package's exports are the public entries, and Node refuses any other path into a part", () => {
+    // every public entry of ENTRIES is exported: a part's index by the part's name, a folder of entries as a pattern
+    const exported = Object.values(PACKAGE.exports).map((t) => t.replace(/^\.\//, ""));
+    for (const rule of Object.values(ENTRIES)) for (const entry of rule.entries) expect(exported, entry).toContain(entry);
+    expect(resolveExport(`${PACKAGE.name}/host-tools`)).toBe("host-tools/src/index.ts");
+    const probe = (spec: string) => spawnSync(process.execPath, ["--import", "tsx", "-e", `import(${JSON.stringify(spec)}).then(() => console.log("loaded"), (e) => console.log(e.code))`], { cwd: ROOT, encoding: "utf8" }).stdout.trim();
+    expect(probe(`${PACKAGE.name}/wearable-sim`)).toBe("loaded");
+    expect(probe(`${PACKAGE.name}/wearable-sim/src/device.ts`)).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED");
+    expect(probe(`${PACKAGE.name}/host-tools/src/card.ts`)).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED");
   });
 
   it("has no import cycle among modules", () => {

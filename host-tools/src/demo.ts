@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cloneDevice, createDevice } from "../../wearable-sim/src/index.ts";
+import { cloneDevice, createDevice } from "offline-wallet/wearable-sim";
 import { SimChannel } from "./channels/sim.ts";
 import { summaryText } from "./commands/common.ts";
 import { hex } from "./docs.ts";

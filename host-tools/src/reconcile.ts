@@ -22,7 +22,7 @@ import { isHighS, toLowS } from "./sig.ts";
 import { judgeDevice, type DeviceEvidence } from "./verdict.ts";
 import { validityProblem } from "./trust.ts";
 import { VerifierPool, WORKER_THRESHOLD, type Chunk } from "./verifier-pool.ts";
-import { checkVoucher, deviceKeyOf, signedPartId, toFacts, type DeviceCertInput, type DeviceKey } from "./voucher-check.ts";
+import { checkVoucher, checkVouchers, deviceKeyOf, signedPartId, toFacts, type DeviceCertInput, type DeviceKey, type VerifyMode } from "./voucher-check.ts";
 
 export { DEVICE_LOG_FORMAT, POS_EXPORT_FORMAT, parseInput, type DeviceLog, type InputFile, type PosExport } from "./exchange.ts";
 export { VerifierPool, WORKER_THRESHOLD } from "./verifier-pool.ts";
@@ -75,21 +75,23 @@ export interface ReconcileOptions {
   pool?: VerifierPool;
   /** devices judged again even if no file touches them (new evidence outside files: an ack settled) */
   judge?: string[];
+  /** SM2 signatures: one host-verifier call per slice (default) or one per voucher (bench:reconcile's comparison) */
+  verify?: VerifyMode;
 }
 
 export async function reconcile(ledger: Ledger, sources: Source[], opts: ReconcileOptions = {}): Promise<ReconcileResult> {
   // a voucher takes ≈ 500 bytes of an export file: enough to decide on workers before parsing
   const known = sources.reduce((a, f) => a + (typeof f !== "string" ? f.coses.length : existsSync(f) ? statSync(f).size / 500 : 0), 0);
   const n = opts.workers ?? (known >= WORKER_THRESHOLD ? availableParallelism() : 0);
-  const pool = opts.pool ?? (n > 0 ? new VerifierPool(n) : undefined);
+  const pool = opts.pool ?? (n > 0 ? new VerifierPool(n, undefined, opts.verify) : undefined);
   try {
-    return await reconcileWith(ledger, sources, opts.keys, pool, opts.judge ?? []);
+    return await reconcileWith(ledger, sources, opts.keys, pool, opts.judge ?? [], opts.verify ?? "batch");
   } finally {
     if (pool && !opts.pool) await pool.close();
   }
 }
 
-async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<string, DeviceKey> | undefined, pool: VerifierPool | undefined, judge: string[]): Promise<ReconcileResult> {
+async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<string, DeviceKey> | undefined, pool: VerifierPool | undefined, judge: string[], mode: VerifyMode): Promise<ReconcileResult> {
   // Certificates are checked here, once each (in workers every isolate would compile the
   // strict CBOR decoder again). With workers, that overlaps their first slices: they start
   // with the registered keys as if every certificate were good ("provisional"), and every
@@ -132,7 +134,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
       if (already) continue;
       const coses = f.coses.filter((c) => !isReceipt(c));
       const receiptCoses = f.kind === "device-log" ? f.coses.filter(isReceipt) : [];
-      const chunks = pool ? pool.submit(coses) : [{ start: 0, results: Promise.resolve(coses.map((c) => toFacts(checkVoucher(c, (id) => keys.get(id))))) }];
+      const chunks = pool ? pool.submit(coses) : [{ start: 0, results: Promise.resolve(checkVouchers(coses, (id) => keys.get(id), mode).map(toFacts)) }];
       batches.push({ file: f, coses, receiptCoses, chunks });
       // let the event loop run between files: workers' answers are taken (and their next
       // slices posted) only there, and parsing all files takes longer than their queues

@@ -3,7 +3,7 @@
 // the ledger. Pure speed: the results are exactly those of `checkVoucher` on the main thread.
 import { Worker } from "node:worker_threads";
 import { reconcileWorkerUrl } from "./worker-bundle.ts";
-import { unpackChecks, type Checked, type DeviceKey, type PackedChecks } from "./voucher-check.ts";
+import { unpackChecks, type Checked, type DeviceKey, type PackedChecks, type VerifyMode } from "./voucher-check.ts";
 
 type Check = Checked;
 
@@ -32,7 +32,7 @@ export class VerifierPool {
   private owed = new Map<Worker, { resolve: (m: any) => void; reject: (e: unknown) => void }[]>();
   private queue: { coses: Uint8Array[]; resolve: (r: Check[]) => void; reject: (e: unknown) => void }[] = [];
   private keysSent?: Map<string, DeviceKey>;
-  constructor(n: number, private slice = 500) {
+  constructor(n: number, private slice = 500, mode: VerifyMode = "batch") {
     const url = reconcileWorkerUrl();
     this.workers = Array.from({ length: n }, () => {
       const w = new Worker(url);
@@ -45,6 +45,7 @@ export class VerifierPool {
       w.on("error", (e) => {
         for (const o of owed.splice(0)) o.reject(e);
       });
+      if (mode !== "batch") w.postMessage({ mode });
       return w;
     });
   }

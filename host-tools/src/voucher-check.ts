@@ -10,6 +10,7 @@ import { registeredCert } from "./trust.ts";
 import { parseVoucherFast } from "./fast-voucher.ts";
 import type { VoucherRecord } from "./ledger/ledger.ts";
 import { suiteHash, verifyRaw, type SuiteName } from "./sig.ts";
+import { wasmVerifier } from "./wasm-verifier.ts";
 
 /** What a voucher check needs to know about its payer, from the device's checked certificate. */
 export interface DeviceKey {
@@ -170,18 +171,51 @@ export function signedPartId(cose: Uint8Array): string {
 export const voucherId = signedPartId;
 
 export function checkVoucher(cose: Uint8Array, lookup: (deviceId: string) => DeviceKey | undefined): CheckedVoucher | RejectedCheck {
-  const hash = voucherId(cose);
-  const fast = parseVoucherFast(cose);
-  if (fast) {
-    // the common case: canonical and well-formed, verified over the spliced Sig_structure
-    const deviceId = hex(fast.doc.deviceId);
-    const dev = lookup(deviceId);
-    if (dev && !dev.certError && hex(fast.doc.certRef) === dev.certRef && suiteOfAlg(fast.alg) === dev.suite) {
-      if (!verifyRaw(dev.suite, pubBytes(dev), fast.tbs, fast.signature)) return { ok: false, hash, deviceId, reason: "bad voucher: signature does not verify" };
-      return { ok: true, hash, chainHash: dev.suite === "p256" ? sha256Hex(cose) : hex(suiteHash(dev.suite, cose)), deviceId, v: fast.doc };
+  return checkVouchers([cose], lookup)[0];
+}
+
+/** How a slice's SM2 signatures are verified: one batch call per slice (build/verifier.wasm
+ * verify_batch), or one call per voucher (the bench's comparison). Same results either way. */
+export type VerifyMode = "batch" | "single";
+
+/**
+ * The checks of a slice of vouchers, in order: exactly `checkVoucher` of each. SM2
+ * signatures go to the host verifier in ONE call (`verifyMany`), ordered by public key so
+ * that consecutive vouchers of one device share its decoded point and Z_A (SPEC §2, the
+ * host verifier's batch entry); P-256 goes to OpenSSL voucher by voucher (faster there).
+ */
+export function checkVouchers(coses: readonly Uint8Array[], lookup: (deviceId: string) => DeviceKey | undefined, mode: VerifyMode = "batch"): (CheckedVoucher | RejectedCheck)[] {
+  const out: (CheckedVoucher | RejectedCheck)[] = new Array(coses.length);
+  const w = mode === "batch" ? wasmVerifier() : null;
+  const batch = w?.batched ? w : null;
+  const owed: { i: number; hash: string; deviceId: string; dev: DeviceKey; fast: NonNullable<ReturnType<typeof parseVoucherFast>> }[] = [];
+  for (let i = 0; i < coses.length; i++) {
+    const cose = coses[i];
+    const hash = voucherId(cose);
+    const fast = parseVoucherFast(cose);
+    if (fast) {
+      // the common case: canonical and well-formed, verified over the spliced Sig_structure
+      const deviceId = hex(fast.doc.deviceId);
+      const dev = lookup(deviceId);
+      if (dev && !dev.certError && hex(fast.doc.certRef) === dev.certRef && suiteOfAlg(fast.alg) === dev.suite) {
+        if (batch && dev.suite === "sm2" && fast.tbs.length <= batch.maxMessage) owed.push({ i, hash, deviceId, dev, fast });
+        else out[i] = verdictOf(cose, hash, deviceId, dev, fast.doc, verifyRaw(dev.suite, pubBytes(dev), fast.tbs, fast.signature));
+        continue;
+      }
     }
+    out[i] = checkSlow(cose, hash, lookup);
   }
-  return checkSlow(cose, hash, lookup);
+  if (owed.length) {
+    owed.sort((a, b) => (a.dev.pub < b.dev.pub ? -1 : a.dev.pub > b.dev.pub ? 1 : a.i - b.i));
+    const ok = batch!.verifyMany("sm2", owed.map((o) => ({ pub: pubBytes(o.dev), msg: o.fast.tbs, sig: o.fast.signature })));
+    owed.forEach((o, j) => (out[o.i] = verdictOf(coses[o.i], o.hash, o.deviceId, o.dev, o.fast.doc, ok[j])));
+  }
+  return out;
+}
+
+function verdictOf(cose: Uint8Array, hash: string, deviceId: string, dev: DeviceKey, v: Voucher, verified: boolean): CheckedVoucher | RejectedCheck {
+  if (!verified) return { ok: false, hash, deviceId, reason: "bad voucher: signature does not verify" };
+  return { ok: true, hash, chainHash: dev.suite === "p256" ? sha256Hex(cose) : hex(suiteHash(dev.suite, cose)), deviceId, v };
 }
 
 const pubCache = new Map<string, Uint8Array>();

@@ -23,6 +23,8 @@ export interface ImportEdge {
   spec: string;
   /** 1-based line of the specifier in `from` */
   line: number;
+  /** through the package's `exports` (a self-reference `offline-wallet/…`), not a relative path */
+  viaExports?: boolean;
   /** resolved file, repository-relative, or null when nothing on disk matches */
   to: string | null;
 }
@@ -53,6 +55,25 @@ function resolveSpec(fromAbs: string, spec: string): string | null {
   // tsc-style `./x.js` naming a `./x.ts`
   if (/\.m?js$/.test(spec)) candidates.push(base.replace(/\.(m?)js$/, ".$1ts"));
   for (const c of candidates) if (existsSync(c) && statSync(c).isFile()) return rel(c);
+  return null;
+}
+
+/** The package's own name and its `exports` map (package.json): the parts' public entries. */
+export const PACKAGE = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { name: string; exports: Record<string, string> };
+
+/** A self-reference (`offline-wallet/host-tools`) resolved through `exports` as Node does: an
+ * exact subpath, or one `*` pattern; null when the package does not export it (Node refuses
+ * it with ERR_PACKAGE_PATH_NOT_EXPORTED). */
+export function resolveExport(spec: string): string | null {
+  const sub = "." + spec.slice(PACKAGE.name.length);
+  for (const [key, target] of Object.entries(PACKAGE.exports)) {
+    const star = key.indexOf("*");
+    let file: string | null = null;
+    if (star < 0) file = key === sub ? target : null;
+    else if (sub.startsWith(key.slice(0, star)) && sub.endsWith(key.slice(star + 1)) && sub.length >= key.length - 1)
+      file = target.replace("*", sub.slice(star, sub.length - (key.length - star - 1)));
+    if (file !== null) return existsSync(join(ROOT, file)) ? rel(join(ROOT, file)) : null;
+  }
   return null;
 }
 
@@ -93,9 +114,10 @@ export function readGraph(): ImportGraph {
     const text = readFileSync(f, "utf8");
     for (const ref of specifiers(f, text)) {
       const spec = ref.text;
-      if (!spec.startsWith(".") && !spec.startsWith("/")) continue; // packages and node: built-ins
+      const self = spec === PACKAGE.name || spec.startsWith(PACKAGE.name + "/");
+      if (!self && !spec.startsWith(".") && !spec.startsWith("/")) continue; // packages and node: built-ins
       const line = text.slice(0, ref.pos).split("\n").length;
-      edges.push({ from: rel(f), spec, line, to: resolveSpec(f, spec) });
+      edges.push({ from: rel(f), spec, line, to: self ? resolveExport(spec) : resolveSpec(f, spec), viaExports: self });
     }
   }
   return { files: abs.map(rel), edges };

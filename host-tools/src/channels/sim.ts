@@ -4,7 +4,7 @@
 // power cut mid-APDU) is a device error here as on every real link: nothing powers it back
 // on behind the host's back. This module is the ONLY place host-tools touches the
 // simulator, and only through its public entry (DESIGN.md §2).
-import { createDevice, InProcessTransport, type Device, type DeviceOptions } from "../../../wearable-sim/src/index.ts";
+import { createDevice, InProcessTransport, type Device, type DeviceOptions } from "offline-wallet/wearable-sim";
 import { deviceError } from "../errors.ts";
 import type { Channel } from "./channel.ts";
 
