@@ -98,7 +98,7 @@ function corrupt(): AppletHarness {
 const full = (): Wallet => ({ ...base, h: clone(fullImage) });
 
 const raw = (h: AppletHarness, ...b: (number | Uint8Array)[]) => h.raw(cat(...b.map((x) => (typeof x === "number" ? Uint8Array.of(x) : x))));
-const apdu = (cla: number, ins: number, p1 = 0, p2 = 0, data = new Uint8Array(0), ne = 0) => encodeCommand({ cla, ins, p1, p2, data, ne }, data.length > 255);
+const apdu = (cla: number, ins: number, p1 = 0, p2 = 0, data: Uint8Array = new Uint8Array(0), ne = 0) => encodeCommand({ cla, ins, p1, p2, data, ne }, data.length > 255);
 /** Starts a LOAD chain (one 16-byte block, answered 9000). */
 function startChain(h: AppletHarness, ins: number = A.INS_LOAD): void {
   expect(h.raw(apdu(A.CLA_PROPRIETARY | A.CLA_CHAINING, ins, 0, 0, new Uint8Array(16))).sw).toBe(0x9000);
@@ -342,3 +342,392 @@ describe("SPEC §3.5: every status word of every command", () => {
     expect(swKey((await drive()).sw)).toBe(sw);
   });
 });
+
+// ---- fuzz: no SW outside the command's row, in every state, in and out of the channel ----
+const DOC_P1P2: Partial<Record<number, [number, number]>> = {
+  [A.INS_SELECT]: [4, 0], [A.INS_VERIFY]: [0, A.P2_PIN], [A.INS_CHANGE_REFERENCE_DATA]: [0, A.P2_PIN],
+  [A.INS_RESET_RETRY_COUNTER]: [1, A.P2_PIN], [A.INS_PUT_KEY]: [0, A.P2_PUT_KEY_MULTIPLE],
+};
+const CONTEXTS = ["MANUFACTURED", "PERSONALIZING+channel", "ACTIVE", "ACTIVE+channel", "LOCKED", "TERMINATED", "corrupt"] as const;
+
+describe("SPEC §3.5: a fuzz of every command never answers a SW outside its row", () => {
+  let samples: Map<number, Uint8Array>;
+  beforeAll(() => {
+    const w = active();
+    samples = new Map<number, Uint8Array>([
+      [A.INS_SELECT, AID], [A.INS_VERIFY, pinBlock("1234")], [A.INS_CHANGE_REFERENCE_DATA, cat(pinBlock("1234"), pinBlock("4321"))],
+      [A.INS_RESET_RETRY_COUNTER, pinBlock("12345678")], [A.INS_INITIALIZE_UPDATE, hc], [A.INS_EXTERNAL_AUTHENTICATE, new Uint8Array(16)],
+      [A.INS_SET_IDENTITY, cat(Uint8Array.of(P256, 1, 3, 0xd2), new Uint8Array(16).fill(7))], [A.INS_SET_LIMITS, limitsBytes(DEFAULT_LIMITS)],
+      [A.INS_PUT_ISSUER_KEY, cat(Uint8Array.of(issuer.kid.length), issuer.kid, issuer.key.pub)], [A.INS_PUT_CERTIFICATE, base.p.cert],
+      [A.INS_SET_PIN, pinBlock("1234")], [A.INS_SET_PUK, pinBlock("12345678")], [A.INS_FINALIZE, u32be(T0)],
+      [A.INS_LOAD, cat(u32be(T0 + 30), loadDoc(base, 100, { seq: 7 }))],
+      [A.INS_PAY, payData(100, 978, POS_ID, challengeOf(1), T0 + 60)],
+      [A.INS_RECEIVE, receiveData(transferTo(w.h, 10), payer.p.cert, T0 + 90)],
+      [A.INS_SYNC, syncAck(base, 0, T0 + 100)],
+    ]);
+  });
+
+  async function context(i: number): Promise<AppletHarness> {
+    switch (CONTEXTS[i]) {
+      case "MANUFACTURED": return fresh();
+      case "PERSONALIZING+channel": return perso(3);
+      case "ACTIVE": return active().h;
+      case "ACTIVE+channel": return (await inChannel(active())).h;
+      case "LOCKED": return (await locked()).h;
+      case "TERMINATED": return terminated();
+      default: return corrupt();
+    }
+  }
+
+  const caseArb = fc.record({
+    ctx: fc.nat(CONTEXTS.length - 1),
+    chain: fc.boolean(),
+    sm: fc.boolean(),
+    oddCla: fc.option(fc.integer({ min: 0, max: 255 }), { freq: 8 }),
+    p1: fc.option(fc.integer({ min: 0, max: 255 }), { freq: 2 }),
+    p2: fc.option(fc.integer({ min: 0, max: 255 }), { freq: 2 }),
+    data: fc.oneof(
+      fc.constant<"none" | "sample">("none"), fc.constant<"none" | "sample">("sample"),
+      fc.uint8Array({ maxLength: 300 }),
+      fc.record({ flips: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 3 }), cut: fc.option(fc.nat()) }),
+    ),
+    enc: fc.constantFrom("short", "ext", "garbled"),
+    le: fc.option(fc.integer({ min: 0, max: 256 })),
+    junk: fc.integer({ min: 0, max: 255 }),
+  });
+  type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
+
+  function bytesOf(ins: number, c: Case): { cla: number; p1: number; p2: number; data: Uint8Array } {
+    const [dp1, dp2] = DOC_P1P2[ins] ?? [0, 0];
+    const sample = samples.get(ins) ?? new Uint8Array(0);
+    let data: Uint8Array;
+    if (c.data === "none") data = new Uint8Array(0);
+    else if (c.data === "sample") data = sample;
+    else if (c.data instanceof Uint8Array) data = c.data;
+    else {
+      data = sample.slice();
+      for (const [at, x] of c.data.flips) if (data.length) data[at % data.length] ^= x;
+      if (c.data.cut !== null) data = data.subarray(0, c.data.cut % (data.length + 1));
+    }
+    const cla = c.oddCla ?? (claOf(ins) | (c.chain ? A.CLA_CHAINING : 0) | (c.sm ? A.CLA_SECURE_MESSAGING : 0));
+    return { cla, p1: c.p1 ?? dp1, p2: c.p2 ?? dp2, data };
+  }
+
+  function encode(cla: number, ins: number, p1: number, p2: number, data: Uint8Array, c: Case): Uint8Array {
+    const ext = c.enc === "ext" || data.length > 255;
+    const le = c.le ?? 0;
+    const b = [cla, ins, p1, p2];
+    if (!ext) {
+      if (data.length) b.push(data.length, ...data);
+      if (c.le !== null) b.push(le & 0xff);
+    } else if (data.length || c.le !== null) {
+      b.push(0);
+      if (data.length) b.push(data.length >> 8, data.length & 0xff, ...data);
+      if (c.le !== null) b.push(le >> 8, le & 0xff);
+    }
+    if (c.enc === "garbled") return b.length > 5 && c.junk & 1 ? Uint8Array.from(b.slice(0, -1)) : Uint8Array.from([...b, c.junk]);
+    return Uint8Array.from(b);
+  }
+
+  const swOf = (r: Uint8Array) => (r[r.length - 2] << 8) | r[r.length - 1];
+
+  it.each(NAMES.map((n) => [n, insOf(n)] as const))("%s", async (name, ins) => {
+    const devices = new Map<number, AppletHarness>();
+    const seen = new Set<string>();
+    const allowed = allowedSws(ins);
+    const getResponseAllowed = allowedSws(A.INS_GET_RESPONSE);
+    await fc.assert(fc.asyncProperty(caseArb, async (c) => {
+      let h = devices.get(c.ctx);
+      if (!h) devices.set(c.ctx, (h = await context(c.ctx)));
+      const { cla, p1, p2, data } = bytesOf(ins, c);
+      let wire: Uint8Array;
+      if (h.secure && c.sm && c.oddCla === null) {
+        try {
+          wire = h.secure.wrap(encodeCommand({ cla: cla & ~A.CLA_SECURE_MESSAGING, ins, p1, p2, data, ne: c.le ?? 0 }, c.enc === "ext"));
+        } catch {
+          return; // the host wrapper refuses what it cannot encode
+        }
+      } else wire = encode(cla, ins, p1, p2, data, c);
+      let r = h.dev.transmit(wire);
+      const sw = swOf(r);
+      const where = `${name} in ${CONTEXTS[c.ctx]}: ${Buffer.from(wire).toString("hex")} -> ${hex4(sw)}`;
+      expect(allowed.has(swKey(sw)), where).toBe(true);
+      seen.add(swKey(sw));
+      while (swOf(r) >> 8 === 0x61) {
+        r = h.dev.transmit(Uint8Array.of(0, A.INS_GET_RESPONSE, 0, 0, 0));
+        expect(getResponseAllowed.has(swKey(swOf(r))), `${where}, then GET RESPONSE -> ${hex4(swOf(r))}`).toBe(true);
+      }
+      // the channel closes on a MAC failure, SELECT or a new INITIALIZE UPDATE: open it again
+      if (CONTEXTS[c.ctx].endsWith("channel") && (sw === 0x6982 || ins === A.INS_SELECT || ins === A.INS_INITIALIZE_UPDATE || ins === A.INS_EXTERNAL_AUTHENTICATE)) {
+        const keys = CONTEXTS[c.ctx].startsWith("ACTIVE") ? base.p.keys : undefined;
+        h.secure = null;
+        if (keys) await openChannel(h, keys, P256).catch(() => { h.secure = null; });
+      }
+    }), { numRuns: 300, seed: 0x5bec + ins });
+    // the fuzz reaches past the dispatcher: some answer other than the common transport ones
+    expect([...seen].some((s) => !["6E00", "6881", "6882", "6700", "6982"].includes(s)), [...seen].join(" ")).toBe(true);
+  }, 120_000);
+});
+
+// ---- SPEC §3.1: the check order, one APDU breaking two adjacent rules ----
+describe("SPEC §3.1 check order: the earlier rule answers", () => {
+  it("1 length before 2 GET RESPONSE: 3 bytes are 6700", () => {
+    expect(raw(fresh(), 0, A.INS_GET_RESPONSE, 0).sw).toBe(0x6700);
+  });
+  it("2 GET RESPONSE before the chain and the store: served while a chain is pending, and the chain stays", () => {
+    const w = active();
+    const data = cat(u32be(T0 + 30), loadDoc(w, 500, { seq: 2 }));
+    expect(w.h.raw(apdu(0x90, A.INS_LOAD, 0, 0, data.subarray(0, 100))).sw).toBe(0x9000);
+    expect(raw(w.h, 0, A.INS_GET_RESPONSE, 0, 0, 0).sw).toBe(0x6985); // nothing pending, not 6883
+    expect(w.h.raw(apdu(0x80, A.INS_LOAD, 0, 0, data.subarray(100))).sw).toBe(0x9000);
+    expect(w.h.status().balance).toBe(50_500);
+    expect(raw(corrupt(), 0, A.INS_GET_RESPONSE, 0, 0, 0).sw).toBe(0x6985); // not 6581
+  });
+  it("3 CLA before 4 INS: 6881, 6882, 6E00 with an unknown INS", () => {
+    const h = fresh();
+    expect(raw(h, 0x81, 0xee, 0, 0).sw).toBe(0x6881);
+    expect(raw(h, 0x88, 0xee, 0, 0).sw).toBe(0x6882);
+    expect(raw(h, 0xa0, 0xee, 0, 0).sw).toBe(0x6e00);
+    expect(raw(h, 0x80, 0xee, 0, 0).sw).toBe(0x6d00);
+  });
+  it("5 CLA class before 6 secure messaging: GET STATUS with CLA 04 and no channel is 6E00", () => {
+    expect(raw(fresh(), 0x04, A.INS_GET_STATUS, 0, 0).sw).toBe(0x6e00);
+  });
+  it("6 secure messaging before 7 lengths: CLA 84 with broken lengths and no channel is 6982", () => {
+    expect(raw(fresh(), 0x84, A.INS_GET_STATUS, 0, 0, 5, 1, 2).sw).toBe(0x6982);
+  });
+  it("7 lengths before 8 chain: a malformed APDU during a chain is 6700 and drops the chain", () => {
+    const h = clone(base.h);
+    startChain(h);
+    expect(raw(h, 0x80, A.INS_PAY, 0, 0, 5, 1, 2).sw).toBe(0x6700);
+    expect(h.raw(plainApdu(A.INS_GET_STATUS)).sw).toBe(0x9000); // not 6883: the chain is gone
+  });
+  it("8 chain before 9 store, 10 lifecycle, 11 channel: another command during a chain is 6883", () => {
+    const h = clone(base.h);
+    startChain(h);
+    expect(h.raw(plainApdu(A.INS_SET_IDENTITY)).sw).toBe(0x6883); // neither 6985 (ACTIVE) nor 6982
+  });
+  it("9 store before 10 lifecycle: a corrupt device answers 6581 to a command its state refuses", () => {
+    const h = corrupt();
+    expect(h.status().lifecycle).toBe(LC.LC_MANUFACTURED); // what an unmountable store reads as
+    expect(h.raw(plainApdu(A.INS_PAY)).sw).toBe(0x6581);
+  });
+  it("10 lifecycle before 11 channel: PUT KEY on a TERMINATED device without a channel is 6985", async () => {
+    expect((await terminated()).raw(plainApdu(A.INS_PUT_KEY, 0, A.P2_PUT_KEY_MULTIPLE)).sw).toBe(0x6985);
+  });
+  it("11 channel before 12 chaining: a chained SET LIMITS block without the channel is 6982", () => {
+    expect(active().h.raw(apdu(0x90, A.INS_SET_LIMITS, 0, 0, new Uint8Array(12))).sw).toBe(0x6982);
+  });
+  it("12 chaining before 13 the handler: a chained block with a bad P1 is kept; the chaining bit on SELECT is 6884 before its P1", () => {
+    const w = active();
+    expect(w.h.raw(apdu(0x90, A.INS_PAY, 7, 0, new Uint8Array(10))).sw).toBe(0x9000);
+    expect(w.h.raw(apdu(0x80, A.INS_PAY, 7, 0, new Uint8Array(24))).sw).toBe(0x6a86);
+    expect(w.h.raw(apdu(0x10, A.INS_SELECT, 0, 0, AID)).sw).toBe(0x6884);
+  });
+  it("13 inside the handler: P1/P2 before the data length", () => {
+    expect(active().h.raw(apdu(0x80, A.INS_PAY, 2, 0, new Uint8Array(3))).sw).toBe(0x6a86);
+    expect(active().h.raw(apdu(0x80, A.INS_GET_STATUS, 1, 0, new Uint8Array(3))).sw).toBe(0x6a86);
+  });
+});
+
+// ---- SPEC §3.1: chaining and its interruptions ----
+describe("SPEC §3.1 command chaining", () => {
+  it("every command but SELECT, GET RESPONSE, INITIALIZE UPDATE and EXTERNAL AUTHENTICATE takes a chained block", async () => {
+    const unchained = new Set([A.INS_SELECT, A.INS_GET_RESPONSE, A.INS_INITIALIZE_UPDATE, A.INS_EXTERNAL_AUTHENTICATE]);
+    for (const name of NAMES) {
+      const ins = insOf(name);
+      const needsChannel = ((LC.CMD_NEEDS_CHANNEL >>> cmdIndex(ins)) & 1) !== 0;
+      const state = [LC.LC_ACTIVE, LC.LC_PERSONALIZING, LC.LC_LOCKED, LC.LC_MANUFACTURED].find((s) => allows(s, ins))!;
+      const h = state === LC.LC_ACTIVE ? (await inChannel(active())).h : state === LC.LC_PERSONALIZING ? await perso(3)
+        : state === LC.LC_LOCKED ? (await inChannel(await locked())).h : fresh();
+      const block = { cla: claOf(ins) | A.CLA_CHAINING, ins, p1: 0, p2: 0, data: new Uint8Array(4), ne: 0 };
+      const r = needsChannel ? h.dev.transmit(h.secure!.wrap(encodeCommand(block))) : h.dev.transmit(encodeCommand(block));
+      const sw = (r[r.length - 2] << 8) | r[r.length - 1];
+      expect(hex4(sw), name).toBe(unchained.has(ins) ? "6884" : "9000");
+    }
+  });
+  it("SELECT while a chain is pending drops the chain and runs", () => {
+    const w = active();
+    const data = cat(u32be(T0 + 30), loadDoc(w, 500, { seq: 2 }));
+    expect(w.h.raw(apdu(0x90, A.INS_LOAD, 0, 0, data.subarray(0, 100))).sw).toBe(0x9000);
+    const s = w.h.raw(apdu(0, A.INS_SELECT, 4, 0, AID, 256));
+    expect(hex4(s.sw)).toBe("9000");
+    expect(s.data.length).toBe(A.SELECT_RESP_LEN);
+    // the last block alone is no LOAD: the first 100 bytes are gone
+    expect(w.h.raw(apdu(0x80, A.INS_LOAD, 0, 0, data.subarray(100))).sw).toBe(0x6a80);
+    expect(w.h.status().balance).toBe(50_000);
+  });
+  it("a SELECT that fails still drops the chain", () => {
+    const h = clone(base.h);
+    startChain(h);
+    expect(h.raw(apdu(0, A.INS_SELECT, 4, 0, new Uint8Array(8))).sw).toBe(0x6a82);
+    expect(h.raw(plainApdu(A.INS_GET_STATUS)).sw).toBe(0x9000);
+  });
+  it("another command interrupts: 6883, not run, and the chain is dropped", () => {
+    const w = active();
+    startChain(w.h);
+    expect(w.h.raw(apdu(0x80, A.INS_PAY, 0, 0, payData(10, 978, POS_ID, challengeOf(1), T0 + 60))).sw).toBe(0x6883);
+    expect(w.h.status().balance).toBe(50_000); // the PAY did not run
+    expect(w.h.raw(plainApdu(A.INS_GET_STATUS)).sw).toBe(0x9000);
+  });
+  it("a power cycle drops the chain", () => {
+    const h = clone(base.h);
+    startChain(h);
+    h.powerCycle();
+    expect(h.raw(plainApdu(A.INS_GET_STATUS)).sw).toBe(0x9000);
+  });
+  it("GET RESPONSE with the chaining bit is 6884, with or without data, and starts no chain", () => {
+    const h = clone(base.h);
+    expect(raw(h, 0x10, A.INS_GET_RESPONSE, 0, 0, 0).sw).toBe(0x6884);
+    expect(raw(h, 0x10, A.INS_GET_RESPONSE, 0, 0, 1, 0).sw).toBe(0x6884);
+    expect(h.raw(plainApdu(A.INS_GET_STATUS)).sw).toBe(0x9000);
+  });
+  it("inside the channel every block carries its own C-MAC, and the gathered data runs", async () => {
+    const w = await inChannel(active());
+    const l = limitsBytes({ ...DEFAULT_LIMITS, noCvm: 1234 });
+    expect(w.h.send(0x90, A.INS_SET_LIMITS, 0, 0, l.subarray(0, 12), 256, true).sw).toBe(0x9000);
+    expect(w.h.send(0x80, A.INS_SET_LIMITS, 0, 0, l.subarray(12), 256, true).sw).toBe(0x9000);
+    expect(w.h.status().cap).toBe(DEFAULT_LIMITS.cap);
+  });
+});
+
+// ---- SPEC §3.1 / §3.3: GET RESPONSE edge cases, CLA 04 / 84 outside a session ----
+describe("SPEC §3.1 GET RESPONSE edge cases", () => {
+  const pending = () => {
+    const h = clone(base.h);
+    const r = h.raw(Uint8Array.of(0x80, A.INS_GET_CERTIFICATE, 0, 0, 0x40));
+    expect(r.sw >> 8).toBe(0x61);
+    return h;
+  };
+  it("a larger Le serves the rest with the final SW; a smaller one 61xx with what is left", () => {
+    const h = pending();
+    const left = base.p.cert.length - 0x40;
+    const a = raw(h, 0, A.INS_GET_RESPONSE, 0, 0, 0x10);
+    expect(a.data.length).toBe(0x10);
+    expect(a.sw).toBe(0x6100 | (left - 0x10 > 255 ? 0 : left - 0x10));
+    const b = raw(h, 0, A.INS_GET_RESPONSE, 0, 0, 0);
+    expect(b.sw).toBe(0x9000);
+    expect(cat(b.data)).toEqual(base.p.cert.subarray(0x50));
+  });
+  it("P1/P2 not 00 00: 6A86 and the pending data is kept", () => {
+    const h = pending();
+    expect(raw(h, 0, A.INS_GET_RESPONSE, 0, 1, 0).sw).toBe(0x6a86);
+    expect(raw(h, 0, A.INS_GET_RESPONSE, 0, 0, 0).sw).toBe(0x9000);
+  });
+  it("a data field: 6700 and the pending data is dropped", () => {
+    const h = pending();
+    expect(raw(h, 0, A.INS_GET_RESPONSE, 0, 0, 1, 0).sw).toBe(0x6700);
+    expect(raw(h, 0, A.INS_GET_RESPONSE, 0, 0, 0).sw).toBe(0x6985);
+  });
+  it("CLA 04 without a channel: 6982; CLA 80: 6E00; both drop the pending data", () => {
+    for (const cla of [0x04, 0x80]) {
+      const h = pending();
+      expect(raw(h, cla, A.INS_GET_RESPONSE, 0, 0, 0).sw).toBe(cla === 0x04 ? 0x6982 : 0x6e00);
+      expect(raw(h, 0, A.INS_GET_RESPONSE, 0, 0, 0).sw).toBe(0x6985);
+    }
+  });
+  it("CLA 04 inside the channel: 6985 (the pending data was dropped by that very APDU)", async () => {
+    const w = await inChannel(active());
+    const first = w.h.dev.transmit(w.h.secure!.wrap(apdu(0x80, A.INS_GET_CERTIFICATE, 0, 0, new Uint8Array(0), 0x40)));
+    expect(first[first.length - 2]).toBe(0x61);
+    expect(w.h.send(0, A.INS_GET_RESPONSE, 0, 0, new Uint8Array(0), 256, true).sw).toBe(0x6985);
+  });
+  it("CLA 04 / 84 outside a session: 6982 for every command, EXTERNAL AUTHENTICATE excepted (6985: no INITIALIZE UPDATE)", () => {
+    const h = clone(base.h);
+    for (const name of NAMES) {
+      const ins = insOf(name);
+      const r = h.raw(Uint8Array.of(claOf(ins) | A.CLA_SECURE_MESSAGING, ins, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8));
+      expect(hex4(r.sw), name).toBe(ins === A.INS_EXTERNAL_AUTHENTICATE ? "6985" : "6982");
+    }
+    expect(h.raw(apdu(0x84, A.INS_EXTERNAL_AUTHENTICATE, 0x33, 0, new Uint8Array(16))).sw).toBe(0x6985);
+  });
+});
+
+// ---- SPEC §3.3: data on case-2 commands; the device itself in SYNC and PAY ----
+describe("SPEC §3.3: case-2 commands, and the device naming itself", () => {
+  it("GET STATUS, GET CHALLENGE and READ LOG with a data field answer 6700", () => {
+    const h = clone(base.h);
+    for (const ins of [A.INS_GET_STATUS, A.INS_GET_CHALLENGE, A.INS_READ_LOG]) {
+      expect(hex4(h.raw(apdu(claOf(ins), ins, 0, 0, Uint8Array.of(1))).sw), nameOf(ins)).toBe("6700");
+    }
+  });
+  it("PAY to the device's own id as a transfer is 6A80 REASON_FOREIGN and changes nothing", () => {
+    const w = active();
+    const before = w.h.status();
+    expect(hex4(pay(w, 100, { p1: A.P1_PAY_DEVICE, payee: w.p.deviceId }).sw)).toBe("6A80");
+    const after = w.h.status();
+    expect(after.lastReason).toBe(L.REASON_FOREIGN);
+    expect([after.balance, after.counter, after.logCount]).toEqual([before.balance, before.counter, before.logCount]);
+    expect(pay(w, 100, { payee: w.p.deviceId }).sw).toBe(0x9000); // a POS id is another namespace
+  });
+  it("SYNC: an ack whose block list names the device locks an ACTIVE device in the same transaction; it stays LOCKED", () => {
+    const w = active();
+    expect(pay(w, 100).sw).toBe(0x9000);
+    const other = Uint8Array.of(1, 1, 1, 1, 1, 1, 1, 1);
+    expect(w.h.cmd(A.INS_SYNC, 0, 0, syncAck(w, 1, T0 + 100, { blockList: [other, w.p.deviceId] })).sw).toBe(0x9000);
+    let s = w.h.status();
+    expect(s.lifecycle).toBe(LC.LC_LOCKED);
+    expect([s.balance, s.logCount, s.lastAckTime, s.remainingPayments]).toEqual([49_900, 0, T0 + 100, DEFAULT_LIMITS.maxCountSinceSync]);
+    expect(pay(w, 100).sw).toBe(0x6985);
+    // a later ack without its id does not unlock it
+    expect(w.h.cmd(A.INS_SYNC, 0, 0, syncAck(w, 1, T0 + 200)).sw).toBe(0x9000);
+    s = w.h.status();
+    expect(s.lifecycle).toBe(LC.LC_LOCKED);
+    w.h.powerCycle();
+    expect(w.h.status().lifecycle).toBe(LC.LC_LOCKED);
+  });
+  it("SYNC: a LOCKED device that finds itself in the block list stays LOCKED; an ack for another device is 6A80", async () => {
+    const w = await locked();
+    expect(w.h.cmd(A.INS_SYNC, 0, 0, syncAck(w, 0, T0 + 100, { blockList: [w.p.deviceId] })).sw).toBe(0x9000);
+    expect(w.h.status().lifecycle).toBe(LC.LC_LOCKED);
+    const x = active();
+    expect(hex4(x.h.cmd(A.INS_SYNC, 0, 0, syncAck(x, 0, T0 + 100, { deviceId: payer.p.deviceId, blockList: [x.p.deviceId] })).sw)).toBe("6A80");
+    expect(x.h.status().lastReason).toBe(L.REASON_FOREIGN);
+    expect(x.h.status().lifecycle).toBe(LC.LC_ACTIVE);
+  });
+});
+
+// ---- SPEC §2: the module's real imports and exports ----
+describe("SPEC §2: imports and exports of build/firmware.wasm", () => {
+  const mod = new WebAssembly.Module(readFileSync(join(ROOT, "build/firmware.wasm")));
+  it("imports exactly the hw functions (no env.abort) and exports the SPEC list", () => {
+    const imports = WebAssembly.Module.imports(mod).map((i) => `${i.module}.${i.name}:${i.kind}`).sort();
+    expect(imports).toEqual(HW_IMPORT_NAMES.map((n) => `hw.${n}:function`).sort());
+    const exports = WebAssembly.Module.exports(mod).map((e) => e.name).sort();
+    expect(exports).toEqual(["apdu", "crypto_buffer", "io_buffer", "io_capacity", "memory", "p256_verify", "protocol_revision", "reset", "sm2_verify"]);
+    for (const e of exports) expect(SPEC.slice(SPEC.indexOf("## 2."), SPEC.indexOf("## 3."))).toContain(`\`${e}`);
+  });
+  it("runs on hw alone: reset() is 0 on a good image and the store's error on a damaged one", () => {
+    const pageSize = 2048, pages = 32;
+    const flash = new Uint8Array(pageSize * pages).fill(0xff);
+    let counter = 0;
+    let mem!: WebAssembly.Memory;
+    const view = (p: number, n: number) => new Uint8Array(mem.buffer, p, n);
+    const hw = {
+      flash_page_size: () => pageSize, flash_page_count: () => pages,
+      flash_read: (o: number, d: number, n: number) => view(d, n).set(flash.subarray(o, o + n)),
+      flash_program: (o: number, s: number, n: number) => { const src = view(s, n); for (let i = 0; i < n; i++) flash[o + i] &= src[i]; },
+      flash_erase: (p: number) => flash.fill(0xff, p * pageSize, (p + 1) * pageSize),
+      random: (d: number, n: number) => view(d, n).fill(0x5a),
+      counter_read: () => counter, counter_increment: () => ++counter,
+      clock_now: () => 0, confirm: () => -1,
+    };
+    const boot = () => {
+      const inst = new WebAssembly.Instance(mod, { hw });
+      mem = inst.exports.memory as WebAssembly.Memory;
+      return (inst.exports.reset as () => number)() >>> 0;
+    };
+    expect(boot()).toBe(0); // blank chip: draws its identity
+    expect(boot()).toBe(0);
+    flash[24 + 8] ^= 1; // rot a bit in the first committed entry
+    expect(boot()).not.toBe(0);
+  });
+});
+
+function cmdIndex(ins: number): number {
+  return (LC as unknown as Record<string, number>)[`CMD_${nameOf(ins).replace(/ /g, "_")}`];
+}
+function allows(state: number, ins: number): boolean {
+  const mask = (LC as unknown as Record<string, number>)[`LC_ALLOW_${Object.entries(LC).find(([k, v]) => k.startsWith("LC_") && !k.startsWith("LC_ALLOW") && v === state)![0].slice(3)}`];
+  return ((mask >>> cmdIndex(ins)) & 1) !== 0;
+}
