@@ -163,6 +163,14 @@ const chainCell = (ins: number): Cell => [nameOf(ins), "6883", () => {
   startChain(h, ins === A.INS_LOAD ? A.INS_SYNC : A.INS_LOAD);
   return h.raw(ins === A.INS_GET_RESPONSE ? apdu(0, ins, 0, 0, Uint8Array.of(0)) : plainApdu(ins));
 }];
+const wrongPin = (h: AppletHarness) => h.iso(A.INS_VERIFY, 0, A.P2_PIN, pinBlock("9999"));
+const wrongPuk = (h: AppletHarness) => h.iso(A.INS_RESET_RETRY_COUNTER, 1, A.P2_PIN, pinBlock("87654321"));
+/** `tries` wrong guesses on an ACTIVE device, then `last`: the secret is blocked by then. */
+const afterWrong = (tries: number, guess: (h: AppletHarness) => Resp, last: (h: AppletHarness) => Resp) => () => {
+  const h = active().h;
+  for (let i = 0; i < tries; i++) guess(h);
+  return last(h);
+};
 const inActive = (fn: (w: Wallet) => Resp): (() => Promise<Resp>) => async () => fn(await inChannel(active()));
 const inPerso = (upTo: number, fn: (h: AppletHarness) => Resp): (() => Promise<Resp>) => async () => fn(await perso(upTo));
 
@@ -233,30 +241,18 @@ const CELLS: Cell[] = [
   ["FINALIZE", "6985", inPerso(3, (h) => h.cmd(A.INS_FINALIZE, 0, 0, u32be(T0)))],
   ["FINALIZE", "6A86", inPerso(3, (h) => h.cmd(A.INS_FINALIZE, 0, 1, u32be(T0)))],
   ["VERIFY", "6985", lc(A.INS_VERIFY, fresh, 0, A.P2_PIN)],
-  ["VERIFY", "63Cx", () => active().h.iso(A.INS_VERIFY, 0, A.P2_PIN, pinBlock("9999"))],
-  ["VERIFY", "6983", () => {
-    const h = active().h;
-    for (let i = 0; i < A.PIN_TRIES; i++) h.iso(A.INS_VERIFY, 0, A.P2_PIN, pinBlock("9999"));
-    return h.iso(A.INS_VERIFY, 0, A.P2_PIN, pinBlock("1234"));
-  }],
+  ["VERIFY", "63Cx", () => wrongPin(active().h)],
+  ["VERIFY", "6983", afterWrong(A.PIN_TRIES, wrongPin, (h) => h.iso(A.INS_VERIFY, 0, A.P2_PIN, pinBlock("1234")))],
   ["VERIFY", "6A80", () => active().h.iso(A.INS_VERIFY, 0, A.P2_PIN, pinBlock("12a4"))],
   ["VERIFY", "6A86", () => active().h.iso(A.INS_VERIFY, 0, 0x83, pinBlock("1234"))],
   ["CHANGE REFERENCE DATA", "6985", lc(A.INS_CHANGE_REFERENCE_DATA, fresh, 0, A.P2_PIN)],
   ["CHANGE REFERENCE DATA", "63Cx", () => active().h.iso(A.INS_CHANGE_REFERENCE_DATA, 0, A.P2_PIN, cat(pinBlock("9999"), pinBlock("4321")))],
-  ["CHANGE REFERENCE DATA", "6983", () => {
-    const h = active().h;
-    for (let i = 0; i <= A.PIN_TRIES; i++) h.iso(A.INS_VERIFY, 0, A.P2_PIN, pinBlock("9999"));
-    return h.iso(A.INS_CHANGE_REFERENCE_DATA, 0, A.P2_PIN, cat(pinBlock("1234"), pinBlock("4321")));
-  }],
+  ["CHANGE REFERENCE DATA", "6983", afterWrong(A.PIN_TRIES, wrongPin, (h) => h.iso(A.INS_CHANGE_REFERENCE_DATA, 0, A.P2_PIN, cat(pinBlock("1234"), pinBlock("4321"))))],
   ["CHANGE REFERENCE DATA", "6A80", () => active().h.iso(A.INS_CHANGE_REFERENCE_DATA, 0, A.P2_PIN, cat(pinBlock("12"), pinBlock("4321")))],
   ["CHANGE REFERENCE DATA", "6A86", () => active().h.iso(A.INS_CHANGE_REFERENCE_DATA, 0, A.P2_PUK, cat(pinBlock("1234"), pinBlock("4321")))],
   ["RESET RETRY COUNTER", "6985", lc(A.INS_RESET_RETRY_COUNTER, fresh, 1, A.P2_PIN)],
-  ["RESET RETRY COUNTER", "63Cx", () => active().h.iso(A.INS_RESET_RETRY_COUNTER, 1, A.P2_PIN, pinBlock("87654321"))],
-  ["RESET RETRY COUNTER", "6983", () => {
-    const h = active().h;
-    for (let i = 0; i < A.PUK_TRIES; i++) h.iso(A.INS_RESET_RETRY_COUNTER, 1, A.P2_PIN, pinBlock("87654321"));
-    return h.iso(A.INS_RESET_RETRY_COUNTER, 1, A.P2_PIN, pinBlock("12345678"));
-  }],
+  ["RESET RETRY COUNTER", "63Cx", () => wrongPuk(active().h)],
+  ["RESET RETRY COUNTER", "6983", afterWrong(A.PUK_TRIES, wrongPuk, (h) => h.iso(A.INS_RESET_RETRY_COUNTER, 1, A.P2_PIN, pinBlock("12345678")))],
   ["RESET RETRY COUNTER", "6A80", () => active().h.iso(A.INS_RESET_RETRY_COUNTER, 1, A.P2_PIN, pinBlock("1234"))],
   ["RESET RETRY COUNTER", "6A86", () => active().h.iso(A.INS_RESET_RETRY_COUNTER, 2, A.P2_PIN, pinBlock("12345678"))],
   ["GET CHALLENGE", "6985", lc(A.INS_GET_CHALLENGE, fresh)],
