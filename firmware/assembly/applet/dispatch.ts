@@ -176,9 +176,9 @@ export function apduEntry(len: u32): u32 {
   if (n < 4 || n > IO_CAPACITY) return finish(SW_WRONG_LENGTH, false, 256);
   // GET RESPONSE serves the pending piece as it is (already protected)
   const c = load<u8>(IO_BUF);
-  // case 2 only: 4 or 5 bytes (short Le) or 7 (extended Le, SPEC §3.1); with data it falls
-  // through to process() and answers 6700 there
-  if (load<u8>(IO_BUF + 1) == INS_GET_RESPONSE && (c & ~CLA_CHAINING) == 0 && (n <= 5 || n == 7) && parse(n)) {
+  // CLA 00, case 2 only: 4 or 5 bytes (short Le) or 7 (extended Le, SPEC §3.1); anything
+  // else (data, CLA 04, the chaining bit) falls through to process() and is refused there
+  if (load<u8>(IO_BUF + 1) == INS_GET_RESPONSE && c == 0 && (n <= 5 || n == 7) && parse(n)) {
     return getResponse();
   }
   pendingLen = 0;
@@ -204,6 +204,8 @@ function process(len: i32, sm: bool): u16 {
   }
   if (!parse(n)) { chainActive = false; return SW_WRONG_LENGTH; }
   const chained = (cla & CLA_CHAINING) != 0;
+  // SELECT abandons a pending chain and runs (the host's way back to a known state, SPEC §3.1)
+  if (cmd == CMD_SELECT) chainActive = false;
   if (chainActive && (ins != chainIns || p1 != chainP1 || p2 != chainP2)) {
     chainActive = false;
     return SW_LAST_COMMAND_EXPECTED;
@@ -220,7 +222,7 @@ function process(len: i32, sm: bool): u16 {
   if (at + nc > <i32>APDU_MAX_DATA) { chainActive = false; return SW_WRONG_LENGTH; }
   memory.copy(CMD_BUF + <usize>at, IO_BUF + <usize>dataOff, <usize>nc);
   if (chained) {
-    if (cmd == CMD_SELECT || cmd == CMD_INITIALIZE_UPDATE || cmd == CMD_EXTERNAL_AUTHENTICATE) {
+    if (cmd == CMD_SELECT || cmd == CMD_GET_RESPONSE || cmd == CMD_INITIALIZE_UPDATE || cmd == CMD_EXTERNAL_AUTHENTICATE) {
       chainActive = false;
       return SW_COMMAND_CHAINING_NOT_SUPPORTED;
     }
@@ -248,16 +250,17 @@ function handle(cmd: u8, data: usize, n: i32, apduLen: i32): u16 {
       channelClose();
       return selectResponse();
     }
-    case CMD_GET_STATUS: return noParams() ? cmdGetStatus() : SW_INCORRECT_P1P2;
+    // case 2 commands (no data field): data is a wrong length, as for every other command
+    case CMD_GET_STATUS: return !noParams() ? SW_INCORRECT_P1P2 : n != 0 ? SW_WRONG_LENGTH : cmdGetStatus();
     case CMD_INITIALIZE_UPDATE: return cmdInitializeUpdate(IO_BUF, apduLen);
     case CMD_EXTERNAL_AUTHENTICATE: return cmdExternalAuthenticate(IO_BUF, apduLen);
     case CMD_PUT_KEY: return cmdPutKey(p1, p2, data, n);
-    case CMD_GET_CHALLENGE: return noParams() ? cmdGetChallenge() : SW_INCORRECT_P1P2;
+    case CMD_GET_CHALLENGE: return !noParams() ? SW_INCORRECT_P1P2 : n != 0 ? SW_WRONG_LENGTH : cmdGetChallenge();
     case CMD_VERIFY: return cmdVerify(p1, p2, data, n);
     case CMD_CHANGE_REFERENCE_DATA: return cmdChangeReferenceData(p1, p2, data, n);
     case CMD_RESET_RETRY_COUNTER: return cmdResetRetryCounter(p1, p2, data, n);
     case CMD_PAY: return p2 == 0 ? cmdPay(p1, data, n) : SW_INCORRECT_P1P2;
-    case CMD_READ_LOG: return cmdReadLog(p1, p2);
+    case CMD_READ_LOG: return n != 0 ? SW_WRONG_LENGTH : cmdReadLog(p1, p2);
     // a GET RESPONSE that is not case 2 (data field, or secure messaging): the pending data
     // was dropped; a wrong length, not an internal failure
     case CMD_GET_RESPONSE: return n != 0 ? SW_WRONG_LENGTH : SW_CONDITIONS_NOT_SATISFIED;

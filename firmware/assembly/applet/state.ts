@@ -93,7 +93,7 @@ export const BLOCK_LEN: i32 = 1 + <i32>DOC_BLOCK_LIST_MAX * 8;
 export const BLOCK: usize = memory.data(BLOCK_LEN);
 
 /** 0 = flash state intact; else the store's mount error, or NVM_ERR_CORRUPT for a record
- * of the wrong size. A device in this state refuses every value command (SPEC §3.1). */
+ * of the wrong size. A device in this state refuses every command but SELECT and GET STATUS (SPEC §3.1). */
 export let storeState: i32 = 0;
 
 // ---- loading ----

@@ -72,6 +72,8 @@ export function cmdPay(p1: u8, data: usize, n: i32): u16 {
   const t = timeSeen(rd32(challenge + <usize>DOC_CHALLENGE_LEN));
   if (amount == 0) return refuse(SW_WRONG_DATA, REASON_FORMAT);
   if (cur != currency()) return refuse(SW_WRONG_DATA, REASON_CURRENCY);
+  // a transfer to itself could never be received (RECEIVE refuses its own vouchers)
+  if (p1 == P1_PAY_DEVICE && memory.compare(payee, DEVICE_ID, 8) == 0) return refuse(SW_WRONG_DATA, REASON_FOREIGN);
   if (logFull()) return refuse(SW_NOT_ENOUGH_MEMORY, REASON_LOG_FULL);
   const balance = ws(WS_BALANCE);
   if (amount > limit(LIMIT_MAX_PAYMENT)) return refuse(SW_CONDITIONS_NOT_SATISFIED, REASON_MAX_PAYMENT);
