@@ -222,6 +222,7 @@ export interface WrittenArchive {
   record: ArchiveRecord;
   manifest: Manifest;
   cuts: DeviceCut[];
+  signer: Signer;
 }
 
 /** Step 1 of an archive: the files and the manifest, durable in DIR; the ledger records the run as `writing`. */
@@ -256,7 +257,7 @@ export async function writeArchive(ledger: Ledger, o: ArchiveOptions): Promise<W
   // an interrupted earlier attempt of this run may have left files this one does not list
   const listed = new Set(files.map((f) => f.name));
   if (prior) for (const n of readdirSync(dir)) if (FILE_NAME.test(n) && !listed.has(n)) unlinkSync(join(dir, n));
-  return { record: { ...record, files: files.length, vouchers: flat.length, manifestSha256: sha256(bytes) }, manifest, cuts };
+  return { record: { ...record, files: files.length, vouchers: flat.length, manifestSha256: sha256(bytes) }, manifest, cuts, signer: o.signer };
 }
 
 /** Step 2: one transaction moves exactly the written vouchers out of the hot table (or nothing). */
@@ -277,8 +278,9 @@ export async function commitArchive(ledger: Ledger, w: WrittenArchive): Promise<
     const done: ArchiveRecord = { ...w.record, state: "committed", committedAt: new Date().toISOString() };
     await ledger.putArchive(done);
     await ledger.audit("ledger-archive", {
-      archiveId: done.id, manifestSha256: done.manifestSha256, before: done.before, dir: done.dir, vouchers: moved,
-      files: w.manifest.files.map((f) => f.name), heads: w.manifest.devices.map((d) => `${d.deviceId}#${d.head.counter}:${d.head.chainHash}`),
+      // the manifest's hash binds its files and every device's head to the audit chain
+      archiveId: done.id, manifestSha256: done.manifestSha256, before: done.before, dir: done.dir, vouchers: moved, files: w.manifest.files.length,
+      devices: w.manifest.devices.length, signedBy: hex(w.signer.kid),
     });
     return done;
   });
