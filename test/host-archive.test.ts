@@ -12,44 +12,30 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { VOUCHER_KIND_D2D } from "../protocol/portable/cbor-keys.ts";
 import { archiveCandidates, archiveLedger, commitArchive, MANIFEST_FILE, signManifest, verifyArchive, writeArchive, type ManifestKey, type SignedManifest } from "../host-tools/src/archive.ts";
-import { hex, type Signer } from "../host-tools/src/docs.ts";
+import { hex } from "../host-tools/src/docs.ts";
 import type { FraudCase, Ledger } from "../host-tools/src/ledger/ledger.ts";
 import { MIGRATIONS as PG_MIGRATIONS } from "../host-tools/src/ledger/postgres.ts";
 import { MIGRATIONS as SQLITE_MIGRATIONS, SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
-import { DEVICE_LOG_FORMAT, parseInput, reconcile, POS_EXPORT_FORMAT, type InputFile } from "../host-tools/src/reconcile.ts";
-import { generateKeyPair, keyId, type SuiteName } from "../host-tools/src/sig.ts";
+import { reconcile } from "../host-tools/src/reconcile.ts";
 import { PaperDevice } from "../host-tools/src/synthetic.ts";
 import { BACKENDS, type Backend } from "./support/ledger-backends.ts";
+import { issuer, ledgerWith as ledgerOn, logFile, posFile, threeDevices } from "./support/paper-files.ts";
 
 const M1 = Buffer.from("0000000000000001", "hex");
 const M2 = Buffer.from("0000000000000002", "hex");
 const T = 1_750_000_000;
 const CUT = T + 1000;
-let n = 0;
 
-function issuer(suite: SuiteName): Signer {
-  const key = generateKeyPair(suite);
-  return { suite, key, kid: keyId(key.pub) };
-}
 const P256 = issuer("p256");
 const SM2 = issuer("sm2");
 const BANK = issuer("p256"); // signs the manifests
 const KEYS: ManifestKey[] = [{ kid: hex(BANK.kid), suite: "p256", pub: hex(BANK.key!.pub), status: "active" }];
 
-const posFile = (merchant: Uint8Array, coses: Uint8Array[], terminal = "t1"): InputFile =>
-  parseInput(`pos-${++n}.json`, JSON.stringify({ format: POS_EXPORT_FORMAT, version: 1, terminal, merchant: hex(merchant), exportedAt: "x", vouchers: coses.map((c) => ({ cose: hex(c), receivedAt: "x" })) }));
-const logFile = (d: PaperDevice, coses: Uint8Array[]): InputFile =>
-  parseInput(`log-${++n}.json`, JSON.stringify({ format: DEVICE_LOG_FORMAT, version: 1, deviceId: d.id, readAt: "x", entries: coses.map(hex) }));
 const newDir = () => join(mkdtempSync(join(tmpdir(), "archive-")), "out");
 const caseKeys = (cs: FraudCase[]) => cs.map((c) => [c.kind, c.deviceId, c.counter, c.voucherHash].join("|")).sort();
 
 let backend: Backend;
-async function ledgerWith(...devs: PaperDevice[]): Promise<Ledger> {
-  const l = await backend.fresh();
-  await l.putIssuerKeys([P256, SM2].map((s) => ({ kid: hex(s.kid), suite: s.suite, pub: hex(s.key!.pub), status: "active" })));
-  for (const d of devs) await l.putDevice(d.record());
-  return l;
-}
+const ledgerWith = (...devs: PaperDevice[]): Promise<Ledger> => ledgerOn(backend, [P256, SM2], devs);
 const hot = (l: Ledger) => backend.count(l as never, "vouchers");
 const stubs = (l: Ledger) => backend.count(l as never, "archived_vouchers");
 
@@ -58,9 +44,7 @@ describe.each(BACKENDS)("ledger archive ($label)", (be) => {
   let a: PaperDevice, b: PaperDevice, s: PaperDevice;
   beforeEach(() => {
     backend = be;
-    a = PaperDevice.create(P256);
-    b = PaperDevice.create(P256, { formFactor: "band" });
-    s = PaperDevice.create(SM2, { suite: "sm2", formFactor: "watch" });
+    ({ a, b, s } = threeDevices(P256, SM2));
   });
 
   it("moves settled vouchers before the cut into files; unsettled, fraud and later ones stay hot; value, audit and chains stay checkable", async () => {
