@@ -5,41 +5,22 @@
 // pending, out-of-order files, re-import changes nothing, corrupted export.
 import { beforeEach, describe, expect, it } from "vitest";
 import type { Ledger } from "../host-tools/src/ledger/ledger.ts";
-import { parseInput, reconcile, POS_EXPORT_FORMAT, DEVICE_LOG_FORMAT, type InputFile } from "../host-tools/src/reconcile.ts";
+import { parseInput, reconcile, POS_EXPORT_FORMAT } from "../host-tools/src/reconcile.ts";
 import { PaperDevice } from "../host-tools/src/synthetic.ts";
-import { generateKeyPair, keyId, type SuiteName } from "../host-tools/src/sig.ts";
-import { hex, type Signer } from "../host-tools/src/docs.ts";
+import { hex } from "../host-tools/src/docs.ts";
 import { WalletError, EXIT_DATA } from "../host-tools/src/errors.ts";
 import { BACKENDS, type Backend } from "./support/ledger-backends.ts";
+import { issuer, ledgerWith as ledgerOn, logFile, posFile, threeDevices } from "./support/paper-files.ts";
 
-let n = 0;
 const M1 = Buffer.from("0000000000000001", "hex");
 const M2 = Buffer.from("0000000000000002", "hex");
 const T = 1_750_000_000;
 
-function issuer(suite: SuiteName): Signer {
-  const key = generateKeyPair(suite);
-  return { suite, key, kid: keyId(key.pub) };
-}
 const P256 = issuer("p256");
 const SM2 = issuer("sm2");
 
-function posFile(merchant: Uint8Array, coses: Uint8Array[], terminal = "t1"): InputFile {
-  const name = `pos-${++n}.json`;
-  const text = JSON.stringify({ format: POS_EXPORT_FORMAT, version: 1, terminal, merchant: hex(merchant), exportedAt: "x", vouchers: coses.map((c) => ({ cose: hex(c), receivedAt: "x" })) });
-  return parseInput(name, text);
-}
-function logFile(d: PaperDevice, coses: Uint8Array[]): InputFile {
-  return parseInput(`log-${++n}.json`, JSON.stringify({ format: DEVICE_LOG_FORMAT, version: 1, deviceId: d.id, readAt: "x", entries: coses.map(hex) }));
-}
-
 let backend: Backend;
-async function ledgerWith(...devs: PaperDevice[]) {
-  const l = await backend.fresh();
-  await l.putIssuerKeys([P256, SM2].map((s) => ({ kid: hex(s.kid), suite: s.suite, pub: hex(s.key!.pub), status: "active" })));
-  for (const d of devs) await l.putDevice(d.record());
-  return l;
-}
+const ledgerWith = (...devs: PaperDevice[]) => ledgerOn(backend, [P256, SM2], devs);
 
 const snapshot = async (l: Ledger) => ({
   vouchers: (await Promise.all((await l.devices()).map((d) => l.vouchersOf(d.deviceId)))).flat().map((v) => [v.hash, v.status, v.reason]).sort(),
@@ -52,9 +33,7 @@ describe.each(BACKENDS)("reconcile ($label)", (be) => {
   let a: PaperDevice, b: PaperDevice, s: PaperDevice;
   beforeEach(() => {
     backend = be;
-    a = PaperDevice.create(P256);
-    b = PaperDevice.create(P256, { formFactor: "band" });
-    s = PaperDevice.create(SM2, { suite: "sm2", formFactor: "watch" });
+    ({ a, b, s } = threeDevices(P256, SM2));
   });
 
   it("honest traffic over two POS settles everything with 0 fraud cases", async () => {

@@ -279,11 +279,13 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
   }, { retryConflicts: true }); // the function has no effect outside the ledger: it may run again
 }
 
-/** Everything the ledger holds that bears on one device's verdict (verdict.ts). */
+/** Everything the ledger holds that bears on one device's verdict (verdict.ts). Archived
+ * vouchers are evidence as hot ones are (SPEC §5.13): their stubs carry what the verdict reads,
+ * so a fork, replay or re-presentation against an archived voucher is judged as against a hot one. */
 export async function evidenceOf(ledger: Ledger, dev: DeviceRecord): Promise<DeviceEvidence> {
   return {
     deviceId: dev.deviceId, baseLimits: baseLimitsOf(dev), revokedAt: dev.revoked ? dev.revokedAt : null,
-    vouchers: await ledger.vouchersOf(dev.deviceId, { cose: false }), acks: await ledger.syncAcks(dev.deviceId),
+    vouchers: [...(await ledger.archivedOf(dev.deviceId)), ...(await ledger.vouchersOf(dev.deviceId, { cose: false }))], acks: await ledger.syncAcks(dev.deviceId),
     receipts: await ledger.receiptsOf(dev.deviceId), loads: await ledger.loads(dev.deviceId), incoming: await ledger.transfersTo(dev.deviceId),
   };
 }

@@ -1,7 +1,8 @@
-// `wallet reconcile`, `wallet report`, `wallet audit verify`, `wallet devices …` (host-tools/README.md "Commands").
+// `wallet reconcile`, `wallet report`, `wallet audit verify`, `wallet ledger archive | verify-archive`,
+// `wallet devices …` (host-tools/README.md "Commands").
 import { existsSync } from "node:fs";
 import { register } from "./command.ts";
-import { notFound, refused, usageError } from "../errors.ts";
+import { EXIT_DATA, notFound, refused, usageError } from "../errors.ts";
 import { numberOption, RANGES } from "./numbers.ts";
 import { DEFAULT_LIMITS } from "../synthetic.ts";
 import { LIMIT_OPTIONS, limitsFrom } from "./limits.ts";
@@ -11,6 +12,22 @@ import { reconcile } from "../reconcile.ts";
 import { writeReportPage } from "../report-html.ts";
 import { deviceName, mustDevice, summaryText, withLedger } from "./common.ts";
 import type { DeviceRecord } from "../ledger/ledger.ts";
+import { archiveLedger, MANIFEST_SUITE, prepareArchiveDir, verifyArchive } from "../archive.ts";
+import { Keystore } from "../keystore.ts";
+import { openKeystore } from "./issuer.ts";
+
+/** --before: an ISO date (YYYY-MM-DD, 00:00 UTC), an ISO time with zone (…T12:00:00Z), or Unix seconds. */
+export function parseBefore(v: unknown): number {
+  if (typeof v !== "string" || v === "") throw usageError("ledger archive needs --before DATE (YYYY-MM-DD, an ISO time with Z or an offset, or Unix seconds)");
+  if (/^\d{1,12}$/.test(v)) return Number(v);
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(v);
+  const time = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v);
+  const ms = day ? Date.parse(`${v}T00:00:00Z`) : time ? Date.parse(v) : NaN;
+  // Date.parse rolls 2026-02-30 over to March: a day must come back as written
+  if (!Number.isFinite(ms) || ms < 0 || (day && new Date(ms).toISOString().slice(0, 10) !== v))
+    throw usageError(`--before "${v}" is not a date: give YYYY-MM-DD (00:00 UTC), an ISO time such as 2026-01-31T18:00:00Z, or Unix seconds`);
+  return Math.floor(ms / 1000);
+}
 
 const devRow = (d: DeviceRecord) => ({
   device: d.deviceId, alias: d.alias ?? "", form: d.formFactor, suite: d.suite, state: deviceState(d), currency: currencyCode(d.currency), token: d.token.slice(0, 8) + "…",
@@ -78,6 +95,57 @@ register(
         if (!v.ok) throw refused(`audit: log broken at entry ${v.firstBad}: ${v.reason}`);
         return { data: v, text: `audit log intact: ${v.entries} entries, head ${v.head}` };
       }, false);
+    },
+  },
+  {
+    name: "ledger archive",
+    summary: "move settled, fraud-free vouchers signed before DATE into signed, compressed, content-addressed archive files (the ledger keeps a stub of each)",
+    usage: "--before DATE --out DIR [--per-file N]",
+    options: { before: { type: "string" }, out: { type: "string" }, "per-file": { type: "string" } },
+    optionHelp: {
+      before: "archive vouchers whose time is before DATE: YYYY-MM-DD (00:00 UTC), an ISO time with Z or an offset (2026-01-31T18:00:00Z), or Unix seconds",
+      out: "directory for the archive files and manifest.json (created; must be empty, or hold this ledger's interrupted archive, which is resumed)",
+      "per-file": "vouchers per archive file, 1 to 1000000 (default 10000)",
+    },
+    examples: ["wallet ledger archive --before 2026-01-01 --out /archive/ledger-2025", "wallet ledger archive --before 1767225600 --out /archive/2025 --json"],
+    async run(ctx, _a, o) {
+      const before = parseBefore(o.before);
+      if (typeof o.out !== "string" || o.out === "") throw usageError("ledger archive needs --out DIR");
+      const perFile = numberOption(o, "per-file", { min: 1, max: 1_000_000, unit: "vouchers" }, undefined);
+      const dir = prepareArchiveDir(o.out);
+      return withLedger(ctx, async (l) => {
+        const ks = await openKeystore(ctx);
+        let r;
+        try {
+          r = await archiveLedger(l, { before, dir, signer: ks.signer(MANIFEST_SUITE), perFile });
+        } finally {
+          ks.close();
+        }
+        const when = new Date(before * 1000).toISOString();
+        if (!r) return { data: { archived: 0, before, dir }, text: `nothing to archive: no settled, fraud-free voucher signed before ${when}` };
+        const m = r.manifest;
+        return {
+          data: { archived: m.vouchers, before, dir, archive: r.record, manifest: m },
+          text: [
+            `archived ${m.vouchers} vouchers of ${m.devices.length} devices into ${m.files.length} files in ${dir} (archive ${r.record.id}, manifest sha256 ${r.record.manifestSha256})`,
+            ...m.devices.map((d) => `  ${d.deviceId}: counters ${d.from}-${d.to}, head ${d.head.chainHash.slice(0, 16)}…`),
+          ].join("\n"),
+        };
+      }, false);
+    },
+  },
+  {
+    name: "ledger verify-archive",
+    summary: "check an archive directory: manifest signature, every file's hash and size, every voucher's encoding, each device's chain and head",
+    usage: "DIR",
+    args: [1, 1],
+    examples: ["wallet ledger verify-archive /archive/ledger-2025"],
+    async run(ctx, [dir]) {
+      // the keystore's public part (no passphrase): the keys that may have signed the manifest
+      const c = verifyArchive(dir, Keystore.readPublic(ctx.keystorePath));
+      const data = { ok: !c.problems.length, files: c.files, vouchers: c.vouchers, devices: c.devices, problems: c.problems, archiveId: c.manifest.archiveId };
+      if (!c.problems.length) return { data, text: `ok: ${c.files} files, ${c.vouchers} vouchers, ${c.devices} devices (archive ${c.manifest.archiveId})` };
+      return { data, text: c.problems.join("\n"), exitCode: EXIT_DATA, error: `verify-archive: ${c.problems.length} problem${c.problems.length === 1 ? "" : "s"} in ${dir}` };
     },
   },
   {

@@ -61,6 +61,9 @@ export interface VoucherRecord {
    * received (the payee's RECEIVE receipt), awaiting (no payee sync since), unclaimed
    * (the payee synced without receiving it: credited to the payee's bank account) */
   claim?: Claim | null;
+  /** set on an archived voucher's stub (SPEC §5.13): no COSE bytes here (they are in the
+   * archive file), `prev` rebuilt from the device's archived chain */
+  archived?: boolean;
 }
 
 export type Claim = "received" | "awaiting" | "unclaimed";
@@ -165,6 +168,23 @@ export interface AuditVerdict {
   head?: string;
 }
 
+/** A cold archive of settled vouchers (SPEC §5.13, archive.ts): recorded as `writing` before
+ * its files are written, `committed` in the transaction that moves its vouchers out. */
+export interface ArchiveRecord {
+  id: string; // hex, 16 random bytes: the manifest's archiveId
+  state: "writing" | "committed";
+  /** the directory the files were written to (absolute) */
+  dir: string;
+  /** vouchers signed before this Unix time were candidates */
+  before: number;
+  createdAt: string;
+  committedAt?: string | null;
+  files?: number;
+  vouchers?: number;
+  /** SHA-256 of the signed manifest file's bytes */
+  manifestSha256?: string | null;
+}
+
 export interface TransactionOptions {
   /** PostgreSQL: run `fn` again (up to a bound) when the server aborts the transaction for a
    * deadlock or a serialization failure. Only for functions with no effect outside the
@@ -212,7 +232,7 @@ export interface Ledger {
   syncAcks(deviceId: string): Promise<SyncAck[]>;
   addReceipts(r: ReceiptRecord[]): Promise<number>;
   receiptsOf(deviceId: string): Promise<ReceiptRecord[]>;
-  /** device-to-device vouchers made out to this device */
+  /** device-to-device vouchers made out to this device, archived stubs included (SPEC §5.13) */
   transfersTo(deviceId: string): Promise<VoucherRecord[]>;
   setVoucherClaim(hash: string, claim: Claim | null): Promise<void>;
 
@@ -228,16 +248,35 @@ export interface Ledger {
   rejected(): Promise<RejectedVoucher[]>;
   addSubmissions(s: Submission[]): Promise<number>;
   submissions(voucherHash: string): Promise<Submission[]>;
-  /** a device's vouchers by counter; `cose: false` leaves the bytes out (empty) for speed */
+  /** a device's vouchers by counter (hot ones only: `archivedOf` has the archived stubs);
+   * `cose: false` leaves the bytes out (empty) for speed */
   vouchersOf(deviceId: string, opts?: { cose?: boolean }): Promise<VoucherRecord[]>;
+  /** a hot voucher, or an archived voucher's stub (`archived`, no COSE bytes) */
   voucher(hash: string): Promise<VoucherRecord | null>;
+  /** hot or archived (a fork against an archived voucher makes its stub fraud, SPEC §5.13) */
   setVoucherStatus(hash: string, status: VoucherStatus, reason: string | null): Promise<void>;
   openFraudCase(c: FraudCase): Promise<boolean>; // false when the same case is already open; reopens a closed one
   closeFraudCase(id: number, reason: string): Promise<void>;
   /** open cases (all, or one device's); closed ones too when asked */
   fraudCases(opts?: { deviceId?: string; includeClosed?: boolean }): Promise<FraudCase[]>;
 
-  // reports
+  // cold archives (SPEC §5.13): a stub of each archived voucher stays (identity, counter, chain
+  // hash, amount, payee, status, claim: what the verdict and the summary need), the COSE bytes go
+  /** the device's archived vouchers as stubs, by counter: a prefix 1..k of its chain, `prev`
+   * rebuilt (each links to the one before: they were settled, so their chain held) */
+  archivedOf(deviceId: string): Promise<VoucherRecord[]>;
+  putArchive(a: ArchiveRecord): Promise<void>;
+  archives(): Promise<ArchiveRecord[]>;
+  /** Inside a transaction, before `lockDevices`: no voucher is inserted until it ends
+   * (PostgreSQL: an exclusive advisory lock that every voucher insert takes shared;
+   * SQLite: one writer at a time already) */
+  lockArchive(): Promise<void>;
+  /** Inside a transaction: keeps a stub of each voucher (tagged with the archive) and deletes
+   * it from the hot table; returns how many moved. Vouchers presented again later are
+   * known by their stub (addVouchers skips them). */
+  archiveVouchers(archiveId: string, vs: { deviceId: string; hash: string }[]): Promise<number>;
+
+  // reports (archived vouchers included: value is conserved across an archive)
   summary(): Promise<LedgerSummary>;
 
   // audit log: append-only, hash-chained
@@ -301,11 +340,29 @@ export function deviceFromRow(r: Record<string, any>): DeviceRecord {
   };
 }
 
+/** Archived stubs of one device (rows by counter) with `prev` rebuilt: the first links to the
+ * chain's start (counter 1) and each next one to the chain hash before it (SPEC §5.13). */
+export function stubsFromRows(rows: Record<string, any>[]): VoucherRecord[] {
+  let prev = AUDIT_GENESIS; // 32 zero bytes in hex: the chain's start, as the audit chain's
+  return rows.map((r) => {
+    const v = { ...voucherFromRow({ ...r, prev: r.counter === 1 ? AUDIT_GENESIS : prev, cose: null }), archived: true };
+    prev = v.chainHash;
+    return v;
+  });
+}
+
 /** A vouchers-table row as a VoucherRecord (no cose column: empty bytes). */
 export function voucherFromRow(r: Record<string, any>): VoucherRecord {
   return {
     hash: r.hash, deviceId: r.device_id, counter: r.counter, amount: r.amount, currency: r.currency, payee: r.payee,
     kind: r.kind, time: r.time, prev: r.prev, chainHash: r.chain_hash, balanceAfter: r.balance_after,
     cose: r.cose ? new Uint8Array(r.cose) : new Uint8Array(0), status: r.status, reason: r.reason, claim: r.claim ?? null,
+    ...(r.archived ? { archived: true } : {}),
   };
 }
+
+/** An archives-table row (the same columns in every backend) as an ArchiveRecord. */
+export const archiveFromRow = (r: Record<string, any>): ArchiveRecord => ({
+  id: r.id, state: r.state, dir: r.dir, before: Number(r.before), createdAt: r.created_at, committedAt: r.committed_at ?? null,
+  files: r.files ?? undefined, vouchers: r.vouchers ?? undefined, manifestSha256: r.manifest_sha256 ?? null,
+});

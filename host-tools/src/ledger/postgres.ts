@@ -29,16 +29,16 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { dataError, notFound, storageError, usageError } from "../errors.ts";
 import type {
-  AckState, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
+  AckState, ArchiveRecord, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, TransactionOptions, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
-import { AUDIT_GENESIS, deviceFromRow, verifyAuditChain, voucherFromRow } from "./ledger.ts";
+import { archiveFromRow, AUDIT_GENESIS, deviceFromRow, stubsFromRows, verifyAuditChain, voucherFromRow } from "./ledger.ts";
 import { auditHash } from "./ledger.ts";
 
 /** Hash partitions per device table (fixed by migration 1: changing it means repartitioning). */
 export const PARTITIONS = 8;
 /** The per-device tables: partitioned here, distributed (co-located on device_id) under Citus. */
-export const DEVICE_TABLES = ["devices", "vouchers", "receipts", "loads", "sync_acks", "fraud_cases"] as const;
+export const DEVICE_TABLES = ["devices", "vouchers", "receipts", "loads", "sync_acks", "fraud_cases", "archived_vouchers"] as const;
 
 const T = `TEXT COLLATE "C"`; // byte order, as SQLite's BINARY: ORDER BY gives the same rows in the same order
 
@@ -99,6 +99,26 @@ export const MIGRATIONS: Migration[] = [
   `ALTER TABLE fraud_cases ADD COLUMN closed_at ${T};
    ALTER TABLE fraud_cases ADD COLUMN closed_reason ${T};
    ALTER TABLE issuer_keys ADD COLUMN revoked_at BIGINT;`,
+  // 3: SQLite's version 7: cold archives (SPEC §5.13): the archive runs, and a stub per archived
+  // voucher (no COSE bytes, no prev), partitioned by device like the vouchers; all_vouchers
+  // is what the reports read. Vouchers presented again after their archive are skipped by
+  // addVouchers (a lookup under the archive lock, not a trigger: COPY counts its rows itself)
+  `CREATE TABLE archives (id ${T} PRIMARY KEY, state ${T} NOT NULL, dir ${T} NOT NULL, before BIGINT NOT NULL, created_at ${T} NOT NULL,
+     committed_at ${T}, files BIGINT, vouchers BIGINT, manifest_sha256 ${T});
+   CREATE TABLE archived_vouchers (hash ${T} NOT NULL, device_id ${T} NOT NULL, counter BIGINT NOT NULL, amount BIGINT NOT NULL,
+     currency BIGINT NOT NULL, payee ${T} NOT NULL, kind INTEGER NOT NULL, time BIGINT NOT NULL, chain_hash ${T} NOT NULL,
+     balance_after BIGINT NOT NULL, status ${T} NOT NULL, reason ${T}, claim ${T}, archive ${T} NOT NULL,
+     PRIMARY KEY (device_id, hash)) PARTITION BY HASH (device_id);
+   ${partitions("archived_vouchers")}
+   CREATE INDEX archived_vouchers_hash ON archived_vouchers (hash);
+   CREATE INDEX archived_vouchers_device ON archived_vouchers (device_id, counter);
+   CREATE INDEX archived_vouchers_payee ON archived_vouchers (payee, kind);
+   CREATE VIEW all_vouchers AS
+     SELECT hash, device_id, counter, amount, currency, payee, kind, time, prev, chain_hash, balance_after, cose, status, reason, claim, 0 AS archived FROM vouchers
+     UNION ALL SELECT hash, device_id, counter, amount, currency, payee, kind, time, ''::text AS prev, chain_hash, balance_after, NULL::bytea AS cose, status, reason, claim, 1 AS archived
+     FROM archived_vouchers;
+   DROP VIEW settlements;
+   CREATE VIEW settlements AS SELECT hash AS voucher_hash, device_id AS payer, payee, amount, currency, kind FROM all_vouchers WHERE status = 'settled';`,
 ];
 
 const GENESIS = AUDIT_GENESIS;
@@ -107,6 +127,8 @@ const now = () => new Date().toISOString();
 const LOCK_SPACE = 0x77616c6c; // "wall"
 const AUDIT_LOCK = 1;
 const MIGRATE_LOCK = 2;
+/** Taken shared by every voucher insert, exclusive by an archive's commit (lockArchive). */
+const ARCHIVE_LOCK = 3;
 /** How often a transaction aborted for a deadlock or serialization failure runs again. */
 const MAX_ATTEMPTS = 25;
 
@@ -490,11 +512,12 @@ export class PostgresLedger implements Ledger {
   }
 
   async transfersTo(deviceId: string): Promise<VoucherRecord[]> {
-    return (await this.q("SELECT * FROM vouchers WHERE payee = $1 AND kind = 1 ORDER BY device_id, counter, hash", [deviceId])).rows.map(toVoucher);
+    return (await this.q("SELECT * FROM all_vouchers WHERE payee = $1 AND kind = 1 ORDER BY device_id, counter, hash", [deviceId])).rows.map(toVoucher);
   }
 
   async setVoucherClaim(hash: string, claim: Claim | null): Promise<void> {
-    await this.q("UPDATE vouchers SET claim = $1 WHERE hash = $2", [claim, hash]);
+    if (((await this.q("UPDATE vouchers SET claim = $1 WHERE hash = $2", [claim, hash])).rowCount ?? 0) === 0)
+      await this.q("UPDATE archived_vouchers SET claim = $1 WHERE hash = $2", [claim, hash]);
   }
 
   async hasImport(sourceHash: string): Promise<boolean> {
@@ -518,7 +541,17 @@ export class PostgresLedger implements Ledger {
 
   async addVouchers(vs: VoucherRecord[]): Promise<number> {
     if (!vs.length) return 0;
-    return this.transaction(() => (this.bulk === "copy" ? this.copyVouchers(vs) : this.insertVouchers(vs)));
+    return this.transaction(async () => {
+      // an archive commits between two imports, never inside one (lockArchive); vouchers it
+      // holds are known: presented again, they are skipped as a hot duplicate would be
+      await this.q("SELECT pg_advisory_xact_lock_shared($1, $2)", [LOCK_SPACE, ARCHIVE_LOCK]);
+      const known = new Set(
+        (await this.q("SELECT hash FROM archived_vouchers WHERE (device_id, hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))", [vs.map((v) => v.deviceId), vs.map((v) => v.hash)])).rows.map((r) => r.hash as string),
+      );
+      const fresh = known.size ? vs.filter((v) => !known.has(v.hash)) : vs;
+      if (!fresh.length) return 0;
+      return this.bulk === "copy" ? this.copyVouchers(fresh) : this.insertVouchers(fresh);
+    });
   }
 
   /** COPY into the session's staging table, then one INSERT … ON CONFLICT DO NOTHING (COPY has no ON CONFLICT). */
@@ -597,12 +630,47 @@ export class PostgresLedger implements Ledger {
   }
 
   async voucher(hash: string): Promise<VoucherRecord | null> {
-    const r = (await this.q("SELECT * FROM vouchers WHERE hash = $1 LIMIT 1", [hash])).rows[0];
+    const r = (await this.q("SELECT * FROM all_vouchers WHERE hash = $1 LIMIT 1", [hash])).rows[0];
     return r ? toVoucher(r) : null;
   }
 
   async setVoucherStatus(hash: string, status: VoucherStatus, reason: string | null): Promise<void> {
-    await this.q("UPDATE vouchers SET status = $1, reason = $2 WHERE hash = $3", [status, reason, hash]);
+    if (((await this.q("UPDATE vouchers SET status = $1, reason = $2 WHERE hash = $3", [status, reason, hash])).rowCount ?? 0) === 0)
+      await this.q("UPDATE archived_vouchers SET status = $1, reason = $2 WHERE hash = $3", [status, reason, hash]);
+  }
+
+  async archivedOf(deviceId: string): Promise<VoucherRecord[]> {
+    return stubsFromRows((await this.q("SELECT * FROM archived_vouchers WHERE device_id = $1 ORDER BY counter, hash", [deviceId])).rows);
+  }
+
+  async putArchive(a: ArchiveRecord): Promise<void> {
+    await this.q(
+      `INSERT INTO archives (id, state, dir, before, created_at, committed_at, files, vouchers, manifest_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, before = excluded.before, committed_at = excluded.committed_at, files = excluded.files,
+         vouchers = excluded.vouchers, manifest_sha256 = excluded.manifest_sha256`,
+      [a.id, a.state, a.dir, a.before, a.createdAt, a.committedAt ?? null, a.files ?? null, a.vouchers ?? null, a.manifestSha256 ?? null],
+    );
+  }
+
+  async archives(): Promise<ArchiveRecord[]> {
+    return (await this.q("SELECT * FROM archives ORDER BY created_at, id")).rows.map(archiveFromRow);
+  }
+
+  async lockArchive(): Promise<void> {
+    if (!this.inside) throw new Error("ledger: lockArchive outside a transaction locks nothing");
+    await this.q("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_SPACE, ARCHIVE_LOCK]);
+  }
+
+  async archiveVouchers(archiveId: string, vs: { deviceId: string; hash: string }[]): Promise<number> {
+    if (!vs.length) return 0;
+    const keys = [vs.map((v) => v.deviceId), vs.map((v) => v.hash)];
+    const sel = "(device_id, hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))";
+    await this.q(
+      `INSERT INTO archived_vouchers (hash, device_id, counter, amount, currency, payee, kind, time, chain_hash, balance_after, status, reason, claim, archive)
+       SELECT hash, device_id, counter, amount, currency, payee, kind, time, chain_hash, balance_after, status, reason, claim, $3 FROM vouchers WHERE ${sel}`,
+      [...keys, archiveId],
+    );
+    return (await this.q(`DELETE FROM vouchers WHERE ${sel}`, keys)).rowCount ?? 0;
   }
 
   async openFraudCase(c: FraudCase): Promise<boolean> {
@@ -635,13 +703,13 @@ export class PostgresLedger implements Ledger {
       `SELECT payee, COUNT(*)::bigint AS vouchers, COALESCE(SUM(amount) FILTER (WHERE status = 'settled'), 0)::bigint AS settled,
          COALESCE(SUM(amount) FILTER (WHERE status = 'pending'), 0)::bigint AS pending,
          COALESCE(SUM(amount) FILTER (WHERE status = 'fraud'), 0)::bigint AS held
-       FROM vouchers WHERE kind = 0 GROUP BY payee ORDER BY payee`,
+       FROM all_vouchers WHERE kind = 0 GROUP BY payee ORDER BY payee`,
     )).rows as LedgerSummary["merchants"];
     const devices = (await this.q(
       `WITH l AS (SELECT device_id, SUM(amount) AS loaded FROM loads WHERE receipt IS NOT NULL GROUP BY device_id),
          v AS (SELECT device_id, SUM(amount) AS spent, COUNT(*) AS vouchers, COUNT(*) FILTER (WHERE status = 'fraud') AS fraud,
-                 COUNT(*) FILTER (WHERE status = 'pending') AS pending FROM vouchers GROUP BY device_id),
-         r AS (SELECT payee AS device_id, SUM(amount) AS received FROM vouchers WHERE kind = 1 AND claim = 'received' GROUP BY payee)
+                 COUNT(*) FILTER (WHERE status = 'pending') AS pending FROM all_vouchers GROUP BY device_id),
+         r AS (SELECT payee AS device_id, SUM(amount) AS received FROM all_vouchers WHERE kind = 1 AND claim = 'received' GROUP BY payee)
        SELECT d.device_id AS "deviceId", d.alias, d.revoked, COALESCE(l.loaded, 0)::bigint AS loaded, COALESCE(v.spent, 0)::bigint AS spent,
          COALESCE(r.received, 0)::bigint AS received, COALESCE(v.vouchers, 0)::bigint AS vouchers, COALESCE(v.fraud, 0)::bigint AS fraud,
          COALESCE(v.pending, 0)::bigint AS pending
@@ -652,11 +720,11 @@ export class PostgresLedger implements Ledger {
       `SELECT
          (SELECT COALESCE(SUM(amount), 0) FROM loads WHERE receipt IS NOT NULL)::bigint AS loaded,
          (SELECT COALESCE(SUM(amount), 0) FROM loads WHERE receipt IS NULL AND void_at IS NULL)::bigint AS pending_loads,
-         (SELECT COALESCE(SUM(amount), 0) FROM vouchers WHERE kind = 0)::bigint AS paid,
-         (SELECT COALESCE(SUM(amount), 0) FROM vouchers WHERE kind = 0 AND status = 'settled')::bigint AS settled,
-         (SELECT COALESCE(SUM(amount), 0) FROM vouchers WHERE kind = 0 AND status = 'fraud')::bigint AS held,
-         (SELECT COALESCE(SUM(amount), 0) FROM vouchers WHERE kind = 1 AND claim = 'unclaimed')::bigint AS unclaimed,
-         (SELECT COALESCE(SUM(amount), 0) FROM vouchers WHERE kind = 1 AND (claim IS NULL OR claim = 'awaiting'))::bigint AS in_flight,
+         (SELECT COALESCE(SUM(amount), 0) FROM all_vouchers WHERE kind = 0)::bigint AS paid,
+         (SELECT COALESCE(SUM(amount), 0) FROM all_vouchers WHERE kind = 0 AND status = 'settled')::bigint AS settled,
+         (SELECT COALESCE(SUM(amount), 0) FROM all_vouchers WHERE kind = 0 AND status = 'fraud')::bigint AS held,
+         (SELECT COALESCE(SUM(amount), 0) FROM all_vouchers WHERE kind = 1 AND claim = 'unclaimed')::bigint AS unclaimed,
+         (SELECT COALESCE(SUM(amount), 0) FROM all_vouchers WHERE kind = 1 AND (claim IS NULL OR claim = 'awaiting'))::bigint AS in_flight,
          (SELECT COUNT(*) FROM fraud_cases WHERE closed_at IS NULL)::bigint AS cases,
          (SELECT COUNT(*) FROM rejected)::bigint AS rejected`,
     )).rows[0];

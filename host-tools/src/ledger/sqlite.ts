@@ -11,10 +11,10 @@ import { dirname } from "node:path";
 import { dataError, sqliteStorageText, storageError, usageError } from "../errors.ts";
 import { signedPartId } from "../voucher-check.ts";
 import type {
-  AckState, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
+  AckState, ArchiveRecord, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
-import { AUDIT_GENESIS, deviceFromRow, verifyAuditChain, voucherFromRow } from "./ledger.ts";
+import { archiveFromRow, AUDIT_GENESIS, deviceFromRow, stubsFromRows, verifyAuditChain, voucherFromRow } from "./ledger.ts";
 import { auditHash } from "./ledger.ts";
 
 export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
@@ -90,6 +90,25 @@ export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
   // 6: issuer key states (SPEC §5.12): when a key was revoked as compromised
   // (Unix s; NULL: never): nothing it signed after that time is trusted
   `ALTER TABLE issuer_keys ADD COLUMN revoked_at INTEGER;`,
+  // 7: cold archives (SPEC §5.13): the archive runs, and a stub per archived voucher (no COSE
+  // bytes, no prev: rebuilt from the chain) so that the verdict still sees every counter and
+  // the summary every amount; a voucher presented again after its archive is known (trigger);
+  // all_vouchers is what the reports read
+  `CREATE TABLE archives (id TEXT PRIMARY KEY, state TEXT NOT NULL, dir TEXT NOT NULL, before INTEGER NOT NULL, created_at TEXT NOT NULL,
+     committed_at TEXT, files INTEGER, vouchers INTEGER, manifest_sha256 TEXT);
+   CREATE TABLE archived_vouchers (hash TEXT PRIMARY KEY, device_id TEXT NOT NULL, counter INTEGER NOT NULL, amount INTEGER NOT NULL,
+     currency INTEGER NOT NULL, payee TEXT NOT NULL, kind INTEGER NOT NULL, time INTEGER NOT NULL, chain_hash TEXT NOT NULL,
+     balance_after INTEGER NOT NULL, status TEXT NOT NULL, reason TEXT, claim TEXT, archive TEXT NOT NULL);
+   CREATE INDEX archived_vouchers_device ON archived_vouchers(device_id, counter);
+   CREATE INDEX archived_vouchers_payee ON archived_vouchers(payee, kind);
+   CREATE TRIGGER vouchers_archived_known BEFORE INSERT ON vouchers
+     WHEN EXISTS (SELECT 1 FROM archived_vouchers WHERE hash = NEW.hash) BEGIN SELECT RAISE(IGNORE); END;
+   CREATE VIEW all_vouchers AS
+     SELECT hash, device_id, counter, amount, currency, payee, kind, time, prev, chain_hash, balance_after, cose, status, reason, claim, 0 AS archived FROM vouchers
+     UNION ALL SELECT hash, device_id, counter, amount, currency, payee, kind, time, '' AS prev, chain_hash, balance_after, NULL AS cose, status, reason, claim, 1 AS archived
+     FROM archived_vouchers;
+   DROP VIEW settlements;
+   CREATE VIEW settlements AS SELECT hash AS voucher_hash, device_id AS payer, payee, amount, currency, kind FROM all_vouchers WHERE status = 'settled';`,
 ];
 
 const GENESIS = AUDIT_GENESIS;
@@ -401,11 +420,12 @@ export class SqliteLedger implements Ledger {
   }
 
   async transfersTo(deviceId: string): Promise<VoucherRecord[]> {
-    return (this.st("SELECT * FROM vouchers WHERE payee = ? AND kind = 1 ORDER BY device_id, counter, hash").all(deviceId) as Row[]).map(toVoucher);
+    return (this.st("SELECT * FROM all_vouchers WHERE payee = ? AND kind = 1 ORDER BY device_id, counter, hash").all(deviceId) as Row[]).map(toVoucher);
   }
 
   async setVoucherClaim(hash: string, claim: Claim | null): Promise<void> {
-    this.st("UPDATE vouchers SET claim = ? WHERE hash = ?").run(claim, hash);
+    if (this.st("UPDATE vouchers SET claim = ? WHERE hash = ?").run(claim, hash).changes === 0)
+      this.st("UPDATE archived_vouchers SET claim = ? WHERE hash = ?").run(claim, hash);
   }
 
   async hasImport(sourceHash: string): Promise<boolean> {
@@ -475,12 +495,44 @@ export class SqliteLedger implements Ledger {
   }
 
   async voucher(hash: string): Promise<VoucherRecord | null> {
-    const r = this.st("SELECT * FROM vouchers WHERE hash = ?").get(hash) as Row | undefined;
+    const r = this.st("SELECT * FROM all_vouchers WHERE hash = ?").get(hash) as Row | undefined;
     return r ? toVoucher(r) : null;
   }
 
   async setVoucherStatus(hash: string, status: VoucherStatus, reason: string | null): Promise<void> {
-    this.st("UPDATE vouchers SET status = ?, reason = ? WHERE hash = ?").run(status, reason, hash);
+    if (this.st("UPDATE vouchers SET status = ?, reason = ? WHERE hash = ?").run(status, reason, hash).changes === 0)
+      this.st("UPDATE archived_vouchers SET status = ?, reason = ? WHERE hash = ?").run(status, reason, hash);
+  }
+
+  async archivedOf(deviceId: string): Promise<VoucherRecord[]> {
+    return stubsFromRows(this.st("SELECT * FROM archived_vouchers WHERE device_id = ? ORDER BY counter, hash").all(deviceId) as Row[]);
+  }
+
+  async putArchive(a: ArchiveRecord): Promise<void> {
+    this.st(
+      `INSERT INTO archives (id, state, dir, before, created_at, committed_at, files, vouchers, manifest_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, before = excluded.before, committed_at = excluded.committed_at, files = excluded.files,
+         vouchers = excluded.vouchers, manifest_sha256 = excluded.manifest_sha256`,
+    ).run(a.id, a.state, a.dir, a.before, a.createdAt, a.committedAt ?? null, a.files ?? null, a.vouchers ?? null, a.manifestSha256 ?? null);
+  }
+
+  async archives(): Promise<ArchiveRecord[]> {
+    return (this.st("SELECT * FROM archives ORDER BY created_at, id").all() as Row[]).map(archiveFromRow);
+  }
+
+  async lockArchive(): Promise<void> {
+    // BEGIN IMMEDIATE made this the only writer: no voucher goes in until it commits
+  }
+
+  async archiveVouchers(archiveId: string, vs: { deviceId: string; hash: string }[]): Promise<number> {
+    const keep = this.st(
+      `INSERT INTO archived_vouchers (hash, device_id, counter, amount, currency, payee, kind, time, chain_hash, balance_after, status, reason, claim, archive)
+       SELECT hash, device_id, counter, amount, currency, payee, kind, time, chain_hash, balance_after, status, reason, claim, ? FROM vouchers WHERE hash = ? AND device_id = ?`,
+    );
+    const drop = this.st("DELETE FROM vouchers WHERE hash = ? AND device_id = ?");
+    let n = 0;
+    for (const v of vs) if (keep.run(archiveId, v.hash, v.deviceId).changes === 1) n += drop.run(v.hash, v.deviceId).changes;
+    return n;
   }
 
   async openFraudCase(c: FraudCase): Promise<boolean> {
@@ -512,18 +564,18 @@ export class SqliteLedger implements Ledger {
         `SELECT payee, COUNT(*) AS vouchers, SUM(CASE WHEN status = 'settled' THEN amount ELSE 0 END) AS settled,
            SUM(CASE WHEN status = 'pending' THEN amount ELSE 0 END) AS pending,
            SUM(CASE WHEN status = 'fraud' THEN amount ELSE 0 END) AS held
-         FROM vouchers WHERE kind = 0 GROUP BY payee ORDER BY payee`,
+         FROM all_vouchers WHERE kind = 0 GROUP BY payee ORDER BY payee`,
       )
       .all() as LedgerSummary["merchants"];
     const devices = (this.db
       .prepare(
         `SELECT d.device_id AS deviceId, d.alias, d.revoked,
            (SELECT COALESCE(SUM(amount), 0) FROM loads l WHERE l.device_id = d.device_id AND l.receipt IS NOT NULL) AS loaded,
-           (SELECT COALESCE(SUM(amount), 0) FROM vouchers v WHERE v.device_id = d.device_id) AS spent,
-           (SELECT COALESCE(SUM(amount), 0) FROM vouchers v WHERE v.payee = d.device_id AND v.kind = 1 AND v.claim = 'received') AS received,
-           (SELECT COUNT(*) FROM vouchers v WHERE v.device_id = d.device_id) AS vouchers,
-           (SELECT COUNT(*) FROM vouchers v WHERE v.device_id = d.device_id AND v.status = 'fraud') AS fraud,
-           (SELECT COUNT(*) FROM vouchers v WHERE v.device_id = d.device_id AND v.status = 'pending') AS pending
+           (SELECT COALESCE(SUM(amount), 0) FROM all_vouchers v WHERE v.device_id = d.device_id) AS spent,
+           (SELECT COALESCE(SUM(amount), 0) FROM all_vouchers v WHERE v.payee = d.device_id AND v.kind = 1 AND v.claim = 'received') AS received,
+           (SELECT COUNT(*) FROM all_vouchers v WHERE v.device_id = d.device_id) AS vouchers,
+           (SELECT COUNT(*) FROM all_vouchers v WHERE v.device_id = d.device_id AND v.status = 'fraud') AS fraud,
+           (SELECT COUNT(*) FROM all_vouchers v WHERE v.device_id = d.device_id AND v.status = 'pending') AS pending
          FROM devices d ORDER BY d.device_id`,
       )
       .all() as Row[]).map((r) => ({ ...r, revoked: !!r.revoked })) as LedgerSummary["devices"];
@@ -531,11 +583,11 @@ export class SqliteLedger implements Ledger {
     // the ledger counts value on a device only with the device's receipt (DESIGN §8)
     const loaded = one("SELECT COALESCE(SUM(amount), 0) AS n FROM loads WHERE receipt IS NOT NULL");
     const pendingLoads = one("SELECT COALESCE(SUM(amount), 0) AS n FROM loads WHERE receipt IS NULL AND void_at IS NULL");
-    const paidToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0");
-    const settledToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0 AND status = 'settled'");
-    const heldForFraud = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 0 AND status = 'fraud'");
-    const unclaimedTransfers = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 1 AND claim = 'unclaimed'");
-    const transfersInFlight = one("SELECT COALESCE(SUM(amount), 0) AS n FROM vouchers WHERE kind = 1 AND (claim IS NULL OR claim = 'awaiting')");
+    const paidToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM all_vouchers WHERE kind = 0");
+    const settledToMerchants = one("SELECT COALESCE(SUM(amount), 0) AS n FROM all_vouchers WHERE kind = 0 AND status = 'settled'");
+    const heldForFraud = one("SELECT COALESCE(SUM(amount), 0) AS n FROM all_vouchers WHERE kind = 0 AND status = 'fraud'");
+    const unclaimedTransfers = one("SELECT COALESCE(SUM(amount), 0) AS n FROM all_vouchers WHERE kind = 1 AND claim = 'unclaimed'");
+    const transfersInFlight = one("SELECT COALESCE(SUM(amount), 0) AS n FROM all_vouchers WHERE kind = 1 AND (claim IS NULL OR claim = 'awaiting')");
     return {
       merchants, devices, loaded, paidToMerchants, settledToMerchants, heldForFraud, unclaimedTransfers, transfersInFlight, pendingLoads,
       inCirculation: loaded - paidToMerchants - unclaimedTransfers - transfersInFlight,
