@@ -16,7 +16,7 @@ import { hex } from "../host-tools/src/docs.ts";
 import type { FraudCase, Ledger } from "../host-tools/src/ledger/ledger.ts";
 import { MIGRATIONS as PG_MIGRATIONS } from "../host-tools/src/ledger/postgres.ts";
 import { MIGRATIONS as SQLITE_MIGRATIONS, SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
-import { reconcile } from "../host-tools/src/reconcile.ts";
+import { deviceRowsOf, reconcile } from "../host-tools/src/reconcile.ts";
 import { PaperDevice } from "../host-tools/src/synthetic.ts";
 import { BACKENDS, type Backend } from "./support/ledger-backends.ts";
 import { issuer, ledgerWith as ledgerOn, logFile, posFile, threeDevices } from "./support/paper-files.ts";
@@ -106,6 +106,26 @@ describe.each(BACKENDS)("ledger archive ($label)", (be) => {
     expect(coldRun.all).toEqual(hotRun.all);
     expect(coldRun.summary).toEqual(hotRun.summary);
     expect(coldRun.summary.heldForFraud).toBe(200 + 999);
+  });
+
+  it("reconciliation's batched reads (evidenceMany) give each device exactly its single reads: stubs, hot vouchers, transfers, cases", async () => {
+    const l = await ledgerWith(a, b, s);
+    const clone = a.clone();
+    const early = [a.pay(100, M1, T), a.pay(50, Buffer.from(b.id, "hex"), T + 1, VOUCHER_KIND_D2D), s.pay(70, M1, T + 2)];
+    await reconcile(l, [posFile(M1, [early[0], early[2]]), logFile(a, [early[1]])]);
+    await archiveLedger(l, { before: CUT, dir: newDir(), signer: BANK });
+    const late = [a.pay(30, M2, CUT + 1), clone.pay(999, M2, CUT + 2), s.pay(5, Buffer.from(b.id, "hex"), CUT + 3, VOUCHER_KIND_D2D)];
+    await reconcile(l, [posFile(M2, late.slice(0, 2)), logFile(s, [late[2]])]);
+    expect((await l.fraudCases()).length).toBeGreaterThan(0);
+    const ids = [a.id, b.id, s.id, "00000000000000ff"]; // the last: a merchant, not a device
+    const single = new Map<string, unknown>();
+    for (const id of ids) {
+      const dev = await l.device(id);
+      if (dev) single.set(id, await deviceRowsOf(l, dev));
+    }
+    // SQLite reads device by device (no round trips to save); PostgreSQL in one query per table
+    if (be.name === "sqlite") expect(l.evidenceMany).toBeUndefined();
+    else expect(await l.evidenceMany!(ids)).toEqual(single);
   });
 
   it("an exact re-upload of an archived voucher is a duplicate (no case, no second settlement); by another merchant it is a replay, as when hot", async () => {

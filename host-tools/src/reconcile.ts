@@ -17,7 +17,7 @@ import { CERT_SCHEMA, RECEIPT_SCHEMA, decodeSigned, type DeviceCert, type Limits
 import { peekDocType } from "./fast-voucher.ts";
 import { certRefOf, hex, verifySigned, type TrustedKey } from "./docs.ts";
 import { parseInput, type InputFile } from "./exchange.ts";
-import type { DeviceRecord, FraudCase, Ledger, ReceiptRecord, Submission, VoucherRecord } from "./ledger/ledger.ts";
+import type { DeviceRecord, DeviceRows, FraudCase, Ledger, ReceiptRecord, Submission, VoucherRecord, VoucherStatusChange } from "./ledger/ledger.ts";
 import { isHighS, toLowS } from "./sig.ts";
 import { judgeDevice, type DeviceEvidence } from "./verdict.ts";
 import { validityProblem } from "./trust.ts";
@@ -234,35 +234,48 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     // touching one waits, and judges it after this commits, over all the evidence
     const judged = [...touched].sort();
     await ledger.lockDevices(judged);
-    for (const id of judged) {
-      const dev = await ledger.device(id);
-      if (!dev) continue; // a payee id that is not a device of ours (a merchant)
-      const ev = await evidenceOf(ledger, dev);
-      const verdict = judgeDevice(ev);
-      for (const v of ev.vouchers) {
-        const s = verdict.status.get(v.hash)!;
-        if (s.status !== v.status || s.reason !== v.reason) await ledger.setVoucherStatus(v.hash, s.status, s.reason);
-      }
-      for (const v of ev.incoming) {
-        const c = verdict.claims.get(v.hash) ?? null;
-        if (c !== (v.claim ?? null)) await ledger.setVoucherClaim(v.hash, c);
-      }
-      for (const l of ev.loads) {
-        const r = verdict.confirmedLoads.get(l.seq);
-        if (r && !l.receipt) {
-          await ledger.addLoad({ ...l, receipt: r.cose });
-          confirmedLoads.push({ deviceId: id, seq: l.seq });
+    for (let k = 0; k < judged.length; k += EVIDENCE_BATCH) {
+      // read in batches where a query is a round trip (PostgreSQL); the status changes of a
+      // batch are written together: no device's verdict reads another's statuses
+      const ids = judged.slice(k, k + EVIDENCE_BATCH);
+      const many = ledger.evidenceMany ? await ledger.evidenceMany(ids) : null;
+      const changes: VoucherStatusChange[] = [];
+      for (const id of ids) {
+        let rows: DeviceRows | undefined;
+        if (many) rows = many.get(id);
+        else {
+          const dev = await ledger.device(id);
+          rows = dev ? await deviceRowsOf(ledger, dev) : undefined;
         }
+        if (!rows) continue; // a payee id that is not a device of ours (a merchant)
+        const ev = evidenceFrom(rows);
+        const verdict = judgeDevice(ev);
+        for (const v of ev.vouchers) {
+          const s = verdict.status.get(v.hash)!;
+          if (s.status !== v.status || s.reason !== v.reason) changes.push({ deviceId: id, hash: v.hash, status: s.status, reason: s.reason });
+        }
+        for (const v of ev.incoming) {
+          const c = verdict.claims.get(v.hash) ?? null;
+          if (c !== (v.claim ?? null)) await ledger.setVoucherClaim(v.hash, c);
+        }
+        for (const l of ev.loads) {
+          const r = verdict.confirmedLoads.get(l.seq);
+          if (r && !l.receipt) {
+            await ledger.addLoad({ ...l, receipt: r.cose });
+            confirmedLoads.push({ deviceId: id, seq: l.seq });
+          }
+        }
+        // the ledger holds exactly the verdict's cases for the device: a case judged on part of
+        // the evidence that the whole no longer gives is closed (replay and tampered are judged
+        // per file, not by the verdict, and stay)
+        const key = (c: FraudCase) => `${c.kind}|${c.counter}|${c.voucherHash}`;
+        const given = new Set(verdict.cases.map(key));
+        for (const c of rows.cases)
+          if (VERDICT_KINDS.has(c.kind) && !given.has(key(c))) (await ledger.closeFraudCase(c.id!, "no longer given by the evidence"), closedCases.push(c));
+        for (const c of verdict.cases) await openCase(c);
+        if (verdict.gaps.length) pendingGaps.push({ deviceId: id, ranges: verdict.gaps });
       }
-      // the ledger holds exactly the verdict's cases for the device: a case judged on part of
-      // the evidence that the whole no longer gives is closed (replay and tampered are judged
-      // per file, not by the verdict, and stay)
-      const key = (c: FraudCase) => `${c.kind}|${c.counter}|${c.voucherHash}`;
-      const given = new Set(verdict.cases.map(key));
-      for (const c of await ledger.fraudCases({ deviceId: id }))
-        if (VERDICT_KINDS.has(c.kind) && !given.has(key(c))) (await ledger.closeFraudCase(c.id!, "no longer given by the evidence"), closedCases.push(c));
-      for (const c of verdict.cases) await openCase(c);
-      if (verdict.gaps.length) pendingGaps.push({ deviceId: id, ranges: verdict.gaps });
+      await ledger.setVoucherStatuses(changes);
     }
     await ledger.addSubmissions(subs);
     for (const { file } of batches) await ledger.addImport(file.hash, file.name, file.kind, { entries: file.coses.length });
@@ -283,10 +296,26 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
  * vouchers are evidence as hot ones are (SPEC §5.13): their stubs carry what the verdict reads,
  * so a fork, replay or re-presentation against an archived voucher is judged as against a hot one. */
 export async function evidenceOf(ledger: Ledger, dev: DeviceRecord): Promise<DeviceEvidence> {
+  return evidenceFrom(await deviceRowsOf(ledger, dev));
+}
+
+/** Devices whose evidence is read together (Ledger.evidenceMany): a few queries per batch, not per device. */
+const EVIDENCE_BATCH = 500;
+
+/** What reconciliation reads of one device, by the single-device reads (Ledger.evidenceMany gives the same for many). */
+export async function deviceRowsOf(ledger: Ledger, dev: DeviceRecord): Promise<DeviceRows> {
+  const id = dev.deviceId;
+  return {
+    device: dev, archived: await ledger.archivedOf(id), vouchers: await ledger.vouchersOf(id, { cose: false }), acks: await ledger.syncAcks(id),
+    receipts: await ledger.receiptsOf(id), loads: await ledger.loads(id), incoming: await ledger.transfersTo(id), cases: await ledger.fraudCases({ deviceId: id }),
+  };
+}
+
+function evidenceFrom(r: DeviceRows): DeviceEvidence {
+  const dev = r.device;
   return {
     deviceId: dev.deviceId, baseLimits: baseLimitsOf(dev), revokedAt: dev.revoked ? dev.revokedAt : null,
-    vouchers: [...(await ledger.archivedOf(dev.deviceId)), ...(await ledger.vouchersOf(dev.deviceId, { cose: false }))], acks: await ledger.syncAcks(dev.deviceId),
-    receipts: await ledger.receiptsOf(dev.deviceId), loads: await ledger.loads(dev.deviceId), incoming: await ledger.transfersTo(dev.deviceId),
+    vouchers: [...r.archived, ...r.vouchers], acks: r.acks, receipts: r.receipts, loads: r.loads, incoming: r.incoming,
   };
 }
 

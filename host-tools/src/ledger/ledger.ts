@@ -255,6 +255,12 @@ export interface Ledger {
   voucher(hash: string): Promise<VoucherRecord | null>;
   /** hot or archived (a fork against an archived voucher makes its stub fraud, SPEC §5.13) */
   setVoucherStatus(hash: string, status: VoucherStatus, reason: string | null): Promise<void>;
+  /** many `setVoucherStatus` at once (reconciliation's verdicts: one statement on PostgreSQL) */
+  setVoucherStatuses(changes: readonly VoucherStatusChange[]): Promise<void>;
+  /** Reconciliation's reads for many devices in one query per table, where a query costs a
+   * round trip (PostgreSQL); without it, reconciliation reads device by device. Each map
+   * entry is exactly what the single-device reads give, in their order. */
+  evidenceMany?(deviceIds: readonly string[]): Promise<Map<string, DeviceRows>>;
   openFraudCase(c: FraudCase): Promise<boolean>; // false when the same case is already open; reopens a closed one
   closeFraudCase(id: number, reason: string): Promise<void>;
   /** open cases (all, or one device's); closed ones too when asked */
@@ -342,6 +348,42 @@ export function deviceFromRow(r: Record<string, any>): DeviceRecord {
 
 /** Archived stubs of one device (rows by counter) with `prev` rebuilt: the first links to the
  * chain's start (counter 1) and each next one to the chain hash before it (SPEC §5.13). */
+/** A voucher's new status and reason, as a verdict gives it. */
+export interface VoucherStatusChange {
+  deviceId: string;
+  hash: string;
+  status: VoucherStatus;
+  reason: string | null;
+}
+
+/** What reconciliation reads of one device (Ledger.evidenceMany): the single-device reads' results. */
+export interface DeviceRows {
+  device: DeviceRecord;
+  /** archivedOf */
+  archived: VoucherRecord[];
+  /** vouchersOf(id, { cose: false }) */
+  vouchers: VoucherRecord[];
+  acks: SyncAck[];
+  receipts: ReceiptRecord[];
+  loads: LoadRecord[];
+  /** transfersTo */
+  incoming: VoucherRecord[];
+  /** fraudCases({ deviceId }): the open ones */
+  cases: FraudCase[];
+}
+
+/** Rows of several devices, ordered by device first, as one list per device (the order within kept). */
+export function groupByDevice<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const r of rows) {
+    const k = key(r);
+    let l = m.get(k);
+    if (!l) m.set(k, (l = []));
+    l.push(r);
+  }
+  return m;
+}
+
 export function stubsFromRows(rows: Record<string, any>[]): VoucherRecord[] {
   let prev = AUDIT_GENESIS; // 32 zero bytes in hex: the chain's start, as the audit chain's
   return rows.map((r) => {

@@ -32,7 +32,7 @@ import type {
   AckState, ArchiveRecord, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, TransactionOptions, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
-import { archiveFromRow, AUDIT_GENESIS, deviceFromRow, stubsFromRows, verifyAuditChain, voucherFromRow } from "./ledger.ts";
+import { archiveFromRow, AUDIT_GENESIS, deviceFromRow, groupByDevice, stubsFromRows, verifyAuditChain, voucherFromRow, type DeviceRows, type VoucherStatusChange } from "./ledger.ts";
 import { auditHash } from "./ledger.ts";
 
 /** Hash partitions per device table (fixed by migration 1: changing it means repartitioning). */
@@ -146,6 +146,24 @@ const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byt
 const toDevice = deviceFromRow;
 
 const toVoucher = voucherFromRow;
+/** vouchers' columns but the COSE bytes (reconciliation's reads) */
+const VOUCHER_COLS_NO_COSE = "hash, device_id, counter, amount, currency, payee, kind, time, prev, chain_hash, balance_after, NULL AS cose, status, reason, claim";
+const loadOf = (r: Record<string, any>): LoadRecord => ({
+  deviceId: r.device_id, seq: r.seq, amount: r.amount, currency: r.currency, expiry: r.expiry, auth: new Uint8Array(r.auth),
+  receipt: bytes(r.receipt), issuedAt: r.created_at, voided: r.void_at !== null,
+});
+const ackOf = (r: Record<string, any>): SyncAck => ({
+  deviceId: r.device_id, upToCounter: r.up_to_counter, time: r.time, revocationVersion: r.revocation_version, ack: new Uint8Array(r.ack),
+  limits: r.limits ? JSON.parse(r.limits) : null, state: r.state,
+});
+const receiptOf = (r: Record<string, any>): ReceiptRecord => ({
+  hash: r.hash, deviceId: r.device_id, kind: r.kind, ref: r.ref, amount: r.amount, currency: r.currency, counter: r.counter, time: r.time,
+  balanceAfter: r.balance_after, cose: new Uint8Array(r.cose), source: r.source,
+});
+const caseOf = (r: Record<string, any>): FraudCase => ({
+  id: r.id, kind: r.kind, deviceId: r.device_id, counter: r.counter, voucherHash: r.voucher_hash, detail: r.detail, openedAt: r.opened_at,
+  closedAt: r.closed_at ?? null,
+});
 
 /** The URL with its password hidden: what messages and `path` show. */
 export function redactUrl(url: string): string {
@@ -460,10 +478,7 @@ export class PostgresLedger implements Ledger {
 
   async loads(deviceId?: string): Promise<LoadRecord[]> {
     const rows = deviceId ? (await this.q("SELECT * FROM loads WHERE device_id = $1 ORDER BY seq", [deviceId])).rows : (await this.q("SELECT * FROM loads ORDER BY device_id, seq")).rows;
-    return rows.map((r) => ({
-      deviceId: r.device_id, seq: r.seq, amount: r.amount, currency: r.currency, expiry: r.expiry, auth: new Uint8Array(r.auth),
-      receipt: bytes(r.receipt), issuedAt: r.created_at, voided: r.void_at !== null,
-    }));
+    return rows.map(loadOf);
   }
 
   async voidLoad(deviceId: string, seq: number): Promise<void> {
@@ -488,10 +503,7 @@ export class PostgresLedger implements Ledger {
   }
 
   async syncAcks(deviceId: string): Promise<SyncAck[]> {
-    return (await this.q("SELECT * FROM sync_acks WHERE device_id = $1 ORDER BY time", [deviceId])).rows.map((r) => ({
-      deviceId: r.device_id, upToCounter: r.up_to_counter, time: r.time, revocationVersion: r.revocation_version, ack: new Uint8Array(r.ack),
-      limits: r.limits ? JSON.parse(r.limits) : null, state: r.state,
-    }));
+    return (await this.q("SELECT * FROM sync_acks WHERE device_id = $1 ORDER BY time", [deviceId])).rows.map(ackOf);
   }
 
   async addReceipts(rs: ReceiptRecord[]): Promise<number> {
@@ -505,10 +517,7 @@ export class PostgresLedger implements Ledger {
   }
 
   async receiptsOf(deviceId: string): Promise<ReceiptRecord[]> {
-    return (await this.q("SELECT * FROM receipts WHERE device_id = $1 ORDER BY counter, time, hash", [deviceId])).rows.map((r) => ({
-      hash: r.hash, deviceId: r.device_id, kind: r.kind, ref: r.ref, amount: r.amount, currency: r.currency, counter: r.counter, time: r.time,
-      balanceAfter: r.balance_after, cose: new Uint8Array(r.cose), source: r.source,
-    }));
+    return (await this.q("SELECT * FROM receipts WHERE device_id = $1 ORDER BY counter, time, hash", [deviceId])).rows.map(receiptOf);
   }
 
   async transfersTo(deviceId: string): Promise<VoucherRecord[]> {
@@ -625,7 +634,7 @@ export class PostgresLedger implements Ledger {
   }
 
   async vouchersOf(deviceId: string, opts: { cose?: boolean } = {}): Promise<VoucherRecord[]> {
-    const cols = opts.cose === false ? "hash, device_id, counter, amount, currency, payee, kind, time, prev, chain_hash, balance_after, NULL AS cose, status, reason, claim" : "*";
+    const cols = opts.cose === false ? VOUCHER_COLS_NO_COSE : "*";
     return (await this.q(`SELECT ${cols} FROM vouchers WHERE device_id = $1 ORDER BY counter, hash`, [deviceId])).rows.map(toVoucher);
   }
 
@@ -637,6 +646,40 @@ export class PostgresLedger implements Ledger {
   async setVoucherStatus(hash: string, status: VoucherStatus, reason: string | null): Promise<void> {
     if (((await this.q("UPDATE vouchers SET status = $1, reason = $2 WHERE hash = $3", [status, reason, hash])).rowCount ?? 0) === 0)
       await this.q("UPDATE archived_vouchers SET status = $1, reason = $2 WHERE hash = $3", [status, reason, hash]);
+  }
+
+  async setVoucherStatuses(changes: readonly VoucherStatusChange[]): Promise<void> {
+    if (!changes.length) return;
+    // by (device_id, hash): partition pruning; what is not hot is an archived stub
+    const args = [changes.map((c) => c.deviceId), changes.map((c) => c.hash), changes.map((c) => c.status), changes.map((c) => c.reason)];
+    const set = (t: string) =>
+      `UPDATE ${t} v SET status = c.status, reason = c.reason FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS c(device_id, hash, status, reason)
+       WHERE v.device_id = c.device_id AND v.hash = c.hash`;
+    if (((await this.q(set("vouchers"), args)).rowCount ?? 0) < changes.length) await this.q(set("archived_vouchers"), args);
+  }
+
+  async evidenceMany(deviceIds: readonly string[]): Promise<Map<string, DeviceRows>> {
+    const ids = [...deviceIds];
+    const q = async (sql: string) => (await this.q(sql, [ids])).rows;
+    // one query per table for all the devices (a round trip each), ordered by device, then as the single reads
+    const devices = (await q("SELECT * FROM devices WHERE device_id = ANY($1)")).map(toDevice);
+    const by = <T>(rows: T[], key: (r: T) => string) => groupByDevice(rows, key);
+    const archived = by(await q("SELECT * FROM archived_vouchers WHERE device_id = ANY($1) ORDER BY device_id, counter, hash"), (r) => r.device_id);
+    const vouchers = by((await q(`SELECT ${VOUCHER_COLS_NO_COSE} FROM vouchers WHERE device_id = ANY($1) ORDER BY device_id, counter, hash`)).map(toVoucher), (v) => v.deviceId);
+    const acks = by((await q("SELECT * FROM sync_acks WHERE device_id = ANY($1) ORDER BY device_id, time")).map(ackOf), (a) => a.deviceId);
+    const receipts = by((await q("SELECT * FROM receipts WHERE device_id = ANY($1) ORDER BY device_id, counter, time, hash")).map(receiptOf), (r) => r.deviceId);
+    const loads = by((await q("SELECT * FROM loads WHERE device_id = ANY($1) ORDER BY device_id, seq")).map(loadOf), (l) => l.deviceId);
+    const incoming = by((await q("SELECT * FROM all_vouchers WHERE payee = ANY($1) AND kind = 1 ORDER BY payee, device_id, counter, hash")).map(toVoucher), (v) => v.payee);
+    const cases = by((await q("SELECT * FROM fraud_cases WHERE closed_at IS NULL AND device_id = ANY($1) ORDER BY device_id, id")).map(caseOf), (c) => c.deviceId);
+    const out = new Map<string, DeviceRows>();
+    for (const device of devices) {
+      const id = device.deviceId;
+      out.set(id, {
+        device, archived: stubsFromRows(archived.get(id) ?? []), vouchers: vouchers.get(id) ?? [], acks: acks.get(id) ?? [], receipts: receipts.get(id) ?? [],
+        loads: loads.get(id) ?? [], incoming: incoming.get(id) ?? [], cases: (cases.get(id) ?? []).sort((a, b) => a.id! - b.id!),
+      });
+    }
+    return out;
   }
 
   async archivedOf(deviceId: string): Promise<VoucherRecord[]> {
@@ -691,10 +734,7 @@ export class PostgresLedger implements Ledger {
 
   async fraudCases(opts: { deviceId?: string; includeClosed?: boolean } = {}): Promise<FraudCase[]> {
     const where = [opts.includeClosed ? "true" : "closed_at IS NULL", opts.deviceId ? "device_id = $1" : "true"].join(" AND ");
-    return (await this.q(`SELECT * FROM fraud_cases WHERE ${where} ORDER BY id`, opts.deviceId ? [opts.deviceId] : [])).rows.map((r) => ({
-      id: r.id, kind: r.kind, deviceId: r.device_id, counter: r.counter, voucherHash: r.voucher_hash, detail: r.detail, openedAt: r.opened_at,
-      closedAt: r.closed_at ?? null,
-    }));
+    return (await this.q(`SELECT * FROM fraud_cases WHERE ${where} ORDER BY id`, opts.deviceId ? [opts.deviceId] : [])).rows.map(caseOf);
   }
 
   async summary(): Promise<LedgerSummary> {

@@ -14,7 +14,7 @@ import type {
   AckState, ArchiveRecord, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
-import { archiveFromRow, AUDIT_GENESIS, deviceFromRow, stubsFromRows, verifyAuditChain, voucherFromRow } from "./ledger.ts";
+import { archiveFromRow, AUDIT_GENESIS, deviceFromRow, stubsFromRows, verifyAuditChain, voucherFromRow, type VoucherStatusChange } from "./ledger.ts";
 import { auditHash } from "./ledger.ts";
 
 export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
@@ -502,6 +502,13 @@ export class SqliteLedger implements Ledger {
   async setVoucherStatus(hash: string, status: VoucherStatus, reason: string | null): Promise<void> {
     if (this.st("UPDATE vouchers SET status = ?, reason = ? WHERE hash = ?").run(status, reason, hash).changes === 0)
       this.st("UPDATE archived_vouchers SET status = ?, reason = ? WHERE hash = ?").run(status, reason, hash);
+  }
+
+  async setVoucherStatuses(changes: readonly VoucherStatusChange[]): Promise<void> {
+    // a statement costs no round trip here: the single update, in one transaction
+    await this.transaction(async () => {
+      for (const c of changes) await this.setVoucherStatus(c.hash, c.status, c.reason);
+    });
   }
 
   async archivedOf(deviceId: string): Promise<VoucherRecord[]> {
