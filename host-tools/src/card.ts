@@ -185,45 +185,65 @@ export class WalletCard {
   }
 
   getPublicKey(): Promise<Uint8Array> {
-    return this.exec({ ins: A.INS_GET_PUBLIC_KEY, ne: 256, what: "GET PUBLIC KEY" });
+    return this.exec(adminCmd.getPublicKey());
   }
 
   // --- personalization and administration: inside the SCP03 session (`secure`) ---
-  private sec(c: Cmd): Promise<Uint8Array> {
+  /** A command inside the open secure channel (an error before any APDU when none is open). */
+  sec(c: Cmd): Promise<Uint8Array> {
     if (!this.secure) throw deviceError(`${c.what}: needs an open secure channel`);
     return this.exec(c, { secure: true });
   }
   setIdentity(suite: number, formFactor: number, currency: number, token: Uint8Array) {
-    return this.sec({ ins: A.INS_SET_IDENTITY, data: cat(Uint8Array.of(suite, formFactor), u16(currency), token), what: "SET IDENTITY" });
+    return this.sec(adminCmd.setIdentity(suite, formFactor, currency, token));
   }
   setLimits(values: number[]) {
-    return this.sec({ ins: A.INS_SET_LIMITS, data: cat(...values.map(u32)), what: "SET LIMITS" });
+    return this.sec(adminCmd.setLimits(values));
   }
   putIssuerKey(slot: number, kid: Uint8Array, pub: Uint8Array) {
-    return this.sec({ ins: A.INS_PUT_ISSUER_KEY, p1: slot, data: cat(Uint8Array.of(kid.length), kid, pub), what: "PUT ISSUER KEY" });
+    return this.sec(adminCmd.putIssuerKey(slot, kid, pub));
   }
   generateKey() {
-    return this.sec({ ins: A.INS_GENERATE_KEY, ne: 256, what: "GENERATE KEY" });
+    return this.sec(adminCmd.generateKey());
   }
   putCertificate(cert: Uint8Array) {
-    return this.sec({ ins: A.INS_PUT_CERTIFICATE, data: cert, what: "PUT CERTIFICATE" });
+    return this.sec(adminCmd.putCertificate(cert));
   }
   setPin(pin: string) {
-    return this.sec({ ins: A.INS_SET_PIN, data: pinBlock(pin), what: "SET PIN" });
+    return this.sec(adminCmd.setPin(pin));
   }
   setPuk(puk: string) {
-    return this.sec({ ins: A.INS_SET_PUK, data: pinBlock(puk), what: "SET PUK" });
+    return this.sec(adminCmd.setPuk(puk));
   }
   finalize(time: number) {
-    return this.sec({ ins: A.INS_FINALIZE, data: u32(time), what: "FINALIZE" });
+    return this.sec(adminCmd.finalize(time));
   }
   putKey(p1: number, data: Uint8Array) {
-    return this.sec({ ins: A.INS_PUT_KEY, p1, p2: A.P2_PUT_KEY_MULTIPLE, data, ne: 256, what: "PUT KEY" });
+    return this.sec(adminCmd.putKey(p1, data));
   }
   lifecycle(ins: typeof A.INS_LOCK | typeof A.INS_UNLOCK | typeof A.INS_TERMINATE, what: string) {
     return this.sec({ ins, what });
   }
 }
+
+/**
+ * The personalization and administration commands (SPEC §3.3) as data: built once, sent by
+ * WalletCard inside its secure channel and by the applet tests over their harness.
+ */
+export const adminCmd = {
+  setIdentity: (suite: number, formFactor: number, currency: number, token: Uint8Array): Cmd =>
+    ({ ins: A.INS_SET_IDENTITY, data: cat(Uint8Array.of(suite, formFactor), u16(currency), token), what: "SET IDENTITY" }),
+  setLimits: (values: number[]): Cmd => ({ ins: A.INS_SET_LIMITS, data: cat(...values.map(u32)), what: "SET LIMITS" }),
+  putIssuerKey: (slot: number, kid: Uint8Array, pub: Uint8Array): Cmd =>
+    ({ ins: A.INS_PUT_ISSUER_KEY, p1: slot, data: cat(Uint8Array.of(kid.length), kid, pub), what: "PUT ISSUER KEY" }),
+  generateKey: (): Cmd => ({ ins: A.INS_GENERATE_KEY, ne: 256, what: "GENERATE KEY" }),
+  getPublicKey: (): Cmd => ({ ins: A.INS_GET_PUBLIC_KEY, ne: 256, what: "GET PUBLIC KEY" }),
+  putCertificate: (cert: Uint8Array): Cmd => ({ ins: A.INS_PUT_CERTIFICATE, data: cert, what: "PUT CERTIFICATE" }),
+  setPin: (pin: string): Cmd => ({ ins: A.INS_SET_PIN, data: pinBlock(pin), what: "SET PIN" }),
+  setPuk: (puk: string): Cmd => ({ ins: A.INS_SET_PUK, data: pinBlock(puk), what: "SET PUK" }),
+  finalize: (time: number): Cmd => ({ ins: A.INS_FINALIZE, data: u32(time), what: "FINALIZE" }),
+  putKey: (p1: number, data: Uint8Array): Cmd => ({ ins: A.INS_PUT_KEY, p1, p2: A.P2_PUT_KEY_MULTIPLE, data, ne: 256, what: "PUT KEY" }),
+};
 
 /** The GET STATUS response fields (SPEC §3.3, offsets STATUS_OFF_* in protocol/portable/apdu.ts);
  * `d` holds at least STATUS_RESP_LEN bytes. */

@@ -62,6 +62,11 @@ export class AppletHarness {
     return this.send(A.CLA_ISO, ins, p1, p2, data, ne, this.secure !== null);
   }
 
+  /** A command as the host tools build it (host-tools/src/card.ts Cmd), in the channel when one is open. */
+  exec(c: { cla?: number; ins: number; p1?: number; p2?: number; data?: Uint8Array; ne?: number }): Resp {
+    return this.send(c.cla ?? A.CLA_PROPRIETARY, c.ins, c.p1, c.p2, c.data, c.ne ?? 0, this.secure !== null);
+  }
+
   select(): Resp {
     this.secure = null;
     return this.send(A.CLA_ISO, A.INS_SELECT, A.P1_SELECT_BY_AID, A.P2_SELECT_FIRST, AID);
