@@ -114,3 +114,14 @@ describe("the host card over the shared client", () => {
     await expect(new WalletCard(channel(["90"])).getCertificate()).rejects.toThrow("test-reader: response without a status word");
   });
 });
+
+describe("byte helpers (protocol/src/bytes.ts)", () => {
+  it("u32 and u16 are big-endian and wrap; cat joins in order; hex and unhex are inverse", async () => {
+    const { u16, u32, unhex } = await import("../protocol/src/bytes.ts");
+    expect(hex(u32(0x01020304))).toBe("01020304");
+    expect(hex(u32(-1))).toBe("ffffffff");
+    expect(hex(u16(0x1_0203))).toBe("0203");
+    expect(hex(cat(Uint8Array.of(1), new Uint8Array(0), Uint8Array.of(2, 3)))).toBe("010203");
+    expect(unhex("00ff10")).toEqual(Uint8Array.of(0, 0xff, 0x10));
+  });
+});
