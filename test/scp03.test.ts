@@ -13,7 +13,7 @@ import {
 import { parseCommand, encodeResponse } from "../protocol/src/apdu.ts";
 import { cat } from "../protocol/src/bytes.ts";
 import { SUITE_SM2_SM3_SM4, SUITE_P256_SHA256_AES128 } from "../protocol/portable/suite.ts";
-import { SCP03_DC_DIVERSIFY_ENC, SCP03_DC_DIVERSIFY_MAC, SCP03_DC_DIVERSIFY_DEK } from "../protocol/portable/scp03.ts";
+import { SCP03_DC_DIVERSIFY_ENC, SCP03_DC_DIVERSIFY_MAC, SCP03_DC_DIVERSIFY_DEK, SCP03_SL_FULL } from "../protocol/portable/scp03.ts";
 
 const w = loadSymWasmSync();
 const { x } = w;
@@ -155,13 +155,13 @@ describe("channel failures", () => {
   const keys = { enc: unhex("11".repeat(16)), mac: unhex("22".repeat(16)), dek: unhex("33".repeat(16)) };
   beforeEach(async () => {
     card = new Card(AES, keys);
-    sess = await Scp03Session.open(card.transmit, keys, { suite: AES, level: 0x33, keyVersion: 0x30 });
+    sess = await Scp03Session.open(card.transmit, keys, { suite: AES, level: SCP03_SL_FULL, keyVersion: 0x30 });
   });
 
   it("a corrupted C-MAC, header or ciphertext is refused with 6982 and closes the channel", async () => {
     for (const pos of [0, 1, 2, 4, 5, 12, -1]) {
       card = new Card(AES, keys);
-      sess = await Scp03Session.open(card.transmit, keys, { suite: AES, level: 0x33, keyVersion: 0x30 });
+      sess = await Scp03Session.open(card.transmit, keys, { suite: AES, level: SCP03_SL_FULL, keyVersion: 0x30 });
       const a = sess.wrap(unhex("8030000004deadbeef00"));
       const bad = a.slice();
       bad[pos < 0 ? bad.length - 2 : pos] ^= pos === 0 ? 0x40 : 0x01;

@@ -10,6 +10,7 @@ import { SUITE_P256_SHA256_AES128 } from "../../protocol/portable/suite.ts";
 import { CERT_SCHEMA, RECEIPT_SCHEMA, decodeSigned, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
 import { GP_DEFAULT_KEYS, Scp03Session, type ScpKeys } from "../../protocol/src/scp03.ts";
 import * as L from "../../protocol/portable/limits.ts";
+import { SCP03_SL_FULL } from "../../protocol/portable/scp03.ts";
 import { ApduError } from "../../protocol/src/sw.ts";
 import { WalletCard, type CardStatus } from "./card.ts";
 import { persoSteps, type PersoOutcome, type PersoPlan } from "./perso.ts";
@@ -27,7 +28,6 @@ import { limitsProblem } from "./limits-rule.ts";
 import { certAt, compromisedKids, compromisedSlot, keyUpdateFor, ledgerKeys, signerForSlots, slotsFrom } from "./trust.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
-const SCP_LEVEL = 0x33; // C-MAC + C-DEC + R-MAC + R-ENC: keys and PINs travel encrypted
 const CERT_VALIDITY_S = 4 * 365 * 86400;
 const LOAD_VALIDITY_S = 86400;
 
@@ -62,7 +62,7 @@ async function connect(channel: Channel): Promise<{ card: WalletCard; deviceId: 
 /** Opens SCP03 with the keys a device in this state holds (GP default before PUT KEY). */
 async function openChannel(card: WalletCard, keys: ScpKeys, suite: number, keyVersion: number): Promise<void> {
   try {
-    card.secure = await Scp03Session.open((a) => card.channel.transmit(a), keys, { suite, level: SCP_LEVEL, keyVersion });
+    card.secure = await Scp03Session.open((a) => card.channel.transmit(a), keys, { suite, level: SCP03_SL_FULL, keyVersion });
   } catch (e) {
     throw deviceError(`${card.channel.name}: secure channel refused: ${(e as Error).message}`);
   }

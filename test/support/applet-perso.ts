@@ -5,7 +5,7 @@
 // Host-side helper; reusable by host-tools tests.
 import * as A from "../../protocol/portable/apdu.ts";
 import { FORM_CARD } from "../../protocol/portable/cbor-keys.ts";
-import { SCP03_SL_CDEC, SCP03_SL_CMAC, SCP03_SL_RENC, SCP03_SL_RMAC } from "../../protocol/portable/scp03.ts";
+import { SCP03_SL_FULL } from "../../protocol/portable/scp03.ts";
 import { SW_NO_ERROR } from "../../protocol/portable/sw.ts";
 import { GP_DEFAULT_KEYS, Scp03Session, diversifyKeys, type ScpKeys } from "../../protocol/src/scp03.ts";
 import type { Limits } from "../../protocol/src/formats.ts";
@@ -15,7 +15,6 @@ import { persoSteps as hostPersoSteps, type PersoOutcome, type PersoPlan } from 
 import { AppletHarness, type Resp } from "./applet-device.ts";
 import { DEFAULT_LIMITS, TestIssuer, type SuiteId } from "./applet-issuer.ts";
 
-export const FULL_LEVEL = SCP03_SL_CMAC | SCP03_SL_CDEC | SCP03_SL_RMAC | SCP03_SL_RENC;
 export const T0 = 1_760_000_000; // personalization time of the tests (Unix s)
 
 export interface PersoOptions {
@@ -41,7 +40,7 @@ export interface Personalized {
 }
 
 /** Opens SCP03 on the harness (keys default: GP default keys; cipher AES until the suite is set). */
-export async function openChannel(h: AppletHarness, keys: ScpKeys, suite: number, level = FULL_LEVEL): Promise<Scp03Session> {
+export async function openChannel(h: AppletHarness, keys: ScpKeys, suite: number, level: number = SCP03_SL_FULL): Promise<Scp03Session> {
   h.secure = null;
   const s = await Scp03Session.open(async (apdu) => h.dev.transmit(apdu), keys, { suite, level, keyVersion: 0 });
   h.secure = s;
