@@ -103,7 +103,7 @@ describe("malformed issuer-signed documents", () => {
     const h = new AppletHarness({ seed: `adv-cert-${Math.random()}` });
     const { steps, result } = persoSteps(h, issuer);
     for (const [name, run] of steps) {
-      if (name === "put certificate") break;
+      if (name === "certificate") break;
       await run();
     }
     const fields = (limits: Uint8Array) => cat(
@@ -284,9 +284,10 @@ describe("SYNC: new limits the device cannot honour (SPEC §3.3 SYNC, SET LIMITS
       expect(readLog(w).length).toBe(before.logCount); // nothing pruned (the load receipt and the voucher)
     }
     // SET LIMITS refuses the same values (the one rule)
-    const { openChannel, limitsBytes } = await import("./support/applet-perso.ts");
+    const { openChannel } = await import("./support/applet-perso.ts");
+    const { setLimitsCmd } = await import("../host-tools/src/perso.ts");
     await openChannel(w.h, w.p.keys, P256);
-    for (const bad of [capBelow, payAboveCap]) expect(w.h.cmd(A.INS_SET_LIMITS, 0, 0, limitsBytes(bad)).sw.toString(16)).toBe("6a80");
+    for (const bad of [capBelow, payAboveCap]) expect(w.h.exec(setLimitsCmd(bad)).sw.toString(16)).toBe("6a80");
     w.h.select();
     expect(snapshot(w.h.status())).toEqual(snapshot(before));
     // the old max payment still holds (the refused ack did not raise it)

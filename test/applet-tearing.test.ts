@@ -13,7 +13,8 @@ import { DeviceOffError } from "../wearable-sim/src/device.ts";
 import type { NorFlash, TearMode } from "../wearable-sim/src/flash.ts";
 import { AppletHarness, pinBlock, type Resp, type Status } from "./support/applet-device.ts";
 import { DEFAULT_LIMITS, TestIssuer, type SuiteId } from "./support/applet-issuer.ts";
-import { T0, identityData, limitsBytes, openChannel } from "./support/applet-perso.ts";
+import { T0, openChannel } from "./support/applet-perso.ts";
+import { persoSteps, type PersoOutcome } from "../host-tools/src/perso.ts";
 import { activeWallet, challengeOf, load, loadDoc, pay, receiveData, syncAck, type Wallet } from "./support/applet-wallet.ts";
 import { cat, u32be } from "./support/applet-device.ts";
 
@@ -231,39 +232,34 @@ describe.each([["P-256", SUITE_P256_SHA256_AES128], ["SM2", SUITE_SM2_SM3_SM4]] 
     const deviceId = h.select().data.slice(A.SELECT_OFF_DEVICE_ID, A.SELECT_OFF_DEVICE_ID + 8);
     const AES = SUITE_P256_SHA256_AES128; // the channel cipher until SET IDENTITY names the suite (SPEC §9)
     const keys = diversifyKeys(issuer.master, deviceId, AES);
-    const token = new Uint8Array(16).fill(3);
-    let pub: Uint8Array = new Uint8Array(0);
-    const certOf = () => issuer.cert({
-      deviceId, token, suite, publicKey: pub, formFactor: FORM_CARD, currency: 978, limits: DEFAULT_LIMITS, notBefore: 0, notAfter: T0 * 2,
-    });
-    type Cmd = [string, () => [number, number, number, Uint8Array]];
-    const steps: Cmd[] = [
-      ["PUT KEY", () => [A.INS_PUT_KEY, 0, A.P2_PUT_KEY_MULTIPLE, putKeyData(1, keys, GP_DEFAULT_KEYS.dek, AES)]],
-      ["SET IDENTITY", () => [A.INS_SET_IDENTITY, 0, 0, identityData(suite, FORM_CARD, 978, token)]],
-      ["SET LIMITS", () => [A.INS_SET_LIMITS, 0, 0, limitsBytes(DEFAULT_LIMITS)]],
-      ["GENERATE KEY", () => [A.INS_GENERATE_KEY, 0, 0, new Uint8Array(0)]],
-      ["PUT ISSUER KEY", () => [A.INS_PUT_ISSUER_KEY, 1, 0, cat(Uint8Array.of(4), issuer.kid, issuer.key.pub)]],
-      ["PUT CERTIFICATE", () => [A.INS_PUT_CERTIFICATE, 0, 0, certOf()]],
-      ["SET PIN", () => [A.INS_SET_PIN, 0, 0, pinBlock("2468")]],
-      ["SET PUK", () => [A.INS_SET_PUK, 0, 0, pinBlock("13572468")]],
-      ["FINALIZE", () => [A.INS_FINALIZE, 0, 0, u32be(T0)]],
-    ];
+    const out: PersoOutcome = {};
+    // the host's own sequence (host-tools/src/perso.ts), the issuer key in slot 0
+    const steps = persoSteps({
+      putKey: { kvn: 1, keys, oldDek: GP_DEFAULT_KEYS.dek }, suite, formFactor: FORM_CARD, currency: 978, token: new Uint8Array(16).fill(3),
+      limits: DEFAULT_LIMITS, issuerKeys: [{ kid: issuer.kid, pub: issuer.key.pub }], hasKey: false,
+      certificate: (publicKey) => issuer.cert({
+        deviceId, token: new Uint8Array(16).fill(3), suite, publicKey, formFactor: FORM_CARD, currency: 978, limits: DEFAULT_LIMITS, notBefore: 0, notAfter: T0 * 2,
+      }),
+      pin: "2468", puk: "13572468", time: T0,
+    }, out);
+    expect(steps.map((s) => s.name)).toEqual(["put-key", "identity", "limits", "issuer-keys", "key", "certificate", "pin", "puk", "finalize"]);
     let covered = 0;
-    for (const [name, build] of steps) {
-      const sessionKeys = name === "PUT KEY" ? GP_DEFAULT_KEYS : keys;
-      const cipher = name === "PUT KEY" || name === "SET IDENTITY" ? AES : suite;
-      const [ins, p1, p2, data] = build();
+    for (const step of steps) {
+      const name = step.name;
+      const sessionKeys = name === "put-key" ? GP_DEFAULT_KEYS : keys;
+      const cipher = name === "put-key" || name === "identity" ? AES : suite;
+      const c = step.cmd();
       const points = await tearEverywhere(h.dev.flash, {
         prepare: async (x) => { await openChannel(x, sessionKeys, cipher); },
-        op: (x) => x.cmd(ins, p1, p2, data),
+        op: (x) => x.exec(c),
       });
       expect(points, name).toBeGreaterThan(0);
       covered += points;
       // advance the live device by the same step
       await openChannel(h, sessionKeys, cipher);
-      const r = h.cmd(ins, p1, p2, data);
+      const r = h.exec(c);
       expect(r.sw, name).toBe(0x9000);
-      if (name === "GENERATE KEY") pub = r.data;
+      step.took?.(r.data);
       h.select();
     }
     expect(h.status().lifecycle).toBe(3);

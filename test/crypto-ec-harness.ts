@@ -50,8 +50,8 @@ export const CURVE = {
   },
 } as const;
 
-export const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
-export const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "hex"));
+import { hex, unhex } from "../protocol/src/bytes.ts";
+export { hex, unhex };
 export const toBe32 = (x: bigint): Uint8Array => unhex(x.toString(16).padStart(64, "0"));
 export const fromBe = (b: Uint8Array): bigint => (b.length ? BigInt("0x" + hex(b)) : 0n);
 

@@ -11,7 +11,8 @@ import { limitsProblem } from "../host-tools/src/limits-rule.ts";
 import { issueSyncAck } from "../host-tools/src/docs.ts";
 import { generateKeyPair } from "../host-tools/src/sig.ts";
 import { DEFAULT_LIMITS } from "./support/applet-issuer.ts";
-import { T0, limitsBytes, openChannel } from "./support/applet-perso.ts";
+import { T0, openChannel } from "./support/applet-perso.ts";
+import { setLimitsCmd } from "../host-tools/src/perso.ts";
 import { activeWallet, load, syncAck } from "./support/applet-wallet.ts";
 
 const P256 = SUITE_P256_SHA256_AES128;
@@ -37,7 +38,7 @@ describe("limitsProblem agrees with the device", () => {
     const cases = grid();
     let refused = 0;
     await openChannel(w.h, w.p.keys, P256);
-    const set = cases.map((l) => w.h.cmd(A.INS_SET_LIMITS, 0, 0, limitsBytes(l)).sw);
+    const set = cases.map((l) => w.h.exec(setLimitsCmd(l)).sw);
     w.h.select();
     const synced = cases.map((l, i) => w.h.cmd(A.INS_SYNC, 0, 0, syncAck(w, w.h.status().counter, T0 + 100 + i, { limits: l })).sw);
     const disagree: string[] = [];

@@ -1,5 +1,6 @@
 // ISO/IEC 7816-4 §5.1 command/response APDU codec (protocol/src/apdu.ts): the seven cases,
 // strict length checks against test/vectors/iso7816, and fast-check round trips.
+import { hex as hexOf } from "../protocol/src/bytes.ts";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { SW_NO_ERROR, SW_WRONG_DATA } from "../protocol/portable/sw.ts";
@@ -9,7 +10,6 @@ import { ApduError } from "../protocol/src/sw.ts";
 import vec from "./vectors/iso7816/command-apdus.json" with { type: "json" };
 
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "hex"));
-const toHex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 describe("command APDU vectors (ISO 7816-4 §5.1)", () => {
   for (const v of vec.valid) {
@@ -17,7 +17,7 @@ describe("command APDU vectors (ISO 7816-4 §5.1)", () => {
       const p = parseCommand(hex(v.hex));
       expect(p).toEqual({ cla: v.cla, ins: v.ins, p1: v.p1, p2: v.p2, data: hex(v.data), ne: v.ne, case: v.case });
       const c: CommandApdu = { cla: v.cla, ins: v.ins, p1: v.p1, p2: v.p2, data: hex(v.data), ne: v.ne };
-      expect(toHex(encodeCommand(c, "extended" in v && v.extended === true))).toBe(v.hex);
+      expect(hexOf(encodeCommand(c, "extended" in v && v.extended === true))).toBe(v.hex);
     });
   }
   for (const v of vec.invalid) {
@@ -32,10 +32,10 @@ describe("encodeCommand chooses the form and checks its arguments", () => {
   const base = { cla: 0x80, ins: 0x36, p1: 0, p2: 0 };
   it("goes extended when Nc > 255 or Ne > 256, both fields extended", () => {
     const big = encodeCommand({ ...base, data: new Uint8Array(256), ne: 0 });
-    expect(toHex(big.subarray(4, 7))).toBe("000100");
+    expect(hexOf(big.subarray(4, 7))).toBe("000100");
     expect(big.length).toBe(7 + 256);
     const le = encodeCommand({ ...base, data: new Uint8Array(1), ne: 257 });
-    expect(toHex(le)).toBe("80360000" + "000001" + "00" + "0101");
+    expect(hexOf(le)).toBe("80360000" + "000001" + "00" + "0101");
   });
   it("refuses out-of-range fields with RangeError", () => {
     expect(() => encodeCommand({ ...base, cla: 256, data: new Uint8Array(0), ne: 0 })).toThrow(RangeError);
@@ -49,7 +49,7 @@ describe("response APDU", () => {
     expect(parseResponse(hex("01029000"))).toEqual({ data: hex("0102"), sw: 0x9000 });
     expect(parseResponse(hex("6a80"))).toEqual({ data: new Uint8Array(0), sw: SW_WRONG_DATA });
     expect(() => parseResponse(hex("90"))).toThrow(/^bad apdu: response of 1 bytes/);
-    expect(toHex(encodeResponse(hex("aa"), SW_NO_ERROR))).toBe("aa9000");
+    expect(hexOf(encodeResponse(hex("aa"), SW_NO_ERROR))).toBe("aa9000");
   });
   it("checkResponse throws ApduError for another SW", () => {
     expect(checkResponse(hex("aa9000"))).toEqual(hex("aa"));

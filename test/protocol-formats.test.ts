@@ -1,6 +1,7 @@
 // Deterministic CBOR (RFC 8949 §4.2), COSE_Sign1 (RFC 9052 §4.2/§4.4) and the five signed
 // documents (SPEC.md §5): hand-written vectors, RFC 8949 Appendix A, cose-wg examples,
 // strictness cases and fast-check round trips.
+import { hex as hexOf } from "../protocol/src/bytes.ts";
 import { createPublicKey, verify } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -15,7 +16,6 @@ import rfc8949 from "./vectors/rfc8949/appendix-a.json" with { type: "json" };
 import rfc9052 from "./vectors/rfc9052/cose-wg-examples.json" with { type: "json" };
 
 const hex = (s: string | string[]): Uint8Array => new Uint8Array(Buffer.from([s].flat().join("").replace(/\s+/g, ""), "hex"));
-const toHex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 
 const SCHEMAS: Record<string, F.Schema> = {
   certificate: F.CERT_SCHEMA,
@@ -49,7 +49,7 @@ describe("RFC 8949 Appendix A (deterministic subset)", () => {
   };
   for (const v of rfc8949.deterministic) {
     it(`encodes and decodes ${v.hex}`, () => {
-      expect(toHex(cborEncode(value(v)))).toBe(v.hex);
+      expect(hexOf(cborEncode(value(v)))).toBe(v.hex);
       expect(cborDecodeStrict(hex(v.hex), "x")).toEqual(value(v));
     });
   }
@@ -64,8 +64,8 @@ describe("RFC 8949 Appendix A (deterministic subset)", () => {
     }
   });
   it("sorts integer keys by their encoding (RFC 8949 §4.2.1: 10 < 100 < -1)", () => {
-    expect(toHex(cborEncode(new Map<number, CborValue>([[-1, 0], [100, 0], [10, 0]])))).toBe("a30a00186400" + "2000");
-    expect(toHex(cborEncode(new Map<number, CborValue>([[-2, 0], [24, 0], [-1, 0], [0, 0]])))).toBe("a4" + "0000" + "181800" + "2000" + "2100");
+    expect(hexOf(cborEncode(new Map<number, CborValue>([[-1, 0], [100, 0], [10, 0]])))).toBe("a30a00186400" + "2000");
+    expect(hexOf(cborEncode(new Map<number, CborValue>([[-2, 0], [24, 0], [-1, 0], [0, 0]])))).toBe("a4" + "0000" + "181800" + "2000" + "2100");
   });
 });
 
@@ -74,7 +74,7 @@ describe("signed documents: hand-written vectors (SPEC §5)", () => {
     const s = SCHEMAS[v.doc];
     it(`#${i} ${v.doc}: encode gives the vector bytes, decode gives the value`, () => {
       const obj = fromJson(v.value) as object;
-      expect(toHex(F.encodeDoc(s, obj))).toBe(toHex(hex(v.hex)));
+      expect(hexOf(F.encodeDoc(s, obj))).toBe(hexOf(hex(v.hex)));
       expect(F.decodeDoc(s, hex(v.hex))).toEqual(obj);
     });
   });
@@ -90,12 +90,12 @@ describe("signed documents: hand-written vectors (SPEC §5)", () => {
     it(`COSE_Sign1 alg ${v.alg}: bytes, Sig_structure, strict decode`, () => {
       const payload = hex(docsVec.documents[v.payloadOf].hex);
       const msg = { alg: v.alg, kid: hex(v.kid), payload, signature: hex(v.signature) };
-      const want = toHex(hex(v.hexPrefix)) + toHex(payload) + toHex(hex(v.hexSuffix));
-      expect(toHex(protectedHeader(v.alg))).toBe(v.protected);
-      expect(toHex(encodeSign1(msg))).toBe(want);
+      const want = hexOf(hex(v.hexPrefix)) + hexOf(payload) + hexOf(hex(v.hexSuffix));
+      expect(hexOf(protectedHeader(v.alg))).toBe(v.protected);
+      expect(hexOf(encodeSign1(msg))).toBe(want);
       expect(decodeSign1(hex(want))).toEqual(msg);
-      expect(toHex(toBeSigned(v.alg, payload))).toBe(toHex(hex(v.sigStructurePrefix)) + toHex(payload));
-      expect(toHex(signSign1(v.alg, msg.kid, payload, () => msg.signature))).toBe(want);
+      expect(hexOf(toBeSigned(v.alg, payload))).toBe(hexOf(hex(v.sigStructurePrefix)) + hexOf(payload));
+      expect(hexOf(signSign1(v.alg, msg.kid, payload, () => msg.signature))).toBe(want);
       const schema = SCHEMAS[docsVec.documents[v.payloadOf].doc];
       expect(F.decodeSigned(hex(want), schema).doc).toEqual(F.decodeDoc(schema, payload));
     });
@@ -109,7 +109,7 @@ describe("RFC 9052 Sig_structure against cose-wg/Examples", () => {
   for (const e of rfc9052.examples) {
     it(`${e.title}: ToBeSign matches, signature verifies over it, strict profile rejects the message`, () => {
       const tbs = sigStructure(hex(e.protected), payload);
-      expect(toHex(tbs)).toBe(e.toBeSign.toLowerCase());
+      expect(hexOf(tbs)).toBe(e.toBeSign.toLowerCase());
       const msg = hex(e.cbor);
       const sig = msg.slice(msg.length - 64);
       expect(verify("sha256", tbs, { key: pub, dsaEncoding: "ieee-p1363" }, sig)).toBe(true);
@@ -136,8 +136,8 @@ describe("strict decoding", () => {
     return cborEncode(m);
   };
   it("rejects non-canonical encodings of a valid voucher", () => {
-    expectBad(hex(toHex(voucher).replace("0207", "021807")), "voucher", /non-canonical/);
-    const h = toHex(voucher);
+    expectBad(hex(hexOf(voucher).replace("0207", "021807")), "voucher", /non-canonical/);
+    const h = hexOf(voucher);
     // swap keys 0 and 1: same content, wrong order
     expectBad(hex("ac" + h.slice(6, 26) + "0003" + h.slice(26)), "voucher", /non-canonical/);
     expectBad(hex(h + "00"), "voucher", /cbor: /);

@@ -11,8 +11,9 @@ import {
   Scp03Session, GP_DEFAULT_KEYS, GP_DEFAULT_KEY, diversifyKeys, encryptKeyData, keyCheckValue, scp03Kdf, type ScpKeys,
 } from "../protocol/src/scp03.ts";
 import { parseCommand, encodeResponse } from "../protocol/src/apdu.ts";
+import { cat } from "../protocol/src/bytes.ts";
 import { SUITE_SM2_SM3_SM4, SUITE_P256_SHA256_AES128 } from "../protocol/portable/suite.ts";
-import { SCP03_DC_DIVERSIFY_ENC, SCP03_DC_DIVERSIFY_MAC, SCP03_DC_DIVERSIFY_DEK } from "../protocol/portable/scp03.ts";
+import { SCP03_DC_DIVERSIFY_ENC, SCP03_DC_DIVERSIFY_MAC, SCP03_DC_DIVERSIFY_DEK, SCP03_SL_FULL } from "../protocol/portable/scp03.ts";
 
 const w = loadSymWasmSync();
 const { x } = w;
@@ -23,7 +24,6 @@ const V = JSON.parse(readFileSync(new URL("./vectors/gp-scp03/pysim-aes128.json"
 const VKEYS: ScpKeys = { enc: unhex(V.keys.enc), mac: unhex(V.keys.mac), dek: unhex(V.keys.dek) };
 const KVN = parseInt(V.keys.kvn, 16);
 const sw = (s: number) => new Uint8Array([s >> 8, s & 0xff]);
-const cat = (...a: Uint8Array[]) => Uint8Array.from(a.flatMap((b) => Array.from(b)));
 const mem = () => new Uint8Array(x.memory.buffer);
 
 /** An in-process card: the firmware's SCP03 in front of an echo "applet" (SPEC §2 carries the same bytes). */
@@ -155,13 +155,13 @@ describe("channel failures", () => {
   const keys = { enc: unhex("11".repeat(16)), mac: unhex("22".repeat(16)), dek: unhex("33".repeat(16)) };
   beforeEach(async () => {
     card = new Card(AES, keys);
-    sess = await Scp03Session.open(card.transmit, keys, { suite: AES, level: 0x33, keyVersion: 0x30 });
+    sess = await Scp03Session.open(card.transmit, keys, { suite: AES, level: SCP03_SL_FULL, keyVersion: 0x30 });
   });
 
   it("a corrupted C-MAC, header or ciphertext is refused with 6982 and closes the channel", async () => {
     for (const pos of [0, 1, 2, 4, 5, 12, -1]) {
       card = new Card(AES, keys);
-      sess = await Scp03Session.open(card.transmit, keys, { suite: AES, level: 0x33, keyVersion: 0x30 });
+      sess = await Scp03Session.open(card.transmit, keys, { suite: AES, level: SCP03_SL_FULL, keyVersion: 0x30 });
       const a = sess.wrap(unhex("8030000004deadbeef00"));
       const bad = a.slice();
       bad[pos < 0 ? bad.length - 2 : pos] ^= pos === 0 ? 0x40 : 0x01;

@@ -1,18 +1,19 @@
 // The wallet applet seen from the host (SPEC.md §3): one method per command, over any
-// Channel. Handles ISO 7816-4 response chaining (61xx → GET RESPONSE) and command
-// chaining (CLA bit 0x10, blocks of 255 bytes) so every reader works with short APDUs;
-// a status word other than 9000 is an ApduError (protocol/src/sw.ts) whose message names
-// the command and the status word. Inside an SCP03 session (`secure`) each block is
-// wrapped by the session (C-MAC / C-DEC) and unwrapped (R-MAC) on the way back.
+// Channel. The exchange itself is the shared client of protocol/src/apdu-client.ts (the
+// applet tests run the same code): ISO 7816-4 response chaining (61xx → GET RESPONSE) and
+// command chaining (CLA bit 0x10, blocks of 255 bytes) so every reader works with short
+// APDUs; inside an SCP03 session (`secure`) each block is wrapped by the session (C-MAC /
+// C-DEC) and its whole response unwrapped (R-MAC) on the way back. A status word other
+// than 9000 is an ApduError (protocol/src/sw.ts) whose message names the command and the
+// status word; an answer that is none (no SW, failed R-MAC) is a device error naming the channel.
 import * as A from "../../protocol/portable/apdu.ts";
 import { PROTOCOL_REVISION } from "../../protocol/portable/revision.ts";
-import { SW_BYTES_REMAINING_00, SW_LAST_COMMAND_EXPECTED, SW_NO_ERROR, SW_RECORD_NOT_FOUND } from "../../protocol/portable/sw.ts";
-import { encodeCommand } from "../../protocol/src/apdu.ts";
+import { SW_LAST_COMMAND_EXPECTED, SW_NO_ERROR, SW_RECORD_NOT_FOUND } from "../../protocol/portable/sw.ts";
+import { command, layers, ResponseError, runAsync, type ApduWrapper, type Exchange } from "../../protocol/src/apdu-client.ts";
+import { cat, u16, u32 } from "../../protocol/src/bytes.ts";
 import { ApduError } from "../../protocol/src/sw.ts";
 import type { Channel } from "./channels/channel.ts";
 import { deviceError } from "./errors.ts";
-
-const SHORT_MAX = 255;
 
 export interface SelectInfo {
   revision: number;
@@ -48,12 +49,6 @@ export interface CardStatus {
   lastAckTime: number;
 }
 
-/** An open secure channel (protocol/src/scp03.ts Scp03Session): wraps commands, unwraps responses. */
-export interface ApduWrapper {
-  wrap(apdu: Uint8Array): Uint8Array;
-  unwrap(response: Uint8Array): Uint8Array;
-}
-
 export interface Cmd {
   cla?: number;
   ins: number;
@@ -64,18 +59,6 @@ export interface Cmd {
   what: string;
 }
 
-const u32 = (v: number) => {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0);
-  return b;
-};
-const u16 = (v: number) => Uint8Array.of((v >> 8) & 0xff, v & 0xff);
-const cat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) (out.set(p, o), (o += p.length));
-  return out;
-};
 export const pinBlock = (pin: string): Uint8Array => {
   if (!/^\d+$/.test(pin) || pin.length < A.PIN_MIN_DIGITS || pin.length > A.PIN_BLOCK_LEN) throw new RangeError(`bad pin: ${A.PIN_MIN_DIGITS}..${A.PIN_BLOCK_LEN} digits`);
   const b = new Uint8Array(A.PIN_BLOCK_LEN).fill(0xff);
@@ -89,31 +72,14 @@ export class WalletCard {
 
   constructor(readonly channel: Channel) {}
 
-  private async send(apdu: Uint8Array): Promise<{ data: Uint8Array; sw: number }> {
-    const r = await this.channel.transmit(apdu);
-    if (r.length < 2) throw deviceError(`${this.channel.name}: response without a status word`);
-    return { data: r.subarray(0, r.length - 2), sw: (r[r.length - 2] << 8) | r[r.length - 1] };
-  }
-
-  /** One exchange plus its 61xx pieces; in the secure channel the R-MAC covers the whole response. */
-  private async raw(apdu: Uint8Array, secure: boolean): Promise<{ data: Uint8Array; sw: number }> {
-    const wrapper = secure ? this.secure : null;
-    let { data, sw } = await this.send(wrapper ? wrapper.wrap(apdu) : apdu);
-    const pieces = [data];
-    while (sw >> 8 === SW_BYTES_REMAINING_00 >> 8) {
-      const more = await this.send(encodeCommand({ cla: A.CLA_ISO, ins: A.INS_GET_RESPONSE, p1: 0, p2: 0, data: new Uint8Array(0), ne: sw & 0xff || 256 }));
-      pieces.push(more.data);
-      sw = more.sw;
-    }
-    if (pieces.length > 1) data = cat(...pieces);
-    if (!wrapper) return { data, sw };
-    let u: Uint8Array;
+  /** Runs an exchange of protocol/src/apdu-client.ts on the channel; a bad answer names the channel. */
+  private async run<T>(ex: Exchange<T>): Promise<T> {
     try {
-      u = wrapper.unwrap(cat(data, Uint8Array.of(sw >> 8, sw & 0xff)));
+      return await runAsync(ex, (a) => this.channel.transmit(a));
     } catch (e) {
-      throw deviceError(`${this.channel.name}: ${(e as Error).message}`);
+      if (e instanceof ResponseError) throw deviceError(`${this.channel.name}: ${e.message}`);
+      throw e;
     }
-    return { data: u.subarray(0, u.length - 2), sw: (u[u.length - 2] << 8) | u[u.length - 1] };
   }
 
   /** Sends one command (chained if long), collects 61xx pieces, checks the SW. */
@@ -123,21 +89,11 @@ export class WalletCard {
     return r.data;
   }
 
-  async execSw(c: Cmd, opts: { secure?: boolean } = {}): Promise<{ data: Uint8Array; sw: number }> {
+  /** One command and its answer, any SW; in the secure channel the R-MAC covers the whole response. */
+  execSw(c: Cmd, opts: { secure?: boolean } = {}): Promise<{ data: Uint8Array; sw: number }> {
     const secure = !!opts.secure;
     const cla = c.cla ?? (secure ? A.CLA_GP_SECURE : A.CLA_PROPRIETARY);
-    const data = c.data ?? new Uint8Array(0);
-    let res: { data: Uint8Array; sw: number } | undefined;
-    for (let off = 0; off === 0 || off < data.length; off += SHORT_MAX) {
-      const last = off + SHORT_MAX >= data.length;
-      const block = data.subarray(off, off + SHORT_MAX);
-      // the secure wrapper sets the SM bit itself: hand it the plain CLA
-      const plainCla = (secure ? cla & ~A.CLA_SECURE_MESSAGING : cla) | (last ? 0 : A.CLA_CHAINING);
-      res = await this.raw(encodeCommand({ cla: plainCla, ins: c.ins, p1: c.p1 ?? 0, p2: c.p2 ?? 0, data: block, ne: last ? (c.ne ?? 0) : 0 }), secure);
-      if (!last && res.sw !== SW_NO_ERROR) return res;
-      if (last) break;
-    }
-    return res!;
+    return this.run(command(layers(secure ? this.secure : null), { ...c, cla }, "chain"));
   }
 
   async select(): Promise<SelectInfo> {
@@ -229,45 +185,65 @@ export class WalletCard {
   }
 
   getPublicKey(): Promise<Uint8Array> {
-    return this.exec({ ins: A.INS_GET_PUBLIC_KEY, ne: 256, what: "GET PUBLIC KEY" });
+    return this.exec(adminCmd.getPublicKey());
   }
 
   // --- personalization and administration: inside the SCP03 session (`secure`) ---
-  private sec(c: Cmd): Promise<Uint8Array> {
+  /** A command inside the open secure channel (an error before any APDU when none is open). */
+  sec(c: Cmd): Promise<Uint8Array> {
     if (!this.secure) throw deviceError(`${c.what}: needs an open secure channel`);
     return this.exec(c, { secure: true });
   }
   setIdentity(suite: number, formFactor: number, currency: number, token: Uint8Array) {
-    return this.sec({ ins: A.INS_SET_IDENTITY, data: cat(Uint8Array.of(suite, formFactor), u16(currency), token), what: "SET IDENTITY" });
+    return this.sec(adminCmd.setIdentity(suite, formFactor, currency, token));
   }
   setLimits(values: number[]) {
-    return this.sec({ ins: A.INS_SET_LIMITS, data: cat(...values.map(u32)), what: "SET LIMITS" });
+    return this.sec(adminCmd.setLimits(values));
   }
   putIssuerKey(slot: number, kid: Uint8Array, pub: Uint8Array) {
-    return this.sec({ ins: A.INS_PUT_ISSUER_KEY, p1: slot, data: cat(Uint8Array.of(kid.length), kid, pub), what: "PUT ISSUER KEY" });
+    return this.sec(adminCmd.putIssuerKey(slot, kid, pub));
   }
   generateKey() {
-    return this.sec({ ins: A.INS_GENERATE_KEY, ne: 256, what: "GENERATE KEY" });
+    return this.sec(adminCmd.generateKey());
   }
   putCertificate(cert: Uint8Array) {
-    return this.sec({ ins: A.INS_PUT_CERTIFICATE, data: cert, what: "PUT CERTIFICATE" });
+    return this.sec(adminCmd.putCertificate(cert));
   }
   setPin(pin: string) {
-    return this.sec({ ins: A.INS_SET_PIN, data: pinBlock(pin), what: "SET PIN" });
+    return this.sec(adminCmd.setPin(pin));
   }
   setPuk(puk: string) {
-    return this.sec({ ins: A.INS_SET_PUK, data: pinBlock(puk), what: "SET PUK" });
+    return this.sec(adminCmd.setPuk(puk));
   }
   finalize(time: number) {
-    return this.sec({ ins: A.INS_FINALIZE, data: u32(time), what: "FINALIZE" });
+    return this.sec(adminCmd.finalize(time));
   }
   putKey(p1: number, data: Uint8Array) {
-    return this.sec({ ins: A.INS_PUT_KEY, p1, p2: A.P2_PUT_KEY_MULTIPLE, data, ne: 256, what: "PUT KEY" });
+    return this.sec(adminCmd.putKey(p1, data));
   }
   lifecycle(ins: typeof A.INS_LOCK | typeof A.INS_UNLOCK | typeof A.INS_TERMINATE, what: string) {
     return this.sec({ ins, what });
   }
 }
+
+/**
+ * The personalization and administration commands (SPEC §3.3) as data: built once, sent by
+ * WalletCard inside its secure channel and by the applet tests over their harness.
+ */
+export const adminCmd = {
+  setIdentity: (suite: number, formFactor: number, currency: number, token: Uint8Array): Cmd =>
+    ({ ins: A.INS_SET_IDENTITY, data: cat(Uint8Array.of(suite, formFactor), u16(currency), token), what: "SET IDENTITY" }),
+  setLimits: (values: number[]): Cmd => ({ ins: A.INS_SET_LIMITS, data: cat(...values.map(u32)), what: "SET LIMITS" }),
+  putIssuerKey: (slot: number, kid: Uint8Array, pub: Uint8Array): Cmd =>
+    ({ ins: A.INS_PUT_ISSUER_KEY, p1: slot, data: cat(Uint8Array.of(kid.length), kid, pub), what: "PUT ISSUER KEY" }),
+  generateKey: (): Cmd => ({ ins: A.INS_GENERATE_KEY, ne: 256, what: "GENERATE KEY" }),
+  getPublicKey: (): Cmd => ({ ins: A.INS_GET_PUBLIC_KEY, ne: 256, what: "GET PUBLIC KEY" }),
+  putCertificate: (cert: Uint8Array): Cmd => ({ ins: A.INS_PUT_CERTIFICATE, data: cert, what: "PUT CERTIFICATE" }),
+  setPin: (pin: string): Cmd => ({ ins: A.INS_SET_PIN, data: pinBlock(pin), what: "SET PIN" }),
+  setPuk: (puk: string): Cmd => ({ ins: A.INS_SET_PUK, data: pinBlock(puk), what: "SET PUK" }),
+  finalize: (time: number): Cmd => ({ ins: A.INS_FINALIZE, data: u32(time), what: "FINALIZE" }),
+  putKey: (p1: number, data: Uint8Array): Cmd => ({ ins: A.INS_PUT_KEY, p1, p2: A.P2_PUT_KEY_MULTIPLE, data, ne: 256, what: "PUT KEY" }),
+};
 
 /** The GET STATUS response fields (SPEC §3.3, offsets STATUS_OFF_* in protocol/portable/apdu.ts);
  * `d` holds at least STATUS_RESP_LEN bytes. */

@@ -25,8 +25,8 @@ export const suiteOfAlg = (alg: number): SuiteName | undefined => (alg === COSE_
 export const FORM_IDS: Record<FormFactor, number> = { card: FORM_CARD, band: FORM_BAND, watch: FORM_WATCH };
 export const formName = (id: number): FormFactor | undefined => (Object.keys(FORM_IDS) as FormFactor[]).find((k) => FORM_IDS[k] === id);
 
-export const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
-export const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, "hex"));
+import { hex, unhex } from "../../protocol/src/bytes.ts";
+export { hex, unhex };
 
 /** A COSE_Sign1 signed by `key` of `suite` with `kid` in the unprotected header. */
 export function signDoc(suite: SuiteName, key: KeyPair, kid: Uint8Array, payload: Uint8Array): Uint8Array {

@@ -8,10 +8,12 @@ import { LC_ACTIVE, LC_MANUFACTURED, LC_PERSONALIZING } from "../../protocol/por
 import { DOC_BLOCK_LIST_MAX, DOC_TYPE_RECEIPT, RECEIPT_KIND_LOAD, VOUCHER_KIND_D2D, VOUCHER_KIND_POS } from "../../protocol/portable/cbor-keys.ts";
 import { SUITE_P256_SHA256_AES128 } from "../../protocol/portable/suite.ts";
 import { CERT_SCHEMA, RECEIPT_SCHEMA, decodeSigned, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
-import { diversifyKeys, GP_DEFAULT_KEYS, putKeyData, Scp03Session, type ScpKeys } from "../../protocol/src/scp03.ts";
+import { GP_DEFAULT_KEYS, Scp03Session, type ScpKeys } from "../../protocol/src/scp03.ts";
 import * as L from "../../protocol/portable/limits.ts";
+import { SCP03_SL_FULL } from "../../protocol/portable/scp03.ts";
 import { ApduError } from "../../protocol/src/sw.ts";
 import { WalletCard, type CardStatus } from "./card.ts";
+import { persoSteps, type PersoOutcome, type PersoPlan } from "./perso.ts";
 import type { Channel } from "./channels/channel.ts";
 import { certRefOf, checkCert, FORM_IDS, hex, issueCert, issueLoad, issueSyncAck, suiteId, suiteName, verifySigned, type Signer, type TrustedKey } from "./docs.ts";
 import { authError, dataError, deviceError, EXIT_DATA, refused, WalletError } from "./errors.ts";
@@ -26,11 +28,8 @@ import { limitsProblem } from "./limits-rule.ts";
 import { certAt, compromisedKids, compromisedSlot, keyUpdateFor, ledgerKeys, signerForSlots, slotsFrom } from "./trust.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
-const SCP_LEVEL = 0x33; // C-MAC + C-DEC + R-MAC + R-ENC: keys and PINs travel encrypted
 const CERT_VALIDITY_S = 4 * 365 * 86400;
 const LOAD_VALIDITY_S = 86400;
-
-export const LIMIT_ORDER: (keyof Limits)[] = ["cap", "maxPayment", "noCvm", "maxCountSinceSync", "maxAmountSinceSync", "syncInterval"];
 
 export function signer(ks: Keystore, suite: SuiteName): Signer {
   return ks.signer(suite);
@@ -63,7 +62,7 @@ async function connect(channel: Channel): Promise<{ card: WalletCard; deviceId: 
 /** Opens SCP03 with the keys a device in this state holds (GP default before PUT KEY). */
 async function openChannel(card: WalletCard, keys: ScpKeys, suite: number, keyVersion: number): Promise<void> {
   try {
-    card.secure = await Scp03Session.open((a) => card.channel.transmit(a), keys, { suite, level: SCP_LEVEL, keyVersion });
+    card.secure = await Scp03Session.open((a) => card.channel.transmit(a), keys, { suite, level: SCP03_SL_FULL, keyVersion });
   } catch (e) {
     throw deviceError(`${card.channel.name}: secure channel refused: ${(e as Error).message}`);
   }
@@ -148,6 +147,7 @@ export async function personalize(
   const suite = req.suite;
   const sid = suiteId(suite);
   const devKeys = ks.deviceScpKeys(suite, Buffer.from(deviceId, "hex"));
+  let putKey: PersoPlan["putKey"];
   if (info.lifecycle === LC_MANUFACTURED) {
     // blank: the session runs on AES with the initial keys (GP default unless given) until identity is set
     const init = hooks.initialKeys ?? { keys: GP_DEFAULT_KEYS, keyVersion: A.SCP_DEFAULT_KVN };
@@ -164,49 +164,53 @@ export async function personalize(
         );
       throw e;
     }
-    await card.putKey(0, putKeyData(KVN_ISSUER, devKeys, init.keys.dek, SUITE_P256_SHA256_AES128));
-    steps.push("put-key");
+    putKey = { kvn: KVN_ISSUER, keys: devKeys, oldDek: init.keys.dek };
   } else {
     if (info.suite && info.suite !== sid) throw refused(`personalize: device ${deviceId} was started as suite ${suiteName(info.suite)}, not ${suite}`);
     await openChannel(card, devKeys, info.suite || SUITE_P256_SHA256_AES128, KVN_ISSUER);
     steps.push("resume");
   }
   const token = known?.token ?? (await ledger.tokenFor(req.account));
-  await card.setIdentity(sid, FORM_IDS[req.formFactor], req.currency, Buffer.from(token, "hex"));
-  await card.setLimits(LIMIT_ORDER.map((k) => req.limits[k]));
-  const trusted = ks.trusted(suite);
-  for (let slot = 0; slot < Math.min(2, trusted.length); slot++) await card.putIssuerKey(slot, Buffer.from(trusted[slot].kid, "hex"), Buffer.from(trusted[slot].pub, "hex"));
-  steps.push("identity", "limits", "issuer-keys");
-  const status = await card.status();
-  const pub = status.flags & A.STATUS_FLAG_HAS_KEY ? await card.getPublicKey() : await card.generateKey();
   const t = now();
-  const cert = issueCert(signer(ks, suite), {
-    deviceId: Buffer.from(deviceId, "hex"), token: Buffer.from(token, "hex"), suite: sid, publicKey: pub, formFactor: FORM_IDS[req.formFactor],
-    currency: req.currency, limits: req.limits, notBefore: t - 86400, notAfter: t + (req.certValidity ?? CERT_VALIDITY_S),
-  });
-  await card.putCertificate(cert);
-  steps.push("key", "certificate");
-  const pin = req.pin ?? String(randomInt(0, 1e6)).padStart(6, "0");
-  const puk = req.puk ?? String(randomInt(0, 1e8)).padStart(8, "0");
-  await card.setPin(pin);
-  await card.setPuk(puk);
-  // the registry entry and the PIN mailer are written BEFORE the device goes ACTIVE: if
-  // FINALIZE's answer is lost, the next run finds both and only confirms
-  const rec: DeviceRecord = {
-    deviceId, serial: deviceId, formFactor: req.formFactor, suite, token, alias: req.alias ?? known?.alias ?? null, currency: req.currency, limits: req.limits, pendingLimits: null,
-    pub: hex(pub), cert, certRef: hex(certRefOf(suite, cert)), state: "personalizing", personalizedAt: new Date().toISOString(), lastSync: null,
-    lastLoadSeq: known?.lastLoadSeq ?? 0, revoked: false, revokedAt: null,
+  const plan: PersoPlan = {
+    putKey, suite: sid, formFactor: FORM_IDS[req.formFactor], currency: req.currency, token: Buffer.from(token, "hex"), limits: req.limits,
+    issuerKeys: ks.trusted(suite).map((k) => ({ kid: Buffer.from(k.kid, "hex"), pub: Buffer.from(k.pub, "hex") })),
+    // a resumed device may hold its key pair already (GET STATUS says): it is read, never replaced
+    hasKey: !!((await card.status()).flags & A.STATUS_FLAG_HAS_KEY),
+    certificate: (publicKey) => issueCert(signer(ks, suite), {
+      deviceId: Buffer.from(deviceId, "hex"), token: Buffer.from(token, "hex"), suite: sid, publicKey, formFactor: FORM_IDS[req.formFactor],
+      currency: req.currency, limits: req.limits, notBefore: t - 86400, notAfter: t + (req.certValidity ?? CERT_VALIDITY_S),
+    }),
+    pin: req.pin ?? String(randomInt(0, 1e6)).padStart(6, "0"),
+    puk: req.puk ?? String(randomInt(0, 1e8)).padStart(8, "0"),
+    time: t,
   };
-  await ledger.transaction(async () => {
-    await ledger.putIssuerKeys(ledgerKeys(ks.keys()));
-    await ledger.putDevice(rec);
-  });
-  await hooks.beforeFinalize?.({ deviceId, pin, puk });
-  await card.finalize(t);
-  steps.push("pin", "puk", "finalize");
+  const { pin, puk } = plan;
+  const out: PersoOutcome = {};
+  let rec: DeviceRecord | undefined;
+  for (const step of persoSteps(plan, out)) {
+    if (step.name === "finalize") {
+      // the registry entry and the PIN mailer are written BEFORE the device goes ACTIVE: if
+      // FINALIZE's answer is lost, the next run finds both and only confirms
+      const cert = out.cert!;
+      rec = {
+        deviceId, serial: deviceId, formFactor: req.formFactor, suite, token, alias: req.alias ?? known?.alias ?? null, currency: req.currency, limits: req.limits, pendingLimits: null,
+        pub: hex(out.pub!), cert, certRef: hex(certRefOf(suite, cert)), state: "personalizing", personalizedAt: new Date().toISOString(), lastSync: null,
+        lastLoadSeq: known?.lastLoadSeq ?? 0, revoked: false, revokedAt: null,
+      };
+      await ledger.transaction(async () => {
+        await ledger.putIssuerKeys(ledgerKeys(ks.keys()));
+        await ledger.putDevice(rec!);
+      });
+      await hooks.beforeFinalize?.({ deviceId, pin, puk });
+    }
+    const data = await card.sec(step.cmd()); // not inside `took?.(…)`, which would skip it for steps that take nothing
+    step.took?.(data);
+    if (steps.at(-1) !== step.name) steps.push(step.name);
+  }
   card.secure = null;
   await ledger.transaction(async () => {
-    await ledger.putDevice({ ...rec, state: "active" });
+    await ledger.putDevice({ ...rec!, state: "active" });
     await ledger.audit("personalize", { deviceId, suite, formFactor: req.formFactor, token, resumed: info.lifecycle === LC_PERSONALIZING, issuerKey: hex(ks.signer(suite).kid) });
   });
   return { deviceId, token, suite, formFactor: req.formFactor, pin, puk, resumed: info.lifecycle === LC_PERSONALIZING, alreadyDone: false, steps };

@@ -15,6 +15,7 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from "node:crypto";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { authError, dataError, notFound, usageError, WalletError, EXIT_USAGE } from "./errors.ts";
+import { hex } from "../../protocol/src/bytes.ts";
 import { diversifyKeys, type ScpKeys } from "../../protocol/src/scp03.ts";
 import { suiteId, type Signer } from "./docs.ts";
 import type { Custody } from "./custody.ts";
@@ -101,7 +102,6 @@ interface KeystoreFile {
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64");
 const unb64 = (s: string) => Buffer.from(s, "base64");
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 function deriveKey(passphrase: string, kdf: KeystoreFile["kdf"]): Buffer {
   return scryptSync(passphrase.normalize("NFC"), unb64(kdf.salt), 32, { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r });

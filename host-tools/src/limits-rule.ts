@@ -8,7 +8,7 @@
 import type { Limits } from "../../protocol/src/formats.ts";
 
 const U32_MAX = 0xffffffff;
-// every field once (the compiler checks none is missing); the wire order is flows.ts LIMIT_ORDER
+// every field once (the compiler checks none is missing); the wire order is perso.ts LIMIT_ORDER
 const FIELDS = Object.keys({
   cap: 0, maxPayment: 0, noCvm: 0, maxCountSinceSync: 0, maxAmountSinceSync: 0, syncInterval: 0,
 } satisfies Record<keyof Limits, 0>) as (keyof Limits)[];

@@ -9,6 +9,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from "node:crypto";
 import smCrypto from "sm-crypto";
 import { wasmVerifier } from "./wasm-verifier.ts";
+import { hex } from "../../protocol/src/bytes.ts";
 
 export type SuiteName = "sm2" | "p256";
 export const SUITE_NAMES: readonly SuiteName[] = ["sm2", "p256"];
@@ -18,7 +19,6 @@ export interface KeyPair {
   pub: Uint8Array; // 65 bytes, 04‖x‖y
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const b64u = (b: Uint8Array) => Buffer.from(b).toString("base64url");
 
 export function generateKeyPair(suite: SuiteName): KeyPair {

@@ -18,6 +18,9 @@ export const SCP03_SL_CMAC: u8 = 0x01;
 export const SCP03_SL_CDEC: u8 = 0x02;
 export const SCP03_SL_RMAC: u8 = 0x10;
 export const SCP03_SL_RENC: u8 = 0x20;
+// every protection at once (33): the level the personalization flow opens, so keys and PINs
+// travel encrypted and every answer is authenticated (SPEC §9 "Channel use")
+export const SCP03_SL_FULL: u8 = SCP03_SL_CMAC | SCP03_SL_CDEC | SCP03_SL_RMAC | SCP03_SL_RENC;
 
 // Data derivation constants (Amd D §6.2.2, Table 6-1), the byte after 11 zero bytes of the KDF label
 export const SCP03_DC_CARD_CRYPTOGRAM: u8 = 0x00;

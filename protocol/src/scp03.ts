@@ -8,10 +8,10 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { encodeCommand, parseCommand, parseResponse, encodeResponse, checkResponse } from "./apdu.ts";
 import { CLA_PROPRIETARY, CLA_SECURE_MESSAGING, INS_INITIALIZE_UPDATE, INS_EXTERNAL_AUTHENTICATE, GP_KCV_LEN, GP_KEY_LEN, GP_KEY_TYPE_AES } from "../portable/apdu.ts";
-import { SW_NO_ERROR } from "../portable/sw.ts";
+import { SW_NO_ERROR, SW_WARNING_NV_CHANGED, SW_WARNING_NV_UNCHANGED } from "../portable/sw.ts";
 import { SUITE_SM2_SM3_SM4, SUITE_P256_SHA256_AES128 } from "../portable/suite.ts";
 import {
-  SCP03_ID, SCP03_I_RMAC, SCP03_I_RENC, SCP03_SL_CDEC, SCP03_SL_RMAC, SCP03_SL_RENC,
+  SCP03_ID, SCP03_I_RMAC, SCP03_I_RENC, SCP03_SL_CMAC, SCP03_SL_CDEC, SCP03_SL_RMAC, SCP03_SL_RENC, SCP03_SL_FULL,
   SCP03_DC_CARD_CRYPTOGRAM, SCP03_DC_HOST_CRYPTOGRAM, SCP03_DC_S_ENC, SCP03_DC_S_MAC, SCP03_DC_S_RMAC,
   SCP03_DC_DIVERSIFY_ENC, SCP03_DC_DIVERSIFY_MAC, SCP03_DC_DIVERSIFY_DEK,
   SCP03_CHALLENGE_LEN, SCP03_CRYPTOGRAM_LEN, SCP03_MAC_LEN, SCP03_DIV_DATA_LEN, SCP03_INIT_UPDATE_RESP_LEN,
@@ -36,7 +36,8 @@ export const GP_DEFAULT_KEY: Uint8Array = Uint8Array.from({ length: 16 }, (_, i)
 export const GP_DEFAULT_KEYS: Readonly<ScpKeys> = Object.freeze({ enc: GP_DEFAULT_KEY, mac: GP_DEFAULT_KEY, dek: GP_DEFAULT_KEY });
 
 const BLOCK = 16;
-const VALID_LEVELS = [0x01, 0x03, 0x11, 0x13, 0x33];
+// C-MAC alone, + C-DEC, + R-MAC, + both, everything (Amd D §7.1.2.1)
+const VALID_LEVELS: number[] = [SCP03_SL_CMAC, SCP03_SL_CMAC | SCP03_SL_CDEC, SCP03_SL_CMAC | SCP03_SL_RMAC, SCP03_SL_CMAC | SCP03_SL_CDEC | SCP03_SL_RMAC, SCP03_SL_FULL];
 
 function cipherName(suite: number, mode: "ecb" | "cbc"): string {
   if (suite === SUITE_SM2_SM3_SM4) return `sm4-${mode}`;
@@ -255,7 +256,7 @@ export class Scp03Session {
     const { data, sw } = parseResponse(response);
     if (!(this.level & SCP03_SL_RMAC)) return response;
     // error status words carry no R-MAC and no data (Amd D §6.2.5)
-    if (sw !== SW_NO_ERROR && sw >> 8 !== 0x62 && sw >> 8 !== 0x63) return response;
+    if (sw !== SW_NO_ERROR && sw >> 8 !== SW_WARNING_NV_UNCHANGED >> 8 && sw >> 8 !== SW_WARNING_NV_CHANGED >> 8) return response;
     if (data.length < SCP03_MAC_LEN) return this.fail("response too short for an R-MAC");
     const body = data.subarray(0, data.length - SCP03_MAC_LEN);
     const expect = cmac(this.suite, this.sRmac, new Uint8Array([...this.chain, ...body, sw >> 8, sw & 0xff]));

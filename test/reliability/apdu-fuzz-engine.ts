@@ -130,7 +130,7 @@ export async function buildFixtures(tag: string): Promise<Fixtures> {
     const h = new AppletHarness({ seed: `fz-perso-${tag}` });
     const { steps, result } = persoSteps(h, issuer, { pin: PIN, puk: PUK, currency: CURRENCY });
     for (const [name, run] of steps) {
-      if (name === "put certificate") break;
+      if (name === "certificate") break;
       await run();
     }
     h.select();

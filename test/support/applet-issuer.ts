@@ -9,6 +9,7 @@ import { SUITE_P256_SHA256_AES128, SUITE_SM2_SM3_SM4 } from "../../protocol/port
 import { decodeSign1, signSign1, toBeSigned } from "../../protocol/src/cose.ts";
 import { encodeCert, encodeLoad, encodeSyncAck, type DeviceCert, type Limits, type LoadAuth, type SyncAck } from "../../protocol/src/formats.ts";
 import * as sig from "../../host-tools/src/sig.ts";
+import { DEFAULT_LIMITS } from "../../host-tools/src/synthetic.ts";
 
 export type SuiteId = typeof SUITE_SM2_SM3_SM4 | typeof SUITE_P256_SHA256_AES128;
 export type KeyPair = sig.KeyPair;
@@ -46,14 +47,8 @@ export function suiteHash(suite: SuiteId, data: Uint8Array): Uint8Array {
   return new Uint8Array(sig.suiteHash(nameOf(suite), data));
 }
 
-export const DEFAULT_LIMITS: Limits = {
-  cap: 100_000,
-  maxPayment: 20_000,
-  noCvm: 5_000,
-  maxCountSinceSync: 20,
-  maxAmountSinceSync: 60_000,
-  syncInterval: 30 * 24 * 3600,
-};
+/** The host tools' default limits (`wallet personalize` without limit options): one set for tool and tests. */
+export { DEFAULT_LIMITS };
 
 export class TestIssuer {
   readonly key: KeyPair;

@@ -2,6 +2,7 @@
 // RECEIVE, READ LOG, SYNC): data layouts built from the shared constants, and a ready
 // personalized device. Host-side helper; reusable by host-tools tests.
 import * as A from "../../protocol/portable/apdu.ts";
+import { SW_NO_ERROR } from "../../protocol/portable/sw.ts";
 import { VOUCHER_SCHEMA, RECEIPT_SCHEMA, decodeSigned, type Receipt, type Voucher, type Limits } from "../../protocol/src/formats.ts";
 import { AppletHarness, cat, u16be, u32be, type Resp } from "./applet-device.ts";
 import { TestIssuer, type SuiteId } from "./applet-issuer.ts";
@@ -44,7 +45,7 @@ export function loadDoc(w: Wallet, amount: number, o: { seq?: number; expiry?: n
 export function load(w: Wallet, amount: number, o: { seq?: number; expiry?: number; time?: number } = {}): Resp {
   const seq = o.seq ?? w.loadSeq + 1;
   const r = w.h.cmd(A.INS_LOAD, 0, 0, cat(u32be(o.time ?? T0 + 30), loadDoc(w, amount, { ...o, seq })));
-  if (r.sw === 0x9000) w.loadSeq = Math.max(w.loadSeq, seq);
+  if (r.sw === SW_NO_ERROR) w.loadSeq = Math.max(w.loadSeq, seq);
   return r;
 }
 
@@ -63,7 +64,7 @@ export function readLog(w: Wallet): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (let i = 0; ; i++) {
     const r = w.h.cmd(A.INS_READ_LOG, i >> 8, i & 0xff);
-    if (r.sw !== 0x9000) break;
+    if (r.sw !== SW_NO_ERROR) break;
     out.push(r.data);
   }
   return out;

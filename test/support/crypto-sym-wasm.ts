@@ -70,5 +70,4 @@ export function loadSymWasmSync(): SymWasm {
   };
 }
 
-export const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-export const unhex = (s: string) => new Uint8Array(Buffer.from(s, "hex"));
+export { hex, unhex } from "../../protocol/src/bytes.ts";

@@ -4,6 +4,7 @@
 // firmware and on this model and compare status words and state after every step.
 // The checks are in the firmware's order, so the first failing one names the SW.
 import * as L from "../../protocol/portable/limits.ts";
+import * as SW from "../../protocol/portable/sw.ts";
 import { NVM_LOG_CAPACITY } from "../../protocol/portable/nvm.ts";
 import { PIN_TRIES } from "../../protocol/portable/apdu.ts";
 import { LC_ACTIVE, LC_LOCKED } from "../../protocol/portable/lifecycle.ts";
@@ -57,39 +58,39 @@ export class WalletModel {
     const lim = this.limits;
     // the lifecycle table (lifecycle.ts): value commands and PIN need ACTIVE; SYNC also LOCKED
     const needsActive = op.t === "load" || op.t === "pay" || op.t === "verify" || op.t === "lock";
-    if (needsActive && s.lifecycle !== LC_ACTIVE) return { sw: 0x6985 };
-    if (op.t === "unlock" && s.lifecycle !== LC_LOCKED) return { sw: 0x6985 };
+    if (needsActive && s.lifecycle !== LC_ACTIVE) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED };
+    if (op.t === "unlock" && s.lifecycle !== LC_LOCKED) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED };
     switch (op.t) {
       case "lock":
         s.lifecycle = LC_LOCKED;
-        return { sw: 0x9000, reason: L.REASON_NONE };
+        return { sw: SW.SW_NO_ERROR, reason: L.REASON_NONE };
       case "unlock":
         s.lifecycle = LC_ACTIVE;
-        return { sw: 0x9000, reason: L.REASON_NONE };
+        return { sw: SW.SW_NO_ERROR, reason: L.REASON_NONE };
       case "load": {
-        if (op.seq <= s.loadSeq) return { sw: 0x6985, reason: L.REASON_REPLAY };
+        if (op.seq <= s.loadSeq) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED, reason: L.REASON_REPLAY };
         // the host's time, not the time seen: it must not push the latest time past the deadline
-        if (this.pastSyncDeadline(op.time)) return { sw: 0x6985, reason: L.REASON_SYNC_OVERDUE };
+        if (this.pastSyncDeadline(op.time)) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED, reason: L.REASON_SYNC_OVERDUE };
         const t = Math.max(s.latest, op.time);
-        if (op.expiry < t) return { sw: 0x6985, reason: L.REASON_EXPIRED };
-        if (s.logCount >= NVM_LOG_CAPACITY) return { sw: 0x6a84, reason: L.REASON_LOG_FULL };
-        if (s.balance + op.amount > lim.cap) return { sw: 0x6985, reason: L.REASON_CAP };
+        if (op.expiry < t) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED, reason: L.REASON_EXPIRED };
+        if (s.logCount >= NVM_LOG_CAPACITY) return { sw: SW.SW_NOT_ENOUGH_MEMORY, reason: L.REASON_LOG_FULL };
+        if (s.balance + op.amount > lim.cap) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED, reason: L.REASON_CAP };
         s.balance += op.amount;
         s.loadSeq = op.seq;
         s.latest = t;
         s.logCount++;
-        return { sw: 0x9000, reason: L.REASON_NONE };
+        return { sw: SW.SW_NO_ERROR, reason: L.REASON_NONE };
       }
       case "pay": {
         const t = Math.max(s.latest, op.time);
-        if (op.amount === 0) return { sw: 0x6a80, reason: L.REASON_FORMAT };
-        if (s.logCount >= NVM_LOG_CAPACITY) return { sw: 0x6a84, reason: L.REASON_LOG_FULL };
-        if (op.amount > lim.maxPayment) return { sw: 0x6985, reason: L.REASON_MAX_PAYMENT };
-        if (op.amount > s.balance) return { sw: 0x6985, reason: L.REASON_BALANCE };
-        if (s.sinceCount >= lim.maxCountSinceSync) return { sw: 0x6985, reason: L.REASON_COUNT_SINCE_SYNC };
-        if (s.sinceAmount + op.amount > lim.maxAmountSinceSync) return { sw: 0x6985, reason: L.REASON_AMOUNT_SINCE_SYNC };
-        if (this.pastSyncDeadline(t)) return { sw: 0x6985, reason: L.REASON_SYNC_OVERDUE };
-        if (op.amount > lim.noCvm && !s.pinVerified) return { sw: 0x6982, reason: L.REASON_HOLDER };
+        if (op.amount === 0) return { sw: SW.SW_WRONG_DATA, reason: L.REASON_FORMAT };
+        if (s.logCount >= NVM_LOG_CAPACITY) return { sw: SW.SW_NOT_ENOUGH_MEMORY, reason: L.REASON_LOG_FULL };
+        if (op.amount > lim.maxPayment) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED, reason: L.REASON_MAX_PAYMENT };
+        if (op.amount > s.balance) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED, reason: L.REASON_BALANCE };
+        if (s.sinceCount >= lim.maxCountSinceSync) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED, reason: L.REASON_COUNT_SINCE_SYNC };
+        if (s.sinceAmount + op.amount > lim.maxAmountSinceSync) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED, reason: L.REASON_AMOUNT_SINCE_SYNC };
+        if (this.pastSyncDeadline(t)) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED, reason: L.REASON_SYNC_OVERDUE };
+        if (op.amount > lim.noCvm && !s.pinVerified) return { sw: SW.SW_SECURITY_STATUS_NOT_SATISFIED, reason: L.REASON_HOLDER };
         s.balance -= op.amount;
         s.counter++;
         s.sinceCount++;
@@ -97,22 +98,22 @@ export class WalletModel {
         s.latest = t;
         s.logCount++;
         s.pinVerified = false;
-        return { sw: 0x9000, reason: L.REASON_NONE };
+        return { sw: SW.SW_NO_ERROR, reason: L.REASON_NONE };
       }
       case "verify": {
         s.pinVerified = false;
-        if (s.pinTries === 0) return { sw: 0x6983 };
+        if (s.pinTries === 0) return { sw: SW.SW_AUTH_METHOD_BLOCKED };
         s.pinTries--;
-        if (!op.correct) return { sw: 0x63c0 | s.pinTries };
+        if (!op.correct) return { sw: SW.SW_VERIFY_FAIL_BASE | s.pinTries };
         s.pinTries = PIN_TRIES;
         s.pinVerified = true;
-        return { sw: 0x9000, reason: L.REASON_NONE };
+        return { sw: SW.SW_NO_ERROR, reason: L.REASON_NONE };
       }
       case "sync": {
         // the acknowledgement covers everything up to the current counter
-        if (op.time <= s.lastAck) return { sw: 0x6985, reason: L.REASON_REPLAY };
+        if (op.time <= s.lastAck) return { sw: SW.SW_CONDITIONS_NOT_SATISFIED, reason: L.REASON_REPLAY };
         // new limits the device cannot honour (as SET LIMITS): cap below the balance, max payment above the cap
-        if (op.limits && (op.limits.cap < s.balance || op.limits.maxPayment > op.limits.cap)) return { sw: 0x6a80, reason: L.REASON_FORMAT };
+        if (op.limits && (op.limits.cap < s.balance || op.limits.maxPayment > op.limits.cap)) return { sw: SW.SW_WRONG_DATA, reason: L.REASON_FORMAT };
         if (op.limits) this.limits = { ...op.limits };
         s.logCount = 0;
         s.sinceCount = 0;
@@ -120,11 +121,11 @@ export class WalletModel {
         s.syncAnchor = op.time;
         s.lastAck = op.time;
         s.latest = Math.max(s.latest, op.time);
-        return { sw: 0x9000, reason: L.REASON_NONE };
+        return { sw: SW.SW_NO_ERROR, reason: L.REASON_NONE };
       }
       case "powerCycle":
         s.pinVerified = false;
-        return { sw: 0x9000 };
+        return { sw: SW.SW_NO_ERROR };
     }
   }
 }

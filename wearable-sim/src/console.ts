@@ -19,12 +19,12 @@ import { extname, join, normalize, sep } from "node:path";
 import type { Fleet, FleetEvent } from "./fleet.ts";
 import type { TearMode } from "./flash.ts";
 import * as A from "../../protocol/portable/apdu.ts";
+import { SW_NO_ERROR } from "../../protocol/portable/sw.ts";
 import { CONSOLE_OUT, ensureConsoleBuilt } from "./console-build.ts";
 import type { ControlOptions } from "./control.ts";
 
 const MAX_IMAGE = 64 << 20;
 const TEAR_MODES: readonly TearMode[] = ["none", "full", "random"];
-const SW_OK = 0x9000;
 
 /** The GET STATUS fields the console shows (SPEC §3.3; offsets from protocol/portable/apdu.ts). */
 export interface ConsoleStatus {
@@ -113,7 +113,7 @@ export function parseStatusBytes(d: Uint8Array): ConsoleStatus {
 const sw = (r: Uint8Array) => (r.length >= 2 ? (r[r.length - 2] << 8) | r[r.length - 1] : -1);
 /** a plain (no secure messaging) GET STATUS and its full answer */
 const isStatusAnswer = (c: Uint8Array, r: Uint8Array) =>
-  c.length >= 2 && c[0] === A.CLA_PROPRIETARY && c[1] === A.INS_GET_STATUS && r.length === A.STATUS_RESP_LEN + 2 && sw(r) === SW_OK;
+  c.length >= 2 && c[0] === A.CLA_PROPRIETARY && c[1] === A.INS_GET_STATUS && r.length === A.STATUS_RESP_LEN + 2 && sw(r) === SW_NO_ERROR;
 
 const MIME: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -186,7 +186,7 @@ export function consoleRoutes(fleet: Fleet, opts: ConsoleOptions = {}) {
           x.statusAt = m?.device.apduCount ?? 0;
         }
         if (x.awaitingOutcome && x.display) {
-          x.display.outcome = sw(r) === SW_OK ? "ok" : sw(r).toString(16).padStart(4, "0");
+          x.display.outcome = sw(r) === SW_NO_ERROR ? "ok" : sw(r).toString(16).padStart(4, "0");
           x.awaitingOutcome = false;
         }
         break;
@@ -247,7 +247,7 @@ export function consoleRoutes(fleet: Fleet, opts: ConsoleOptions = {}) {
     aid.writeUInt32BE(A.AID_HI >>> 0, 0);
     aid.writeUInt32BE(A.AID_LO >>> 0, 4);
     const sel = fleet.apdu(m.device.serial, Uint8Array.from([A.CLA_ISO, A.INS_SELECT, 0x04, 0x00, 8, ...aid, 0]));
-    if (!sel || sw(sel) !== SW_OK) throw new ConsoleError(409, `console: SELECT answered ${sel ? sw(sel).toString(16) : "nothing"}`);
+    if (!sel || sw(sel) !== SW_NO_ERROR) throw new ConsoleError(409, `console: SELECT answered ${sel ? sw(sel).toString(16) : "nothing"}`);
     const st = fleet.apdu(m.device.serial, Uint8Array.of(A.CLA_PROPRIETARY, A.INS_GET_STATUS, 0, 0, 0));
     if (!st || !isStatusAnswer(Uint8Array.of(A.CLA_PROPRIETARY, A.INS_GET_STATUS), st))
       throw new ConsoleError(409, `console: GET STATUS answered ${st ? sw(st).toString(16) : "nothing"}`);

@@ -23,6 +23,7 @@ import type { AddressInfo } from "node:net";
 import type { Fleet, FleetEvent, StartSpec } from "./fleet.ts";
 import type { TearMode } from "./flash.ts";
 import { runScenario, type Scenario } from "./scenario.ts";
+import { hex, unhex } from "../../protocol/src/bytes.ts";
 
 const LOOPBACK = "127.0.0.1";
 const MAX_BODY = 1 << 20;
@@ -37,7 +38,7 @@ class HttpError extends Error {
   }
 }
 
-const toJson = (v: unknown) => JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? Buffer.from(x).toString("hex") : x));
+const toJson = (v: unknown) => JSON.stringify(v, (_k, x) => (x instanceof Uint8Array ? hex(x) : x));
 
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
   let size = 0;
@@ -145,11 +146,11 @@ export async function startControl(fleet: Fleet, port = 0, opts: ControlOptions 
       return send(res, 200, fleet.list().find((d) => d.serial === fleet.get(id).device.serial));
     }
     if (verb === "POST /apdu") {
-      const hex = String(b.hex ?? "").replace(/\s/g, "");
-      if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new HttpError(400, "control: hex must be an even number of hex digits");
-      const r = fleet.apdu(String(b.device ?? "#0"), Uint8Array.from(Buffer.from(hex, "hex")));
+      const text = String(b.hex ?? "").replace(/\s/g, "");
+      if (!/^([0-9a-fA-F]{2})+$/.test(text)) throw new HttpError(400, "control: hex must be an even number of hex digits");
+      const r = fleet.apdu(String(b.device ?? "#0"), unhex(text));
       if (!r) return send(res, 200, { answered: false });
-      const h = Buffer.from(r).toString("hex");
+      const h = hex(r);
       return send(res, 200, { answered: true, hex: h, sw: h.slice(-4) });
     }
     if (verb === "POST /run") return send(res, 200, await runScenario(fleet, b as unknown as Scenario));

@@ -11,6 +11,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { Device, deriveSerial, loadFirmware, DEFAULT_FIRMWARE, type AutoConfirm } from "./device.ts";
 import type { TearMode } from "./flash.ts";
+import { hex } from "../../protocol/src/bytes.ts";
 import type { ProfileName } from "./profiles.ts";
 import { createTransport, serveApdu, type Transport, type TransportKind, type TransportOptions } from "./transports/index.ts";
 import { slotOfReader, type PcscTransport } from "./transports/pcsc.ts";
@@ -73,7 +74,6 @@ export interface FleetEvent {
 
 const DEVICE_EVENTS = ["apdu", "power", "fault", "violation", "display", "confirm", "button", "field", "transport-error"] as const;
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /** One trace line per APDU, power event and fault, with serial and timing (wearable-sim/README.md "Start a card, tap it into the system reader, watch the trace"). */
 export function traceLine(e: FleetEvent): string {

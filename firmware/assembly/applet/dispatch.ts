@@ -23,7 +23,7 @@ import {
   SW_BYTES_REMAINING_00, SW_CLA_NOT_SUPPORTED, SW_COMMAND_CHAINING_NOT_SUPPORTED, SW_CONDITIONS_NOT_SATISFIED,
   SW_INCORRECT_P1P2, SW_INS_NOT_SUPPORTED, SW_LAST_COMMAND_EXPECTED, SW_LOGICAL_CHANNEL_NOT_SUPPORTED,
   SW_MEMORY_FAILURE, SW_NO_ERROR, SW_SECURE_MESSAGING_NOT_SUPPORTED, SW_SECURITY_STATUS_NOT_SATISFIED, SW_UNKNOWN,
-  SW_WRONG_LENGTH,
+  SW_VERIFY_FAIL_BASE, SW_WRONG_LENGTH,
 } from "../../../protocol/portable/sw";
 import { APDU_MAX_DATA } from "../../../protocol/portable/apdu";
 import { CMD_BUF, IO_BUF, IO_CAPACITY, RESP_BUF, RESP_CAP } from "./mem";
@@ -292,7 +292,7 @@ function handle(cmd: u8, data: usize, n: i32, apduLen: i32): u16 {
  * first piece with 61xx when it is longer than the host's Ne. */
 function finish(sw: u16, sm: bool, maxLen: i32): u32 {
   let n = respLen;
-  if (sw != SW_NO_ERROR && (sw & 0xfff0) != 0x63c0) n = 0; // error SWs carry no data
+  if (sw != SW_NO_ERROR && (sw & 0xfff0) != SW_VERIFY_FAIL_BASE) n = 0; // error SWs carry no data
   if (sm && channelOpen()) n = channelWrap(RESP_BUF, n, sw);
   pendingOff = 0;
   pendingLen = n;

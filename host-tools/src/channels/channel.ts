@@ -4,6 +4,7 @@
 // UDP), serial.ts (@serialport/stream), sim.ts (in-process wearable-sim Device). Only
 // those modules import device libraries; everything above talks to a Channel.
 import { createRequire } from "node:module";
+import { hex } from "../../../protocol/src/bytes.ts";
 import { swName } from "../../../protocol/src/sw.ts";
 import { deviceError } from "../errors.ts";
 
@@ -16,7 +17,6 @@ export interface Channel {
   waitRemoved?(ms: number): Promise<void>;
 }
 
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
 /** `--trace`: prints every APDU and response (with the status word's name) on stderr. */
 export class TracingChannel implements Channel {

@@ -14,7 +14,8 @@ import { formName, hex, suiteName } from "../docs.ts";
 import { CERT_SCHEMA, decodeSigned, type DeviceCert } from "../../../protocol/src/formats.ts";
 import { LC_ACTIVE, LC_LOCKED, LC_MANUFACTURED, LC_PERSONALIZING, LC_TERMINATED } from "../../../protocol/portable/lifecycle.ts";
 import * as A from "../../../protocol/portable/apdu.ts";
-import { ApduError } from "../../../protocol/src/sw.ts";
+import { ApduError, swTriesLeft } from "../../../protocol/src/sw.ts";
+import { SW_AUTH_METHOD_BLOCKED, SW_CONDITIONS_NOT_SATISFIED } from "../../../protocol/portable/sw.ts";
 import { withLedger } from "./common.ts";
 
 export const LIFECYCLE_NAMES: Record<number, string> = {
@@ -151,10 +152,11 @@ register(
           await card.changePin(old, fresh);
         } catch (e) {
           // 63Cx and 6983 are worded by the error printer (wrong PIN, x tries left / blocked: unblock with the PUK)
-          if (e instanceof ApduError && (e.sw & 0xfff0) === 0x63c0)
-            throw refused(`pin change: wrong PIN, ${e.sw & 0x0f} ${(e.sw & 0x0f) === 1 ? "try" : "tries"} left${(e.sw & 0x0f) === 0 ? ": PIN blocked, unblock it with the PUK (`wallet pin unblock`)" : ""}`);
-          if (e instanceof ApduError && e.sw === 0x6983) throw refused("pin change: PIN blocked: unblock it with the PUK (`wallet pin unblock --puk PUK --new-pin PIN`)");
-          if (e instanceof ApduError && e.sw === 0x6985) throw refused(`pin change: ${id} has no PIN yet (not personalized)`);
+          const left = e instanceof ApduError ? swTriesLeft(e.sw) : null;
+          if (left !== null)
+            throw refused(`pin change: wrong PIN, ${left} ${left === 1 ? "try" : "tries"} left${left === 0 ? ": PIN blocked, unblock it with the PUK (`wallet pin unblock`)" : ""}`);
+          if (e instanceof ApduError && e.sw === SW_AUTH_METHOD_BLOCKED) throw refused("pin change: PIN blocked: unblock it with the PUK (`wallet pin unblock --puk PUK --new-pin PIN`)");
+          if (e instanceof ApduError && e.sw === SW_CONDITIONS_NOT_SATISFIED) throw refused(`pin change: ${id} has no PIN yet (not personalized)`);
           throw e;
         }
         return { data: { deviceId: id, changed: true }, text: `${id}: PIN changed` };

@@ -20,7 +20,8 @@ import { openKeystore, parseSuite } from "./issuer.ts";
 import { LIMIT_OPTIONS } from "./limits.ts";
 import { numberOption, parseAmountArg as amountArg, parseCurrency, parseNumber, RANGES } from "./numbers.ts";
 import { cliError } from "../cli-errors.ts";
-import { ApduError } from "../../../protocol/src/sw.ts";
+import { ApduError, swTriesLeft } from "../../../protocol/src/sw.ts";
+import { SW_AUTH_METHOD_BLOCKED } from "../../../protocol/portable/sw.ts";
 import { WalletCard } from "../card.ts";
 import { askReason, SW_WITH_REASON } from "../refusals.ts";
 
@@ -637,8 +638,8 @@ register(
           await card.resetRetryCounter(puk, pin);
         } catch (e) {
           // the PUK's own tries: 63Cx here is about the PUK, not the PIN
-          if (e instanceof ApduError && (e.sw & 0xfff0) === 0x63c0) throw refused(`pin unblock: wrong PUK, ${e.sw & 0x0f} tries left`);
-          if (e instanceof ApduError && e.sw === 0x6983) throw refused("pin unblock: PUK blocked: the device must go back to the issuer");
+          if (e instanceof ApduError && swTriesLeft(e.sw) !== null) throw refused(`pin unblock: wrong PUK, ${swTriesLeft(e.sw)} tries left`);
+          if (e instanceof ApduError && e.sw === SW_AUTH_METHOD_BLOCKED) throw refused("pin unblock: PUK blocked: the device must go back to the issuer");
           throw e;
         }
         const id = Buffer.from(deviceId).toString("hex");
