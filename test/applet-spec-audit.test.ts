@@ -20,7 +20,11 @@ import { GP_DEFAULT_KEYS, cmac, scp03Kdf, type ScpKeys } from "../protocol/src/s
 import { HW_IMPORT_NAMES } from "../protocol/src/hw.ts";
 import { AppletHarness, AID, cat, pinBlock, u32be, type Resp } from "./support/applet-device.ts";
 import { DEFAULT_LIMITS, TestIssuer } from "./support/applet-issuer.ts";
-import { T0, limitsBytes, openChannel, persoSteps } from "./support/applet-perso.ts";
+import { T0, openChannel, persoSteps } from "./support/applet-perso.ts";
+import { setLimitsCmd } from "../host-tools/src/perso.ts";
+
+/** SET LIMITS data as the host sends it (perso.ts: the wire order once) */
+const limitsBytes = (l: typeof DEFAULT_LIMITS): Uint8Array => setLimitsCmd(l).data!;
 import { POS_ID, activeWallet, challengeOf, load, loadDoc, pay, payData, receiveData, syncAck, type Wallet } from "./support/applet-wallet.ts";
 
 const P256 = SUITE_P256_SHA256_AES128;
