@@ -121,6 +121,17 @@ describe("part boundaries (DESIGN.md §2)", () => {
   });
 });
 
+describe("one place for each decision (STYLE: one mapping, not six)", () => {
+  it("the firmware answers 6F00 for an internal failure in one function (session.ts internalFailure)", () => {
+    const named: string[] = [];
+    for (const f of graph.files.filter((f) => f.startsWith("firmware/assembly/")))
+      readFileSync(join(ROOT, f), "utf8").split("\n").forEach((line, i) => {
+        if (/\bSW_UNKNOWN\b|0x6[fF]00\b/.test(line.replace(/\/\/.*$/, ""))) named.push(`${f}:${i + 1}`);
+      });
+    expect(named.map((n) => n.replace(/:\d+$/, ""))).toEqual(["firmware/assembly/applet/session.ts", "firmware/assembly/applet/session.ts"]);
+  });
+});
+
 describe("comments stand alone (README, DESIGN.md, SPEC, TRAPS.md)", () => {
   it("no file cites a tracker issue by number: it cites the section of SPEC, DESIGN or a README instead", () => {
     const files: string[] = [".ci/run", ...readdirSync(ROOT).filter((f) => f.endsWith(".md"))];

@@ -22,7 +22,7 @@ import { REASON_CORRUPT } from "../../../protocol/portable/limits";
 import {
   SW_BYTES_REMAINING_00, SW_CLA_NOT_SUPPORTED, SW_COMMAND_CHAINING_NOT_SUPPORTED, SW_CONDITIONS_NOT_SATISFIED,
   SW_INCORRECT_P1P2, SW_INS_NOT_SUPPORTED, SW_LAST_COMMAND_EXPECTED, SW_LOGICAL_CHANNEL_NOT_SUPPORTED,
-  SW_MEMORY_FAILURE, SW_NO_ERROR, SW_SECURE_MESSAGING_NOT_SUPPORTED, SW_SECURITY_STATUS_NOT_SATISFIED, SW_UNKNOWN,
+  SW_MEMORY_FAILURE, SW_NO_ERROR, SW_SECURE_MESSAGING_NOT_SUPPORTED, SW_SECURITY_STATUS_NOT_SATISFIED,
   SW_VERIFY_FAIL_BASE, SW_WRONG_LENGTH,
 } from "../../../protocol/portable/sw";
 import { APDU_MAX_DATA } from "../../../protocol/portable/apdu";
@@ -36,7 +36,7 @@ import {
   cmdFinalize, cmdGenerateKey, cmdGetCertificate, cmdGetPublicKey, cmdGetStatus, cmdPutCertificate, cmdPutIssuerKey,
   cmdSetIdentity, cmdSetLifecycle, cmdSetLimits, selectMatches, selectResponse,
 } from "./perso";
-import { refuse, respClear, respLen, respSetLen, sessionReset } from "./session";
+import { internalFailure, refuse, respClear, respLen, respSetLen, sessionReset } from "./session";
 import { lifecycle, stateReset, storeState } from "./state";
 import { cmdGetChallenge, cmdLoad, cmdPay, cmdReceive } from "./wallet";
 
@@ -184,7 +184,7 @@ export function apduEntry(len: u32): u32 {
   pendingLen = 0;
   const sm = (c & CLA_SECURE_MESSAGING) != 0;
   let sw = process(n, sm);
-  if (respLen > RESP_CAP - 32) { sw = SW_UNKNOWN; respSetLen(0); } // one place: internal overflow -> 6F00
+  if (respLen > RESP_CAP - 32) { sw = internalFailure(); respSetLen(0); } // a response larger than its buffer: an internal failure
   return finish(sw, sm, ne);
 }
 
@@ -285,7 +285,7 @@ function handle(cmd: u8, data: usize, n: i32, apduLen: i32): u16 {
     case CMD_UNLOCK: return n == 0 ? cmdSetLifecycle(LC_ACTIVE) : SW_WRONG_LENGTH;
     case CMD_TERMINATE: return n == 0 ? cmdSetLifecycle(LC_TERMINATED) : SW_WRONG_LENGTH;
   }
-  return SW_UNKNOWN;
+  return internalFailure();
 }
 
 /** Protects the response if the command came through the channel, then sends it, or its

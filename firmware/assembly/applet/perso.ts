@@ -29,7 +29,7 @@ import { PROTOCOL_REVISION } from "../../../protocol/portable/revision";
 import { SUITE_P256_SHA256_AES128, SUITE_SM2_SM3_SM4 } from "../../../protocol/portable/suite";
 import {
   SW_CONDITIONS_NOT_SATISFIED, SW_FILE_NOT_FOUND, SW_INCORRECT_P1P2, SW_MEMORY_FAILURE, SW_NOT_ENOUGH_MEMORY,
-  SW_NO_ERROR, SW_REFERENCED_DATA_NOT_FOUND, SW_UNKNOWN, SW_WRONG_DATA, SW_WRONG_LENGTH,
+  SW_NO_ERROR, SW_REFERENCED_DATA_NOT_FOUND, SW_WRONG_DATA, SW_WRONG_LENGTH,
 } from "../../../protocol/portable/sw";
 import { random } from "../hw";
 import { ecKeygen, ecPointValid } from "../crypto/sig";
@@ -39,7 +39,7 @@ import { TMP, rd32, wr16, wr32 } from "./mem";
 import { checkIssuerDoc } from "./docs";
 import { logCount, logFull } from "./log";
 import { channelOpen } from "./channel";
-import { lastReason, pinVerified, refuse, respCopy, respSetLen, succeed } from "./session";
+import { internalFailure, lastReason, pinVerified, refuse, respCopy, respSetLen, succeed } from "./session";
 import {
   CERT, DEVICE_ID, DEVKEY, DEVKEY_LEN, DEV_PUB, IDENTITY, ISSUER_LEN, LIMITS, LIMITS_LEN, PIN_REC, PUK_REC, TOKEN,
   WS, WS_BALANCE, WS_COUNTER, WS_LATEST_TIME, WS_LEN, WS_LOAD_SEQ, WS_RL_VERSION, WS_SINCE_AMOUNT, WS_SINCE_COUNT,
@@ -166,7 +166,7 @@ export function cmdGenerateKey(): u16 {
   random(TMP, 48);
   const ok = ecKeygen(suite(), TMP, DEVKEY, DEV_PUB);
   memory.fill(TMP, 0, 48);
-  if (!ok) return SW_UNKNOWN;
+  if (!ok) return internalFailure();
   txBegin();
   txPut(NVM_DEVICE_KEY, DEVKEY, DEVKEY_LEN);
   if (certLen > 0) txDelete(NVM_CERT); // the certificate named the old key

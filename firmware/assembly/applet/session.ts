@@ -1,7 +1,7 @@
 // Session state of the wallet applet (RAM only: lost at power-off, reset by SELECT) and
 // the response under construction. AssemblyScript only. SPEC §3.1.
 import { REASON_NONE } from "../../../protocol/portable/limits";
-import { SW_NO_ERROR } from "../../../protocol/portable/sw";
+import { SW_NO_ERROR, SW_UNKNOWN } from "../../../protocol/portable/sw";
 import { CHALLENGE_LEN } from "../../../protocol/portable/apdu";
 import { RESP_BUF, RESP_CAP } from "./mem";
 
@@ -22,6 +22,12 @@ export function sessionReset(): void {
 export function refuse(sw: u16, reason: u8): u16 {
   lastReason = reason;
   return sw;
+}
+/** An internal failure (key generation or a signature that failed, a response larger than
+ * its buffer, a command the dispatch lost): the one place that answers 6F00 (SPEC §4),
+ * never with data (dispatch.ts finish sends none with an error SW). */
+export function internalFailure(): u16 {
+  return SW_UNKNOWN;
 }
 export function succeed(): u16 {
   lastReason = REASON_NONE;

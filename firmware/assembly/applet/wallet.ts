@@ -21,7 +21,7 @@ import {
 } from "../../../protocol/portable/limits";
 import {
   SW_CONDITIONS_NOT_SATISFIED, SW_DATA_INVALID, SW_INCORRECT_P1P2, SW_MEMORY_FAILURE, SW_NOT_ENOUGH_MEMORY,
-  SW_NO_ERROR, SW_SECURITY_STATUS_NOT_SATISFIED, SW_UNKNOWN, SW_WRONG_DATA, SW_WRONG_LENGTH,
+  SW_NO_ERROR, SW_SECURITY_STATUS_NOT_SATISFIED, SW_WRONG_DATA, SW_WRONG_LENGTH,
 } from "../../../protocol/portable/sw";
 import { SUITE_P256_SHA256_AES128, SUITE_SM2_SM3_SM4 } from "../../../protocol/portable/suite";
 import { clock_now, confirm, counter_increment, random } from "../hw";
@@ -31,7 +31,7 @@ import { coseKid, coseParse, cosePayload, cosePayloadLen, coseSuite, coseVerify 
 import { DOC_CAP, TBS_BUF, max32, rd16, rd32 } from "./mem";
 import { ENTRY_COSE, ENTRY_HEADER, ENTRY_KIND_RECEIPT, ENTRY_KIND_VOUCHER, buildReceipt, buildVoucher, checkIssuerDoc, signEntry } from "./docs";
 import { isBlocked, logAppend, logFull } from "./log";
-import { CHALLENGE, challengePending, pinVerified, refuse, respCopy, setChallengePending, setPinVerified, succeed } from "./session";
+import { CHALLENGE, challengePending, internalFailure, pinVerified, refuse, respCopy, setChallengePending, setPinVerified, succeed } from "./session";
 import {
   CERT_REF, DEVICE_ID, WS_BALANCE, WS_CHAIN, WS_COUNTER, WS_LATEST_TIME, WS_LOAD_SEQ, WS_SINCE_AMOUNT, WS_SINCE_COUNT,
   WS, WS_SYNC_ANCHOR, commit, currency, limit, putWallet, suite, ws, wsSet,
@@ -95,7 +95,7 @@ export function cmdPay(p1: u8, data: usize, n: i32): u16 {
     counter, amount, cur, payee, challenge, t, WS + <usize>WS_CHAIN, after, CERT_REF,
     p1 == P1_PAY_DEVICE ? VOUCHER_KIND_D2D : VOUCHER_KIND_POS,
   ));
-  if (len < 0) return SW_UNKNOWN;
+  if (len < 0) return internalFailure();
   hashOnce(suite(), ENTRY_COSE, len - ENTRY_HEADER, WS + <usize>WS_CHAIN);
   wsSet(WS_BALANCE, after);
   wsSet(WS_COUNTER, counter);
@@ -136,7 +136,7 @@ export function cmdLoad(data: usize, n: i32): u16 {
   const after = balance + amount;
   const len = signEntry(ENTRY_KIND_RECEIPT, ws(WS_COUNTER), amount,
     buildReceipt(RECEIPT_KIND_LOAD, seq, 0, amount, cur, after, ws(WS_COUNTER), t));
-  if (len < 0) return SW_UNKNOWN;
+  if (len < 0) return internalFailure();
   wsSet(WS_BALANCE, after);
   wsSet(WS_LOAD_SEQ, seq);
   wsSet(WS_LATEST_TIME, t);
@@ -231,7 +231,7 @@ export function cmdReceive(data: usize, n: i32): u16 {
   hashOnce(suite(), voucher, vlen, VOUCHER_HASH);
   const len = signEntry(ENTRY_KIND_RECEIPT, ws(WS_COUNTER), amount,
     buildReceipt(RECEIPT_KIND_RECEIVE, 0, VOUCHER_HASH, amount, cur, after, ws(WS_COUNTER), t));
-  if (len < 0) return SW_UNKNOWN;
+  if (len < 0) return internalFailure();
   wsSet(WS_BALANCE, after);
   wsSet(WS_LATEST_TIME, t);
   return commitEntry(len);
