@@ -99,8 +99,8 @@ export class WalletCard {
   async select(): Promise<SelectInfo> {
     const aid = cat(u32(A.AID_HI), u32(A.AID_LO));
     const cmd: Cmd = { cla: A.CLA_ISO, ins: A.INS_SELECT, p1: A.P1_SELECT_BY_AID, p2: A.P2_SELECT_FIRST, data: aid, ne: 256, what: "SELECT" };
-    // a command chain cut short by a lost answer is still pending on the device: it drops it
-    // and answers 6883 to the next command (ISO 7816-4 §5.3.3), so SELECT once more
+    // SELECT drops a command chain that a lost answer left pending (SPEC §3.1); devices with
+    // an earlier firmware dropped it but answered 6883 (ISO 7816-4 §5.3.3): SELECT once more
     let r = await this.execSw(cmd);
     if (r.sw === SW_LAST_COMMAND_EXPECTED) r = await this.execSw(cmd);
     if (r.sw !== SW_NO_ERROR) throw new ApduError(r.sw, "SELECT");
