@@ -225,6 +225,12 @@ class Scanner {
       else this.syntax(p, "expected a value");
       return;
     }
+    if (top.st === St.CommaOrEnd) {
+      if (tok === (top.obj ? Tok.ObjClose : Tok.ArrClose)) return this.close();
+      if (tok !== Tok.Comma) this.syntax(p, top.obj ? "expected ',' or '}'" : "expected ',' or ']'");
+      top.st = top.obj ? St.Key : St.Value;
+      return;
+    }
     if (top.obj) {
       switch (top.st) {
         case St.KeyOrEnd:
@@ -245,11 +251,6 @@ class Scanner {
         case St.Value:
           top.st = St.CommaOrEnd;
           return this.value(top, tok, buf, p, end, hex);
-        case St.CommaOrEnd:
-          if (tok === Tok.ObjClose) return this.close();
-          if (tok !== Tok.Comma) this.syntax(p, "expected ',' or '}'");
-          top.st = St.Key;
-          return;
       }
     } else {
       switch (top.st) {
@@ -258,11 +259,6 @@ class Scanner {
           if (tok === Tok.ArrClose && top.st === St.ValueOrEnd) return this.close();
           top.st = St.CommaOrEnd;
           return this.value(top, tok, buf, p, end, hex);
-        case St.CommaOrEnd:
-          if (tok === Tok.ArrClose) return this.close();
-          if (tok !== Tok.Comma) this.syntax(p, "expected ',' or ']'");
-          top.st = St.Value;
-          return;
       }
     }
     this.syntax(p, "unexpected token");
