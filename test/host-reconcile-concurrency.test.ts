@@ -4,9 +4,10 @@
 // equal that of one process importing everything: content hash of a canonical dump of
 // vouchers (status, reason, claim), fraud cases, rejected vouchers, receipts-free imports
 // and submissions; 0 lost, 0 duplicated, 0 spurious fraud cases. Per-device work is
-// serialized by the database (advisory locks, import claims), not by a lock file.
-import { describe, expect, it as vit } from "vitest";
-import { spawn } from "node:child_process";
+// serialized by the database (advisory locks, import claims), not by a lock file. A variant
+// runs each process in its own network namespace, reaching PostgreSQL over TCP (below).
+import { afterAll, describe, expect, it as vit } from "vitest";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,6 +19,7 @@ import { POS_EXPORT_FORMAT, DEVICE_LOG_FORMAT } from "../host-tools/src/reconcil
 import { generateKeyPair, keyId, type SuiteName } from "../host-tools/src/sig.ts";
 import { DEFAULT_LIMITS, PaperDevice } from "../host-tools/src/synthetic.ts";
 import { BACKENDS } from "./support/ledger-backends.ts";
+import { PG_BIN, postgresUnavailable, startPostgres, withDatabase, type PgCluster } from "./support/postgres.ts";
 
 const pgb = BACKENDS[1];
 const it = pgb.it;
@@ -34,8 +36,12 @@ function issuer(suite: SuiteName): Signer {
 }
 
 function wallet(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
+  return run(process.execPath, [join(ROOT, "host-tools/bin/wallet.js"), ...args], env);
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
   return new Promise((res) => {
-    const c = spawn(process.execPath, [join(ROOT, "host-tools/bin/wallet.js"), ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawn(cmd, args, { cwd: dir, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     c.stdout.on("data", (d) => (out += d));
@@ -61,8 +67,24 @@ async function dump(l: PostgresLedger) {
 type Plan = "overlapping files and re-exports" | "disjoint files, the same devices";
 const PLANS: Plan[] = ["overlapping files and re-exports", "disjoint files, the same devices"];
 
+/**
+ * Where the processes run: `location` gives a new empty database (URL as seen from this
+ * host), `manyUrl` the URL process p uses for it, `run` starts process p's `wallet`.
+ */
+interface Hosts {
+  location(): Promise<string>;
+  manyUrl(p: number, url: string): string;
+  run(p: number, args: string[]): Promise<{ code: number; out: string; err: string }>;
+}
+const local: Hosts = { location: () => pgb.location(), manyUrl: (_p, url) => url, run: (_p, args) => wallet(args) };
+
 describe(`many reconcile processes into one PostgreSQL${pgb.skip ? ` (SKIPPED: ${pgb.skip})` : ""}`, () => {
-  it.each(PLANS)(`${PROCESSES} wallet reconcile processes (%s) end in the ledger of one process importing everything`, async (plan) => {
+  it.each(PLANS)(`${PROCESSES} wallet reconcile processes (%s) end in the ledger of one process importing everything`, (plan) => concurrent(plan, local));
+});
+
+/** The scenario of this file: PROCESSES imports at once (`hosts`) against one import of everything. */
+async function concurrent(plan: Plan, hosts: Hosts): Promise<void> {
+  {
     const P256 = issuer("p256");
     const SM2 = issuer("sm2");
     const limits = { ...DEFAULT_LIMITS, maxCountSinceSync: 1000, maxAmountSinceSync: 0xffffffff };
@@ -115,7 +137,7 @@ describe(`many reconcile processes into one PostgreSQL${pgb.skip ? ` (SKIPPED: $
     );
     const everythingOf = plan === "disjoint files, the same devices" ? files : everything;
     const prepare = async () => {
-      const url = await pgb.location();
+      const url = await hosts.location();
       const l = await PostgresLedger.open(url);
       await l.putIssuerKeys([P256, SM2].map((s) => ({ kid: hex(s.kid), suite: s.suite, pub: hex(s.key!.pub), status: "active" })));
       await l.transaction(async () => {
@@ -129,7 +151,7 @@ describe(`many reconcile processes into one PostgreSQL${pgb.skip ? ` (SKIPPED: $
     const single = await wallet(["reconcile", "--ledger", one.url, "--json", ...everythingOf]);
     expect(single.err).toBe("");
     expect(single.code).toBe(0);
-    const runs = await Promise.all(shares.map((s) => wallet(["reconcile", "--ledger", many.url, "--json", ...s])));
+    const runs = await Promise.all(shares.map((s, p) => hosts.run(p, ["reconcile", "--ledger", hosts.manyUrl(p, many.url), "--json", ...s])));
     for (const r of runs) expect([r.code, r.err]).toEqual([0, ""]);
     // a second round of everything changes nothing
     const again = await wallet(["reconcile", "--ledger", many.url, "--json", ...everythingOf]);
@@ -152,7 +174,83 @@ describe(`many reconcile processes into one PostgreSQL${pgb.skip ? ` (SKIPPED: $
     expect((await many.l.verifyAudit()).ok).toBe(true);
     await one.l.close();
     await many.l.close();
-  });
+  }
+}
+
+// The same, with each process on its own network host (host-tools/README "PostgreSQL"): one
+// network namespace per process, joined to this host by a veth pair with a /30 of
+// 10.213.0.0/24 (a range only this test uses; a slot already in use here is skipped), and a
+// second private cluster listening on the host ends of the pairs (and loopback) and trusting
+// only those /30s. Each `wallet reconcile` runs under `ip netns exec` and reaches PostgreSQL
+// over TCP as a separate machine would. Namespaces and veths are removed in afterAll.
+const NET = "10.213.0";
+const tag = String(process.pid % 100_000);
+const namespaces = Array.from({ length: PROCESSES }, (_, i) => ({ ns: `wtst${tag}n${i}`, host: `wv${tag}h${i}`, peer: `wv${tag}n${i}`, slot: -1 }));
+const ipCmd = (args: string[]) => spawnSync("ip", args, { encoding: "utf8" });
+function netnsUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return "not root (ip netns add needs CAP_SYS_ADMIN)";
+  const r = ipCmd(["netns", "list"]);
+  if (r.error || r.status !== 0) return `ip netns is not available (${r.error?.message ?? r.stderr.trim()}): apt-get install -y iproute2`;
+  return postgresUnavailable();
+}
+const netnsSkip = pgb.skip ?? netnsUnavailable() ?? undefined;
+let netCluster: PgCluster | undefined;
+
+afterAll(async () => {
+  for (const n of namespaces) {
+    ipCmd(["netns", "del", n.ns]); // takes the namespace's end of the pair, and so the pair, with it
+    if (ipCmd(["link", "show", n.host]).status === 0) ipCmd(["link", "del", n.host]);
+  }
+  await netCluster?.stop();
+});
+
+/** Creates the namespaces and veth pairs (throws naming the failed `ip` command). */
+function createNamespaces(): void {
+  const ip = (...args: string[]) => {
+    const r = ipCmd(args);
+    if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr.trim() || r.error?.message}`);
+  };
+  const used = new Set([...ipCmd(["-o", "-4", "addr", "show"]).stdout.matchAll(/inet 10\.213\.0\.(\d+)/g)].map((m) => Math.floor(Number(m[1]) / 4)));
+  let slot = 0;
+  for (const n of namespaces) {
+    while (used.has(slot)) slot++;
+    if (slot >= 64) throw new Error(`no free /30 left in ${NET}.0/24`);
+    n.slot = slot++;
+    ip("netns", "add", n.ns);
+    ip("-n", n.ns, "link", "set", "lo", "up");
+    ip("link", "add", n.host, "type", "veth", "peer", "name", n.peer, "netns", n.ns);
+    ip("addr", "add", `${NET}.${4 * n.slot + 1}/30`, "dev", n.host);
+    ip("link", "set", n.host, "up");
+    ip("-n", n.ns, "addr", "add", `${NET}.${4 * n.slot + 2}/30`, "dev", n.peer);
+    ip("-n", n.ns, "link", "set", n.peer, "up");
+  }
+}
+
+const nsHosts: Hosts = {
+  async location() {
+    if (!netCluster) {
+      createNamespaces();
+      const c = await startPostgres({
+        db: "wallet_netns", private: true,
+        listen: namespaces.map((n) => `${NET}.${4 * n.slot + 1}`), allow: namespaces.map((n) => `${NET}.${4 * n.slot}/30`),
+      });
+      if (typeof c === "string") throw new Error(`postgres: ${c}`);
+      netCluster = c;
+    }
+    const name = `ns${process.pid}_${++dbNo}`;
+    const r = spawnSync(join(PG_BIN, "createdb"), ["-h", netCluster.socketDir, "-p", String(netCluster.port), "-U", "postgres", name], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`createdb ${name}: ${r.stderr}`);
+    return withDatabase(netCluster.url, name);
+  },
+  // over TCP to the host end of this process's veth pair
+  manyUrl: (p, url) => `postgres://postgres@${NET}.${4 * namespaces[p].slot + 1}:${netCluster!.port}/${url.match(/^postgres:\/\/[^/]*\/([^?]+)/)![1]}`,
+  run: (p, args) => run("ip", ["netns", "exec", namespaces[p].ns, process.execPath, join(ROOT, "host-tools/bin/wallet.js"), ...args]),
+};
+let dbNo = 0;
+
+describe(`many reconcile processes, each in its own network namespace, into one PostgreSQL over TCP${netnsSkip ? ` (SKIPPED: ${netnsSkip})` : ""}`, () => {
+  (netnsSkip ? vit.skip : vit)(`${PROCESSES} wallet reconcile processes on ${PROCESSES} network hosts (overlapping files and re-exports) end in the ledger of one process importing everything`, () =>
+    concurrent("overlapping files and re-exports", nsHosts));
 });
 
 describe(`the CLI on a PostgreSQL ledger${pgb.skip ? ` (SKIPPED: ${pgb.skip})` : ""}`, () => {

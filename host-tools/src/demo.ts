@@ -16,7 +16,7 @@ import { money } from "./format.ts";
 import { Keystore } from "./keystore.ts";
 import { SqliteLedger } from "./ledger/sqlite.ts";
 import { PosOutbox } from "./pos-outbox.ts";
-import { parseInput, reconcile } from "./reconcile.ts";
+import { reconcile } from "./reconcile.ts";
 import { CURRENCY_CNY, DEFAULT_LIMITS } from "./synthetic.ts";
 
 const say = (s: string) => process.stdout.write(s + "\n");
@@ -107,10 +107,10 @@ try {
   });
 
   step("reconcile the POS exports");
-  const r = await reconcile(ledger, files.map((f) => parseInput(f)));
+  const r = await reconcile(ledger, files); // paths: each file streamed (SPEC §5.11)
   say(`    ${r.newVouchers} new vouchers, ${r.duplicates} already known from device logs, ${r.rejected} rejected`);
   for (const c of r.newFraudCases) say(`    FRAUD ${c.kind}: device ${c.deviceId} counter ${c.counter} voucher ${(c.voucherHash ?? "").slice(0, 12)}…: ${c.detail}`);
-  const again = await reconcile(ledger, files.map((f) => parseInput(f)));
+  const again = await reconcile(ledger, files);
   say(`    re-import of the same files: ${again.newVouchers} new vouchers, ${again.newFraudCases.length} new cases (idempotent)`);
 
   step("report");

@@ -16,7 +16,7 @@ import { DOC_TYPE_RECEIPT, RECEIPT_KIND_LOAD, VOUCHER_KIND_D2D } from "../../pro
 import { CERT_SCHEMA, RECEIPT_SCHEMA, decodeSigned, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
 import { peekDocType } from "./fast-voucher.ts";
 import { certRefOf, hex, verifySigned, type TrustedKey } from "./docs.ts";
-import { parseInput, type InputFile } from "./exchange.ts";
+import { BATCH, openInput, type InputFile, type InputHeader, type InputStream } from "./exchange.ts";
 import type { DeviceRecord, DeviceRows, FraudCase, Ledger, ReceiptRecord, Submission, VoucherRecord, VoucherStatusChange } from "./ledger/ledger.ts";
 import { isHighS, toLowS } from "./sig.ts";
 import { judgeDevice, type DeviceEvidence } from "./verdict.ts";
@@ -24,11 +24,24 @@ import { validityProblem } from "./trust.ts";
 import { VerifierPool, WORKER_THRESHOLD, type Chunk } from "./verifier-pool.ts";
 import { checkVoucher, checkVouchers, deviceKeyOf, signedPartId, toFacts, type DeviceCertInput, type DeviceKey, type VerifyMode } from "./voucher-check.ts";
 
-export { DEVICE_LOG_FORMAT, POS_EXPORT_FORMAT, parseInput, type DeviceLog, type InputFile, type PosExport } from "./exchange.ts";
+export { DEVICE_LOG_FORMAT, POS_EXPORT_FORMAT, openInput, parseInput, type DeviceLog, type InputFile, type InputStream, type PosExport } from "./exchange.ts";
 export { VerifierPool, WORKER_THRESHOLD } from "./verifier-pool.ts";
 
 /** The fraud kinds the verdict gives (verdict.ts); replay and tampered are judged per file here. */
 const VERDICT_KINDS = new Set<FraudCase["kind"]>(["fork", "chain-break", "over-limit", "revoked", "unissued-load", "bad-receipt"]);
+
+/** Batches read ahead of the one being written: the workers always have the next one (SPEC §5.11 "Reading"). */
+const INFLIGHT = 1;
+
+/** A file already in memory, handed on in the same batches as a streamed one. */
+function inMemory(f: InputFile): InputStream {
+  return {
+    name: f.name, hash: f.hash, kind: f.kind, presenter: f.presenter, count: f.coses.length,
+    async *documents() {
+      for (let i = 0; i < f.coses.length; i += BATCH) yield f.coses.slice(i, i + BATCH);
+    },
+  };
+}
 
 /** Certificates checked between two turns of the event loop (≈ 80 µs each). */
 const CERT_STEP = 100;
@@ -121,30 +134,17 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
   };
   return ledger.transaction(async () => {
     const t0 = performance.now();
-    // A: parse each file and hand its vouchers to the workers at once; the next file is
-    // parsed while they verify (device logs carry receipts too: only vouchers are checked)
+    // A and B, per batch of documents (SPEC §5.11 "Reading": files are streamed): each file is
+    // checked whole first (openInput), then read again batch by batch; a batch's vouchers go
+    // to the workers at once and the next batch is read while they verify (device logs carry
+    // receipts too: only vouchers are checked); results are written batch by batch as they
+    // arrive (new vouchers go in as "settled"; C corrects the few that are not). A file that
+    // fails its checks throws: the transaction rolls back, nothing of the import is applied.
     const files: ReconcileResult["files"] = [];
-    const batches: { file: InputFile; coses: Uint8Array[]; receiptCoses: Uint8Array[]; chunks: Chunk[] }[] = [];
-    for (const src of sources) {
-      const f = typeof src === "string" ? parseInput(src) : src;
-      // claimed, not just looked up: a concurrent import of the same file (another process,
-      // PostgreSQL) is waited for here, then this one skips it (the imports table's key)
-      const already = batches.some((b) => b.file.hash === f.hash) || !(await ledger.claimImport(f.hash, f.name, f.kind));
-      files.push({ name: f.name, kind: f.kind, vouchers: f.coses.length, alreadyImported: already });
-      if (already) continue;
-      const coses = f.coses.filter((c) => !isReceipt(c));
-      const receiptCoses = f.kind === "device-log" ? f.coses.filter(isReceipt) : [];
-      const chunks = pool ? pool.submit(coses) : [{ start: 0, results: Promise.resolve(checkVouchers(coses, (id) => keys.get(id), mode).map(toFacts)) }];
-      batches.push({ file: f, coses, receiptCoses, chunks });
-      // let the event loop run between files: workers' answers are taken (and their next
-      // slices posted) only there, and parsing all files takes longer than their queues
-      if (pool) await new Promise(setImmediate);
-      await checkCerts();
-    }
-    await checkCerts();
-    const t1 = performance.now();
-    // B: results slice by slice, written as they arrive (new vouchers go in as "settled";
-    // C corrects the few that are not)
+    const imported: InputHeader[] = [];
+    const receiptBatches: { file: InputHeader; coses: Uint8Array[] }[] = [];
+    const inflight: { file: InputHeader; coses: Uint8Array[]; chunks: Chunk[] }[] = [];
+    let parseMs = 0;
     const touched = new Set<string>(judge);
     const newCases: FraudCase[] = [];
     let inserted = 0;
@@ -155,45 +155,79 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     const subs: Submission[] = [];
     // `policy`: a genuine voucher refused by the trust rules (trust.ts: its certificate was not
     // valid at the voucher's time), not a forgery: rejected without a fraud case
-    const rejects: { r: { hash: string; deviceId: string | null; reason: string }; cose: Uint8Array; file: InputFile; policy?: boolean }[] = [];
+    const rejects: { r: { hash: string; deviceId: string | null; reason: string }; cose: Uint8Array; file: InputHeader; policy?: boolean }[] = [];
     const openCase = async (c: FraudCase) => void ((await ledger.openFraudCase(c)) && newCases.push(c));
-    for (const { file, coses, chunks } of batches) for (const { start, results: pending } of chunks) {
+    /** B for one batch: its checks' results, written */
+    const write = async ({ file, coses, chunks }: (typeof inflight)[number]) => {
       // a POS export's vouchers must be made out to its merchant (else: replay)
       const merchant = file.kind === "pos-export" ? file.presenter.slice("merchant:".length) : null;
-      const tw = performance.now();
-      const results = await pending;
-      waitMs += performance.now() - tw;
-      const recs: VoucherRecord[] = [];
-      for (let j = 0; j < results.length; j++) {
-        const i = start + j;
-        const r = results[j].deviceId !== null && recheck.has(results[j].deviceId!) ? toFacts(checkVoucher(coses[i], (id) => keys.get(id))) : results[j];
-        if (!r.ok) {
-          rejects.push({ r, cose: coses[i], file });
-          continue;
+      for (const { start, results: pending } of chunks) {
+        const tw = performance.now();
+        const results = await pending;
+        waitMs += performance.now() - tw;
+        const recs: VoucherRecord[] = [];
+        for (let j = 0; j < results.length; j++) {
+          const i = start + j;
+          const r = results[j].deviceId !== null && recheck.has(results[j].deviceId!) ? toFacts(checkVoucher(coses[i], (id) => keys.get(id))) : results[j];
+          if (!r.ok) {
+            // a copy: the batch's buffers are not kept for the few rejected documents
+            rejects.push({ r, cose: coses[i].slice(), file });
+            continue;
+          }
+          const k = keys.get(r.deviceId);
+          const invalid = k?.validUntil !== undefined ? validityProblem(k.validFrom!, k.validUntil, r.time) : null;
+          if (invalid) {
+            rejects.push({ r: { hash: r.hash, deviceId: r.deviceId, reason: `voucher #${r.counter}: ${invalid}` }, cose: coses[i].slice(), file, policy: true });
+            continue;
+          }
+          // the worker's flat facts become the record in place (no copy per voucher)
+          const v = r as unknown as VoucherRecord;
+          v.cose = coses[i];
+          v.status = "settled";
+          v.reason = null;
+          v.claim = null;
+          recs.push(v);
+          touched.add(v.deviceId);
+          if (v.kind === VOUCHER_KIND_D2D) touched.add(v.payee);
+          if (merchant !== null && v.payee !== merchant) {
+            subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
+            await openCase({ kind: "replay", deviceId: r.deviceId, counter: v.counter, voucherHash: r.hash, detail: `presented by ${file.presenter} in ${file.name}, made out to ${v.payee}` });
+          }
         }
-        const k = keys.get(r.deviceId);
-        const invalid = k?.validUntil !== undefined ? validityProblem(k.validFrom!, k.validUntil, r.time) : null;
-        if (invalid) {
-          rejects.push({ r: { hash: r.hash, deviceId: r.deviceId, reason: `voucher #${r.counter}: ${invalid}` }, cose: coses[i], file, policy: true });
-          continue;
-        }
-        // the worker's flat facts become the record in place (no copy per voucher)
-        const v = r as unknown as VoucherRecord;
-        v.cose = coses[i];
-        v.status = "settled";
-        v.reason = null;
-        v.claim = null;
-        recs.push(v);
-        touched.add(v.deviceId);
-        if (v.kind === VOUCHER_KIND_D2D) touched.add(v.payee);
-        if (merchant !== null && v.payee !== merchant) {
-          subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
-          await openCase({ kind: "replay", deviceId: r.deviceId, counter: v.counter, voucherHash: r.hash, detail: `presented by ${file.presenter} in ${file.name}, made out to ${v.payee}` });
-        }
+        good += recs.length;
+        inserted += await ledger.addVouchers(recs);
       }
-      good += recs.length;
-      inserted += await ledger.addVouchers(recs);
+    };
+    let certsDone = false;
+    for (const src of sources) {
+      let tp = performance.now();
+      const f = typeof src === "string" ? await openInput(src) : inMemory(src);
+      parseMs += performance.now() - tp;
+      // claimed, not just looked up: a concurrent import of the same file (another process,
+      // PostgreSQL) is waited for here, then this one skips it (the imports table's key)
+      const already = imported.some((b) => b.hash === f.hash) || !(await ledger.claimImport(f.hash, f.name, f.kind));
+      files.push({ name: f.name, kind: f.kind, vouchers: f.count, alreadyImported: already });
+      if (already) continue;
+      imported.push(f);
+      tp = performance.now();
+      for await (const docs of f.documents()) {
+        const coses = f.kind === "device-log" ? docs.filter((c) => !isReceipt(c)) : docs;
+        if (f.kind === "device-log") receiptBatches.push({ file: f, coses: docs.filter(isReceipt) });
+        const chunks = pool ? pool.submit(coses) : [{ start: 0, results: Promise.resolve(checkVouchers(coses, (id) => keys.get(id), mode).map(toFacts)) }];
+        inflight.push({ file: f, coses, chunks });
+        parseMs += performance.now() - tp;
+        // let the event loop run: workers' answers are taken (and their next slices posted)
+        // only there; the certificates are checked meanwhile, before any result is used
+        if (pool) await new Promise(setImmediate);
+        if (!certsDone) await checkCerts(), (certsDone = true);
+        // one batch being verified while this one is read: memory stays at a few batches
+        while (inflight.length > INFLIGHT) await write(inflight.shift()!);
+        tp = performance.now();
+      }
+      parseMs += performance.now() - tp;
     }
+    await checkCerts();
+    while (inflight.length) await write(inflight.shift()!);
     // rejected vouchers, after every good one is in: altered signature bytes over the signed
     // part of a known voucher are that voucher presented again, not a new document
     let rejected = 0;
@@ -209,7 +243,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     }
     // receipts: device-signed, checked against the registered device key
     let receipts = 0;
-    for (const { file, receiptCoses } of batches) {
+    for (const { file, coses: receiptCoses } of receiptBatches) {
       const recs: ReceiptRecord[] = [];
       for (const cose of receiptCoses) {
         const r = checkReceipt(cose, (id) => keys.get(id));
@@ -278,14 +312,14 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
       await ledger.setVoucherStatuses(changes);
     }
     await ledger.addSubmissions(subs);
-    for (const { file } of batches) await ledger.addImport(file.hash, file.name, file.kind, { entries: file.coses.length });
+    for (const file of imported) await ledger.addImport(file.hash, file.name, file.kind, { entries: file.count });
     const result: ReconcileResult = {
       files, newVouchers: inserted, duplicates: good - inserted, rejected, receipts, newFraudCases: newCases, closedFraudCases: closedCases, pendingGaps, confirmedLoads,
-      timings: { parseMs: Math.round(t1 - t0), waitMs: Math.round(waitMs), writeMs: Math.round(performance.now() - t1 - waitMs), evaluateMs: Math.round(performance.now() - t2) },
+      timings: { parseMs: Math.round(parseMs), waitMs: Math.round(waitMs), writeMs: Math.round(performance.now() - t0 - parseMs - waitMs), evaluateMs: Math.round(performance.now() - t2) },
     };
-    if (batches.length)
+    if (imported.length)
       await ledger.audit("reconcile", {
-        files: batches.map(({ file }) => ({ name: file.name, sha256: file.hash })), newVouchers: inserted, rejected,
+        files: imported.map((file) => ({ name: file.name, sha256: file.hash })), newVouchers: inserted, rejected,
         fraudCases: newCases.map((c) => `${c.kind} ${c.deviceId}#${c.counter ?? "-"}`),
       });
     return result;

@@ -12,7 +12,7 @@
 // Not root and no such URL: `startPostgres` returns a reason instead, and the PostgreSQL
 // halves of the suites are skipped with it (CI runs as root, so there they always run).
 import { spawnSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -103,12 +103,14 @@ export async function clearStaleClusters(log?: (s: string) => void): Promise<voi
 
 /**
  * Starts a private cluster with database `db` and returns it, or the reason it cannot
- * (see the module comment). `stop()` shuts the postmaster down by PID (SIGINT: fast
+ * (see the module comment). `listen`: addresses it listens on besides 127.0.0.1 (they must
+ * exist); `allow`: client networks (CIDR) it trusts besides loopback; `private`: start one even
+ * when WALLET_TEST_PG_URL names a server. `stop()` shuts the postmaster down by PID (SIGINT: fast
  * shutdown; SIGKILL after STOP_TIMEOUT_MS) and removes the directory.
  */
-export async function startPostgres(opts: { db?: string; log?: (s: string) => void } = {}): Promise<PgCluster | string> {
+export async function startPostgres(opts: { db?: string; log?: (s: string) => void; listen?: string[]; allow?: string[]; private?: boolean } = {}): Promise<PgCluster | string> {
   const db = opts.db ?? "wallet_test";
-  const external = process.env.WALLET_TEST_PG_URL;
+  const external = opts.private ? undefined : process.env.WALLET_TEST_PG_URL;
   if (external) {
     return { url: external, tcpUrl: external, socketDir: "", port: 0, pid: null, dir: null, stop: async () => {} };
   }
@@ -128,9 +130,12 @@ export async function startPostgres(opts: { db?: string; log?: (s: string) => vo
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`postgres: initdb failed: ${init.out.split("\n").slice(-3).join(" | ")}`);
   }
+  // `allow`: more client networks trusted (the network namespaces of
+  // test/host-reconcile-concurrency.test.ts), beside initdb's loopback lines
+  if (opts.allow?.length) appendFileSync(join(data, "pg_hba.conf"), opts.allow.map((net) => `host all all ${net} trust\n`).join(""));
   // a throw-away cluster: durability off (tests and benches measure the ledger, not fsync)
   const settings = [
-    `-k ${sock}`, "-c listen_addresses=127.0.0.1", "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+    `-k ${sock}`, `-c listen_addresses=${["127.0.0.1", ...(opts.listen ?? [])].join(",")}`, "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
     "-c max_connections=200", "-c shared_buffers=128MB", "-c max_locks_per_transaction=256", "-c log_min_messages=warning",
   ];
   let port = 0;
