@@ -452,8 +452,9 @@ export interface Signed<T> {
  * the strict reader, e.g. `decodeSigned<Voucher>(bytes, VOUCHER_SCHEMA)`. The signature is
  * NOT verified here: verify `sign1.signature` over `tbs`. The kid must be the payload's
  * issuer key id (issuer-signed documents) or its device id (device-signed ones).
- * `views`: byte strings (also in `doc`) are views into `bytes`, not copies: for callers that
- * neither keep nor reuse the input buffer (reconciliation's hot path, host-tools voucher-check.ts).
+ * `views`: byte strings (also in `doc`) are views into `bytes`, not copies, and `tbs` a view
+ * into a shared slab: for callers that neither keep nor reuse the input buffer
+ * (reconciliation's hot path, host-tools voucher-check.ts).
  */
 export function decodeSigned<T>(bytes: Uint8Array, s: Schema, views = false): Signed<T> {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`bad ${s.doc}: expected a Uint8Array`);
@@ -466,7 +467,7 @@ export function decodeSigned<T>(bytes: Uint8Array, s: Schema, views = false): Si
   if (!bytesEqual(expected, e.kid)) {
     throw new FormatError(`bad ${s.doc}: kid does not match the payload's ${d.issuerKeyId ? "issuer key id" : "device id"}`);
   }
-  return { sign1: { alg: e.alg, kid: e.kid, payload: e.payload, signature: e.signature }, doc: d, tbs: spliceToBeSigned(bytes, e) };
+  return { sign1: { alg: e.alg, kid: e.kid, payload: e.payload, signature: e.signature }, doc: d, tbs: spliceToBeSigned(bytes, e, views) };
 }
 
 /**
@@ -476,24 +477,26 @@ export function decodeSigned<T>(bytes: Uint8Array, s: Schema, views = false): Si
  */
 export function peekDocType(cose: Uint8Array): number | null {
   const r = new CborReader(cose, "cose");
-  const want = (major: number, arg?: number): number => {
-    const v = r.head();
-    if (r.major !== major || (arg !== undefined && v !== arg)) r.fail("");
-    return v;
-  };
   try {
-    want(MAJOR_TAG, COSE_TAG_SIGN1);
-    want(MAJOR_ARRAY, 4);
-    r.take(want(MAJOR_BSTR), false);
-    want(MAJOR_MAP, 1);
-    want(MAJOR_UINT, COSE_HDR_KID);
-    r.take(want(MAJOR_BSTR), false);
-    r.end = want(MAJOR_BSTR) + r.p;
-    want(MAJOR_MAP);
-    want(MAJOR_UINT, 0);
-    return want(MAJOR_UINT);
+    want(r, MAJOR_TAG, COSE_TAG_SIGN1);
+    want(r, MAJOR_ARRAY, 4);
+    r.take(want(r, MAJOR_BSTR), false);
+    want(r, MAJOR_MAP, 1);
+    want(r, MAJOR_UINT, COSE_HDR_KID);
+    r.take(want(r, MAJOR_BSTR), false);
+    r.end = want(r, MAJOR_BSTR) + r.p;
+    want(r, MAJOR_MAP);
+    want(r, MAJOR_UINT, 0);
+    return want(r, MAJOR_UINT);
   } catch (e) {
     if (e instanceof FormatError) return null;
     throw e;
   }
+}
+
+/** One head of this major type (and argument): its argument. */
+function want(r: CborReader, major: number, arg?: number): number {
+  const v = r.head();
+  if (r.major !== major || (arg !== undefined && v !== arg)) r.fail("not a COSE_Sign1 document");
+  return v;
 }
