@@ -1,5 +1,5 @@
 // Deterministic CBOR (RFC 8949 §4.2.1 core deterministic encoding) for the signed
-// documents (SPEC.md §5), on top of cbor-x. cbor-x's defaults are not deterministic
+// documents (SPEC.md §5). Encoding is on top of cbor-x: its defaults are not deterministic
 // (tag 64 on byte strings, 16-bit map headers, records, floats for integers >= 2^32), so
 // one Encoder is configured here and integer map keys are sorted here before encoding.
 // Decoding does not use cbor-x: CborReader below is the one strict reader of the

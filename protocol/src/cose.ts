@@ -89,6 +89,14 @@ export interface Sign1Read extends Sign1 {
   payEnd: number;
 }
 
+/** The head of a map of exactly one entry and that entry's key, `key`; else `bad <doc>: <msg>`. */
+function oneEntryMap(r: CborReader, key: number, msg: string): void {
+  const n = r.head();
+  if (r.major !== MAJOR_MAP || n !== 1) r.fail(msg);
+  const k = r.head();
+  if (r.major !== MAJOR_UINT || k !== key) r.fail(msg);
+}
+
 /**
  * Read a whole COSE_Sign1 (SPEC §5.1) with the strict reader, from `r.p` to `r.end`.
  * `copy`: byte strings are copies (else views into the input). Errors name the document
@@ -109,10 +117,7 @@ export function readSign1(r: CborReader, copy: boolean): Sign1Read {
   const end = r.end;
   r.p = protBody;
   r.end = protEnd;
-  const hn = r.head();
-  if (r.major !== MAJOR_MAP || hn !== 1) r.fail("protected header is not {1: alg}");
-  const hk = r.head();
-  if (r.major !== MAJOR_UINT || hk !== COSE_HDR_ALG) r.fail("protected header is not {1: alg}");
+  oneEntryMap(r, COSE_HDR_ALG, "protected header is not {1: alg}");
   const av = r.head();
   if (r.major !== MAJOR_UINT && r.major !== MAJOR_NINT) r.fail("unknown alg (not an integer)");
   const alg = r.intOf(av);
@@ -120,10 +125,7 @@ export function readSign1(r: CborReader, copy: boolean): Sign1Read {
   r.done();
   r.p = protEnd;
   r.end = end;
-  const un = r.head();
-  if (r.major !== MAJOR_MAP || un !== 1) r.fail("unprotected header is not {4: kid}");
-  const uk = r.head();
-  if (r.major !== MAJOR_UINT || uk !== COSE_HDR_KID) r.fail("unprotected header is not {4: kid}");
+  oneEntryMap(r, COSE_HDR_KID, "unprotected header is not {4: kid}");
   const kidLen = r.head();
   if (r.major !== MAJOR_BSTR) r.fail("kid is not a byte string");
   if (kidLen < DOC_ISSUER_KEY_ID_MIN || kidLen > DOC_ISSUER_KEY_ID_MAX) r.fail(`kid length ${kidLen}`);
