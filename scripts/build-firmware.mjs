@@ -1,9 +1,11 @@
 // Builds the AssemblyScript firmware with asc, using asconfig.json's targets.
 // Each entry of TARGETS is one module; later work adds entries (for example an
 // instrumented crypto build). A target is rebuilt only when a source is newer.
+// Then the reconciliation worker bundle (scripts/build-worker.mjs), also when stale.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, statSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { buildWorkerBundle, WORKER_OUT } from "./build-worker.mjs";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -58,3 +60,4 @@ for (const t of only) {
   }
   console.error(`build-firmware: ${t.out} ${statSync(out).size} bytes`);
 }
+if (buildWorkerBundle(ROOT, force)) console.error(`build-firmware: ${WORKER_OUT} ${statSync(join(ROOT, WORKER_OUT)).size} bytes`);

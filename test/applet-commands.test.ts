@@ -1,7 +1,7 @@
 // Wallet applet commands (SPEC §3.3) on the real build/firmware.wasm: every command's happy
 // path and the status words it can return, for both suites where the suite matters.
-// Device-signed documents are checked with independent code: cbor-x (via protocol/src
-// strict decoders) and node:crypto (P-256) / sm-crypto (SM2).
+// Device-signed documents are checked with independent code: cbor-x, the protocol's strict
+// decoders (protocol/src) and node:crypto (P-256) / sm-crypto (SM2).
 import { describe, expect, it } from "vitest";
 import { decode as cborxDecode } from "cbor-x";
 import * as A from "../protocol/portable/apdu.ts";

@@ -6,7 +6,7 @@
 import { SUITE_P256_SHA256_AES128, SUITE_SM2_SM3_SM4 } from "../../protocol/portable/suite.ts";
 import { COSE_ALG_ES256, COSE_ALG_SM2_SM3 } from "../../protocol/portable/cose.ts";
 import { DOC_CERT_REF_LEN, FORM_BAND, FORM_CARD, FORM_WATCH } from "../../protocol/portable/cbor-keys.ts";
-import { signSign1, toBeSigned } from "../../protocol/src/cose.ts";
+import { signSign1 } from "../../protocol/src/cose.ts";
 import {
   CERT_SCHEMA, decodeSigned, encodeCert, encodeLoad, encodeSyncAck,
   type DeviceCert, type LoadAuth, type Signed, type SyncAck,
@@ -65,7 +65,7 @@ export const certRefOf = (suite: SuiteName, certCose: Uint8Array) => suiteHash(s
 /** Verifies a decoded COSE_Sign1's signature with `pub` under the suite its alg names. */
 export function verifySigned(doc: Signed<unknown>, suite: SuiteName, pub: Uint8Array): boolean {
   if (suiteOfAlg(doc.sign1.alg) !== suite) return false;
-  return verifyRaw(suite, pub, toBeSigned(doc.sign1.alg, doc.sign1.payload), doc.sign1.signature);
+  return verifyRaw(suite, pub, doc.tbs, doc.sign1.signature);
 }
 
 export interface TrustedKey {

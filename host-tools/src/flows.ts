@@ -7,7 +7,7 @@ import * as A from "../../protocol/portable/apdu.ts";
 import { LC_ACTIVE, LC_MANUFACTURED, LC_PERSONALIZING } from "../../protocol/portable/lifecycle.ts";
 import { DOC_BLOCK_LIST_MAX, DOC_TYPE_RECEIPT, RECEIPT_KIND_LOAD, VOUCHER_KIND_D2D, VOUCHER_KIND_POS } from "../../protocol/portable/cbor-keys.ts";
 import { SUITE_P256_SHA256_AES128 } from "../../protocol/portable/suite.ts";
-import { CERT_SCHEMA, RECEIPT_SCHEMA, decodeSigned, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
+import { CERT_SCHEMA, RECEIPT_SCHEMA, decodeSigned, peekDocType, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
 import { GP_DEFAULT_KEYS, Scp03Session, type ScpKeys } from "../../protocol/src/scp03.ts";
 import * as L from "../../protocol/portable/limits.ts";
 import { SCP03_SL_FULL } from "../../protocol/portable/scp03.ts";
@@ -20,7 +20,6 @@ import { authError, dataError, deviceError, EXIT_DATA, refused, WalletError } fr
 import { money } from "./format.ts";
 import type { IssuerKeystore as Keystore } from "./keystore.ts";
 import type { DeviceRecord, FormFactor, Ledger, LoadRecord } from "./ledger/ledger.ts";
-import { peekDocType } from "./fast-voucher.ts";
 import { DEVICE_LOG_FORMAT, parseInput, reconcile, type ReconcileResult } from "./reconcile.ts";
 import type { SuiteName } from "./sig.ts";
 import { checkVoucher } from "./voucher-check.ts";

@@ -32,8 +32,8 @@ export class VerifierPool {
   private owed = new Map<Worker, { resolve: (m: any) => void; reject: (e: unknown) => void }[]>();
   private queue: { coses: Uint8Array[]; resolve: (r: Check[]) => void; reject: (e: unknown) => void }[] = [];
   private keysSent?: Map<string, DeviceKey>;
-  constructor(n: number, private slice = 500, mode: VerifyMode = "batch") {
-    const url = reconcileWorkerUrl();
+  /** `url`: the worker module (worker-bundle.ts chooses the built bundle or the tsx bootstrap) */
+  constructor(n: number, private slice = 500, mode: VerifyMode = "batch", url: URL = reconcileWorkerUrl()) {
     this.workers = Array.from({ length: n }, () => {
       const w = new Worker(url);
       const owed: { resolve: (m: any) => void; reject: (e: unknown) => void }[] = [];

@@ -5,9 +5,8 @@
 // so worker threads can run it (reconcile-worker.mjs).
 import { createHash, hash as nodeHash } from "node:crypto";
 import { VOUCHER_SCHEMA, decodeSigned, type Signed, type Voucher } from "../../protocol/src/formats.ts";
-import { certRefOf, hex, suiteOfAlg, verifySigned, type TrustedKey } from "./docs.ts";
+import { certRefOf, hex, suiteOfAlg, type TrustedKey } from "./docs.ts";
 import { registeredCert } from "./trust.ts";
-import { parseVoucherFast } from "./fast-voucher.ts";
 import type { VoucherRecord } from "./ledger/ledger.ts";
 import { suiteHash, verifyRaw, type SuiteName } from "./sig.ts";
 import { wasmVerifier } from "./wasm-verifier.ts";
@@ -170,6 +169,7 @@ export function signedPartId(cose: Uint8Array): string {
 
 export const voucherId = signedPartId;
 
+/** One voucher's check: `checkVouchers` of a slice of one. */
 export function checkVoucher(cose: Uint8Array, lookup: (deviceId: string) => DeviceKey | undefined): CheckedVoucher | RejectedCheck {
   return checkVouchers([cose], lookup)[0];
 }
@@ -179,36 +179,41 @@ export function checkVoucher(cose: Uint8Array, lookup: (deviceId: string) => Dev
 export type VerifyMode = "batch" | "single";
 
 /**
- * The checks of a slice of vouchers, in order: exactly `checkVoucher` of each. SM2
- * signatures go to the host verifier in ONE call (`verifyMany`), ordered by public key so
- * that consecutive vouchers of one device share its decoded point and Z_A (SPEC §2, the
- * host verifier's batch entry); P-256 goes to OpenSSL voucher by voucher (faster there).
+ * The checks of a slice of vouchers, in order: strict decoding (protocol/src/formats.ts
+ * decodeSigned in view mode: nothing copied, the Sig_structure spliced, not re-encoded),
+ * then the payer's certificate, cert ref, suite and signature; every reject names its
+ * reason. SM2 signatures go to the host verifier in ONE call (`verifyMany`), ordered by
+ * public key so that consecutive vouchers of one device share its decoded point and Z_A
+ * (SPEC §2, the host verifier's batch entry); P-256 goes to OpenSSL voucher by voucher
+ * (faster there).
  */
 export function checkVouchers(coses: readonly Uint8Array[], lookup: (deviceId: string) => DeviceKey | undefined, mode: VerifyMode = "batch"): (CheckedVoucher | RejectedCheck)[] {
   const out: (CheckedVoucher | RejectedCheck)[] = new Array(coses.length);
   const w = mode === "batch" ? wasmVerifier() : null;
   const batch = w?.batched ? w : null;
-  const owed: { i: number; hash: string; deviceId: string; dev: DeviceKey; fast: NonNullable<ReturnType<typeof parseVoucherFast>> }[] = [];
+  const owed: { i: number; hash: string; deviceId: string; dev: DeviceKey; signed: Signed<Voucher> }[] = [];
   for (let i = 0; i < coses.length; i++) {
     const cose = coses[i];
     const hash = voucherId(cose);
-    const fast = parseVoucherFast(cose);
-    if (fast) {
-      // the common case: canonical and well-formed, verified over the spliced Sig_structure
-      const deviceId = hex(fast.doc.deviceId);
-      const dev = lookup(deviceId);
-      if (dev && !dev.certError && hex(fast.doc.certRef) === dev.certRef && suiteOfAlg(fast.alg) === dev.suite) {
-        if (batch && dev.suite === "sm2" && fast.tbs.length <= batch.maxMessage) owed.push({ i, hash, deviceId, dev, fast });
-        else out[i] = verdictOf(cose, hash, deviceId, dev, fast.doc, verifyRaw(dev.suite, pubBytes(dev), fast.tbs, fast.signature));
-        continue;
-      }
+    let signed: Signed<Voucher>;
+    try {
+      signed = decodeSigned<Voucher>(cose, VOUCHER_SCHEMA, true);
+    } catch (e) {
+      out[i] = { ok: false, hash, deviceId: null, reason: (e as Error).message };
+      continue;
     }
-    out[i] = checkSlow(cose, hash, lookup);
+    const deviceId = hex(signed.doc.deviceId);
+    const dev = lookup(deviceId);
+    const refused = !dev ? `unknown device ${deviceId}` : dev.certError ?? (hex(signed.doc.certRef) !== dev.certRef ? "bad voucher: cert ref does not name the device's certificate" : null);
+    if (refused) out[i] = { ok: false, hash, deviceId, reason: refused };
+    else if (suiteOfAlg(signed.sign1.alg) !== dev!.suite) out[i] = verdictOf(cose, hash, deviceId, dev!, signed.doc, false);
+    else if (batch && dev!.suite === "sm2" && signed.tbs.length <= batch.maxMessage) owed.push({ i, hash, deviceId, dev: dev!, signed });
+    else out[i] = verdictOf(cose, hash, deviceId, dev!, signed.doc, verifyRaw(dev!.suite, pubBytes(dev!), signed.tbs, signed.sign1.signature));
   }
   if (owed.length) {
     owed.sort((a, b) => (a.dev.pub < b.dev.pub ? -1 : a.dev.pub > b.dev.pub ? 1 : a.i - b.i));
-    const ok = batch!.verifyMany("sm2", owed.map((o) => ({ pub: pubBytes(o.dev), msg: o.fast.tbs, sig: o.fast.signature })));
-    owed.forEach((o, j) => (out[o.i] = verdictOf(coses[o.i], o.hash, o.deviceId, o.dev, o.fast.doc, ok[j])));
+    const ok = batch!.verifyMany("sm2", owed.map((o) => ({ pub: pubBytes(o.dev), msg: o.signed.tbs, sig: o.signed.sign1.signature })));
+    owed.forEach((o, j) => (out[o.i] = verdictOf(coses[o.i], o.hash, o.deviceId, o.dev, o.signed.doc, ok[j])));
   }
   return out;
 }
@@ -223,21 +228,4 @@ function pubBytes(dev: DeviceKey): Uint8Array {
   let b = pubCache.get(dev.pub);
   if (!b) pubCache.set(dev.pub, (b = Buffer.from(dev.pub, "hex")));
   return b;
-}
-
-/** The protocol decoder's path: every reject and its message come from here. */
-function checkSlow(cose: Uint8Array, hash: string, lookup: (deviceId: string) => DeviceKey | undefined): CheckedVoucher | RejectedCheck {
-  let signed: Signed<Voucher>;
-  try {
-    signed = decodeSigned<Voucher>(cose, VOUCHER_SCHEMA);
-  } catch (e) {
-    return { ok: false, hash, deviceId: null, reason: (e as Error).message };
-  }
-  const deviceId = hex(signed.doc.deviceId);
-  const dev = lookup(deviceId);
-  if (!dev) return { ok: false, hash, deviceId, reason: `unknown device ${deviceId}` };
-  if (dev.certError) return { ok: false, hash, deviceId, reason: dev.certError };
-  if (hex(signed.doc.certRef) !== dev.certRef) return { ok: false, hash, deviceId, reason: "bad voucher: cert ref does not name the device's certificate" };
-  if (!verifySigned(signed, dev.suite, Buffer.from(dev.pub, "hex"))) return { ok: false, hash, deviceId, reason: "bad voucher: signature does not verify" };
-  return { ok: true, hash, chainHash: hex(suiteHash(dev.suite, cose)), deviceId, v: signed.doc };
 }

@@ -2,12 +2,14 @@
 // authorization, payment voucher, receipt, sync acknowledgement. Keys and sizes come from
 // protocol/portable/cbor-keys.ts; each document is described once by a field table below
 // and one generic encoder/decoder walks it, so the host cannot drift from the key table.
-// Decoding is strict: non-canonical CBOR, unknown or missing keys, wrong types, oversize
-// values or a wrong document type are FormatError("bad <doc>: ..."). Encoding checks the
+// Decoding is strict and one pass of cbor.ts's CborReader over the bytes, driven by the
+// same tables (no cbor-x, no re-encoding): non-canonical CBOR, unknown or missing keys,
+// wrong types, oversize values or a wrong document type are FormatError("bad <doc>: ..."). Encoding checks the
 // same rules and throws RangeError("bad <doc>: ...") for a bad argument.
 import * as K from "../portable/cbor-keys.ts";
-import { cborDecodeStrict, cborEncode, type CborValue } from "./cbor.ts";
-import { decodeSign1, type Sign1 } from "./cose.ts";
+import { COSE_HDR_KID, COSE_TAG_SIGN1 } from "../portable/cose.ts";
+import { CborReader, MAJOR_ARRAY, MAJOR_BSTR, MAJOR_MAP, MAJOR_NINT, MAJOR_TAG, MAJOR_UINT, bytesEqual, cborEncode, type CborValue } from "./cbor.ts";
+import { readSign1, spliceToBeSigned, type Sign1 } from "./cose.ts";
 import { FormatError } from "./errors.ts";
 
 export interface Limits {
@@ -213,22 +215,28 @@ function checkUint(v: unknown, what: string, fail: Fail, min = 0, max = U32_MAX)
   return n;
 }
 
-function checkBstr(v: unknown, what: string, fail: Fail, min: number, max: number): Uint8Array {
-  if (!(v instanceof Uint8Array)) fail(`${what} is not a byte string`);
-  const b = v as Uint8Array;
-  if (b.length < min || b.length > max) fail(`${what} length ${b.length}, expected ${min === max ? min : `${min}..${max}`}`);
-  return b;
+function checkUintField(ty: Extract<FieldType, { t: "uint" }>, v: unknown, what: string, fail: Fail): number {
+  const n = checkUint(v, what, fail, ty.min, ty.max);
+  if (ty.oneOf && !ty.oneOf.includes(n)) fail(`${what} ${n} is not one of ${ty.oneOf.join(", ")}`);
+  return n;
 }
 
-/** value -> CBOR (encode) or CBOR -> value (decode); both check the same rules. */
-function convert(f: Field, v: unknown, fail: Fail, dir: "enc" | "dec"): unknown {
+function checkLen(n: number, what: string, fail: Fail, min: number, max: number): void {
+  if (n < min || n > max) fail(`${what} length ${n}, expected ${min === max ? min : `${min}..${max}`}`);
+}
+
+function checkBstr(v: unknown, what: string, fail: Fail, min: number, max: number): Uint8Array {
+  if (!(v instanceof Uint8Array)) fail(`${what} is not a byte string`);
+  checkLen((v as Uint8Array).length, what, fail, min, max);
+  return v as Uint8Array;
+}
+
+/** A field as the encoder checks it: value -> CBOR. */
+function toCbor(f: Field, v: unknown, fail: Fail): CborValue {
   const ty = f.type;
   switch (ty.t) {
-    case "uint": {
-      const n = checkUint(v, f.name, fail, ty.min, ty.max);
-      if (ty.oneOf && !ty.oneOf.includes(n)) fail(`${f.name} ${n} is not one of ${ty.oneOf.join(", ")}`);
-      return n;
-    }
+    case "uint":
+      return checkUintField(ty, v, f.name, fail);
     case "bstr":
       return checkBstr(v, f.name, fail, ty.min, ty.max);
     case "ref":
@@ -240,20 +248,9 @@ function convert(f: Field, v: unknown, fail: Fail, dir: "enc" | "dec"): unknown 
       return a.map((x, i) => checkBstr(x, `${f.name}[${i}]`, fail, K.DOC_DEVICE_ID_LEN, K.DOC_DEVICE_ID_LEN));
     }
     case "limits": {
-      if (dir === "enc") {
-        if (typeof v !== "object" || v === null) fail(`${f.name} is not an object`);
-        const o = v as Record<string, unknown>;
-        return new Map(LIMIT_FIELDS.map(([k, n]) => [k, checkUint(o[n], `${f.name}.${n}`, fail)]));
-      }
-      if (!(v instanceof Map)) fail(`${f.name} is not a map`);
-      const m = v as Map<number, unknown>;
-      for (const k of m.keys()) if (!LIMIT_FIELDS.some(([lk]) => lk === k)) fail(`${f.name} has unknown key ${k}`);
-      const out: Record<string, number> = {};
-      for (const [k, n] of LIMIT_FIELDS) {
-        if (!m.has(k)) fail(`${f.name} misses key ${k} (${n})`);
-        out[n] = checkUint(m.get(k), `${f.name}.${n}`, fail);
-      }
-      return out;
+      if (typeof v !== "object" || v === null) fail(`${f.name} is not an object`);
+      const o = v as Record<string, unknown>;
+      return new Map(LIMIT_FIELDS.map(([k, n]) => [k, checkUint(o[n], `${f.name}.${n}`, fail)]));
     }
   }
 }
@@ -270,33 +267,165 @@ export function encodeDoc(s: Schema, obj: object): Uint8Array {
       if (f.optional) continue;
       fail(`missing ${f.name}`);
     }
-    m.set(f.key, convert(f, o[f.name], fail, "enc") as CborValue);
+    m.set(f.key, toCbor(f, o[f.name], fail));
   }
   s.check?.(o, fail);
   return cborEncode(m);
 }
 
-/** Strictly decode a document payload map. */
-export function decodeDoc<T>(s: Schema, bytes: Uint8Array): T {
+// --- decoding: one pass of the strict reader (cbor.ts CborReader) driven by the tables ---
+
+/** One key of a map as the reader expects it; `name` "" for the document type (key 0). */
+interface Slot {
+  key: number;
+  name: string;
+  /** the name in messages: "amount", "limits.cap" */
+  label: string;
+  type: FieldType | { t: "doctype"; docType: number };
+  optional: boolean;
+  /** the limits map's own slots (type limits) */
+  inner?: MapPlan;
+}
+interface MapPlan {
+  /** ascending keys (RFC 8949 §4.2.1 order: all keys here are uints) */
+  slots: Slot[];
+  unknown: (k: number) => string;
+  missing: (s: Slot) => string;
+}
+interface Plan {
+  map: MapPlan;
+  fail: Fail;
+  s: Schema;
+}
+
+const plans = new WeakMap<Schema, Plan>();
+
+function ascending(slots: Slot[]): Slot[] {
+  return slots.sort((a, b) => a.key - b.key);
+}
+
+function planOf(s: Schema): Plan {
+  let p = plans.get(s);
+  if (p) return p;
+  const doc = s.doc;
   const fail: Fail = (m) => {
-    throw new FormatError(`bad ${s.doc}: ${m}`);
+    throw new FormatError(`bad ${doc}: ${m}`);
   };
-  const v = cborDecodeStrict(bytes, s.doc);
-  if (!(v instanceof Map)) fail("payload is not a map");
-  const m = v as Map<number, CborValue>;
-  const type = m.get(0);
-  if (type !== s.docType) fail(`document type ${String(type)}, expected ${s.docType}`);
-  for (const k of m.keys()) if (k !== 0 && !s.fields.some((f) => f.key === k)) fail(`unknown key ${k}`);
-  const o: Record<string, unknown> = {};
-  for (const f of s.fields) {
-    if (!m.has(f.key)) {
-      if (f.optional) continue;
-      fail(`missing key ${f.key} (${f.name})`);
+  const slot = (f: Field): Slot => {
+    const sl: Slot = { key: f.key, name: f.name, label: f.name, type: f.type, optional: !!f.optional };
+    if (f.type.t === "limits") {
+      const name = f.name;
+      sl.inner = {
+        slots: ascending(LIMIT_FIELDS.map(([key, n]) => ({ key, name: n, label: `${name}.${n}`, type: { t: "uint" }, optional: false }))),
+        unknown: (k) => `${name} has unknown key ${k}`,
+        missing: (m) => `${name} misses key ${m.key} (${m.name})`,
+      };
     }
-    o[f.name] = convert(f, m.get(f.key), fail, "dec");
+    return sl;
+  };
+  const typeSlot: Slot = { key: 0, name: "", label: "document type", type: { t: "doctype", docType: s.docType }, optional: false };
+  p = {
+    s,
+    fail,
+    map: {
+      slots: ascending([typeSlot, ...s.fields.map(slot)]),
+      unknown: (k) => `unknown key ${k}`,
+      missing: (m) => (m.key === 0 ? `document type missing, expected ${s.docType}` : `missing key ${m.key} (${m.name})`),
+    },
+  };
+  plans.set(s, p);
+  return p;
+}
+
+/**
+ * The entries of a map whose head (`n` entries) was just read: keys must ascend without
+ * duplicates, each must be one of the plan's and every non-optional one must be there.
+ * A missing key is reported after the map, so a misplaced key is reported as the order
+ * violation it is.
+ */
+function readEntries(r: CborReader, n: number, m: MapPlan, copy: boolean, fail: Fail, o: Record<string, unknown>): void {
+  const slots = m.slots;
+  let si = 0;
+  let last = -1;
+  let missing: Slot | undefined;
+  for (let i = 0; i < n; i++) {
+    const k = r.head();
+    if (r.major !== MAJOR_UINT) {
+      if (r.major === MAJOR_NINT) fail(m.unknown(r.intOf(k)));
+      r.fail("map key is not an integer");
+    }
+    if (k <= last) r.fail(`non-canonical encoding: map key ${k} after ${last} (keys ascend, no duplicates)`);
+    last = k;
+    while (si < slots.length && slots[si].key < k) {
+      if (!missing && !slots[si].optional) missing = slots[si];
+      si++;
+    }
+    if (si === slots.length || slots[si].key !== k) fail(m.unknown(k));
+    const sl = slots[si++];
+    const v = readValue(r, sl, copy, fail);
+    if (sl.name) o[sl.name] = v;
   }
-  s.check?.(o, fail);
+  for (; si < slots.length && !missing; si++) if (!slots[si].optional) missing = slots[si];
+  if (missing) fail(m.missing(missing));
+}
+
+function readValue(r: CborReader, sl: Slot, copy: boolean, fail: Fail): unknown {
+  const ty = sl.type;
+  const a = r.head();
+  const major = r.major;
+  const int = major === MAJOR_UINT || major === MAJOR_NINT;
+  switch (ty.t) {
+    case "doctype":
+      if (major !== MAJOR_UINT || a !== ty.docType) fail(`document type ${int ? r.intOf(a) : "(not an integer)"}, expected ${ty.docType}`);
+      return a;
+    case "uint":
+      if (!int) fail(`${sl.label} is not a uint`);
+      return checkUintField(ty, r.intOf(a), sl.label, fail);
+    case "bstr":
+      if (major !== MAJOR_BSTR) fail(`${sl.label} is not a byte string`);
+      checkLen(a, sl.label, fail, ty.min, ty.max);
+      return r.take(a, copy);
+    case "ref":
+      if (int) return checkUint(r.intOf(a), sl.label, fail);
+      if (major !== MAJOR_BSTR) fail(`${sl.label} is not a byte string`);
+      checkLen(a, sl.label, fail, K.DOC_HASH_LEN, K.DOC_HASH_LEN);
+      return r.take(a, copy);
+    case "ids": {
+      if (major !== MAJOR_ARRAY) fail(`${sl.label} is not an array`);
+      if (a > K.DOC_BLOCK_LIST_MAX) fail(`${sl.label} has ${a} entries, at most ${K.DOC_BLOCK_LIST_MAX}`);
+      const out: Uint8Array[] = [];
+      for (let i = 0; i < a; i++) {
+        const n = r.head();
+        if (r.major !== MAJOR_BSTR) fail(`${sl.label}[${i}] is not a byte string`);
+        checkLen(n, `${sl.label}[${i}]`, fail, K.DOC_DEVICE_ID_LEN, K.DOC_DEVICE_ID_LEN);
+        out.push(r.take(n, copy));
+      }
+      return out;
+    }
+    case "limits": {
+      if (major !== MAJOR_MAP) fail(`${sl.label} is not a map`);
+      const o: Record<string, unknown> = {};
+      readEntries(r, a, sl.inner!, copy, fail, o);
+      return o;
+    }
+  }
+}
+
+/** The payload map from `r.p` to `r.end`, checked against the schema (SPEC §5.2-§5.8). */
+function readDoc<T>(r: CborReader, p: Plan, copy: boolean): T {
+  const n = r.head();
+  if (r.major !== MAJOR_MAP) p.fail("payload is not a map");
+  const o: Record<string, unknown> = {};
+  readEntries(r, n, p.map, copy, p.fail, o);
+  r.done();
+  p.s.check?.(o, p.fail);
   return o as T;
+}
+
+/** Strictly decode a document payload map (byte strings are copies). */
+export function decodeDoc<T>(s: Schema, bytes: Uint8Array): T {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`bad ${s.doc}: expected a Uint8Array`);
+  return readDoc<T>(new CborReader(bytes, s.doc), planOf(s), true);
 }
 
 export const encodeCert = (c: DeviceCert): Uint8Array => encodeDoc(CERT_SCHEMA, c);
@@ -310,24 +439,64 @@ export const decodeReceipt = (b: Uint8Array): Receipt => decodeDoc(RECEIPT_SCHEM
 export const encodeSyncAck = (a: SyncAck): Uint8Array => encodeDoc(SYNCACK_SCHEMA, a);
 export const decodeSyncAck = (b: Uint8Array): SyncAck => decodeDoc(SYNCACK_SCHEMA, b);
 
-/** A decoded signed document: the COSE envelope plus its decoded payload. */
+/** A decoded signed document: the COSE envelope, its decoded payload and what was signed. */
 export interface Signed<T> {
   sign1: Sign1;
   doc: T;
+  /** the Sig_structure bytes (RFC 9052 §4.4) the signature covers, spliced from the input */
+  tbs: Uint8Array;
 }
 
 /**
- * Strictly decode a COSE_Sign1 and its payload with the document's schema, e.g.
- * `decodeSigned<Voucher>(bytes, VOUCHER_SCHEMA)`. The signature is NOT verified here:
- * verify `sign1.signature` over `toBeSigned(sign1.alg, sign1.payload)`. The kid must be the
- * payload's issuer key id (issuer-signed documents) or its device id (device-signed ones).
+ * Strictly decode a COSE_Sign1 and its payload with the document's schema in one pass of
+ * the strict reader, e.g. `decodeSigned<Voucher>(bytes, VOUCHER_SCHEMA)`. The signature is
+ * NOT verified here: verify `sign1.signature` over `tbs`. The kid must be the payload's
+ * issuer key id (issuer-signed documents) or its device id (device-signed ones).
+ * `views`: byte strings (also in `doc`) are views into `bytes`, not copies, and `tbs` a view
+ * into a shared slab: for callers that neither keep nor reuse the input buffer
+ * (reconciliation's hot path, host-tools voucher-check.ts).
  */
-export function decodeSigned<T>(bytes: Uint8Array, s: Schema): Signed<T> {
-  const sign1 = decodeSign1(bytes, s.doc);
-  const d = decodeDoc<T>(s, sign1.payload) as T & { deviceId: Uint8Array; issuerKeyId?: Uint8Array };
+export function decodeSigned<T>(bytes: Uint8Array, s: Schema, views = false): Signed<T> {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`bad ${s.doc}: expected a Uint8Array`);
+  const r = new CborReader(bytes, s.doc);
+  const e = readSign1(r, !views);
+  r.p = e.payBody;
+  r.end = e.payEnd;
+  const d = readDoc<T & { deviceId: Uint8Array; issuerKeyId?: Uint8Array }>(r, planOf(s), !views);
   const expected = d.issuerKeyId ?? d.deviceId;
-  if (expected.length !== sign1.kid.length || expected.some((x, i) => x !== sign1.kid[i])) {
+  if (!bytesEqual(expected, e.kid)) {
     throw new FormatError(`bad ${s.doc}: kid does not match the payload's ${d.issuerKeyId ? "issuer key id" : "device id"}`);
   }
-  return { sign1, doc: d };
+  return { sign1: { alg: e.alg, kid: e.kid, payload: e.payload, signature: e.signature }, doc: d, tbs: spliceToBeSigned(bytes, e, views) };
+}
+
+/**
+ * The document type (payload key 0) of a COSE_Sign1, or null when the bytes do not read as
+ * one up to there. Only the envelope's shape is read (headers' contents and the signature
+ * are not checked): a triage of device logs, not a check; decodeSigned checks.
+ */
+export function peekDocType(cose: Uint8Array): number | null {
+  const r = new CborReader(cose, "cose");
+  try {
+    want(r, MAJOR_TAG, COSE_TAG_SIGN1);
+    want(r, MAJOR_ARRAY, 4);
+    r.take(want(r, MAJOR_BSTR), false);
+    want(r, MAJOR_MAP, 1);
+    want(r, MAJOR_UINT, COSE_HDR_KID);
+    r.take(want(r, MAJOR_BSTR), false);
+    r.end = want(r, MAJOR_BSTR) + r.p;
+    want(r, MAJOR_MAP);
+    want(r, MAJOR_UINT, 0);
+    return want(r, MAJOR_UINT);
+  } catch (e) {
+    if (e instanceof FormatError) return null;
+    throw e;
+  }
+}
+
+/** One head of this major type (and argument): its argument. */
+function want(r: CborReader, major: number, arg?: number): number {
+  const v = r.head();
+  if (r.major !== major || (arg !== undefined && v !== arg)) r.fail("not a COSE_Sign1 document");
+  return v;
 }
