@@ -1,11 +1,16 @@
 // Projects: `unit` (in-process; a private PostgreSQL for the ledger suites), `slow` (the
 // 10,000-case crypto differential runs) and `integration`
 // (real pcscd + vpcd and pty pairs, started by test/rig/global-setup.ts).
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
     testTimeout: 120_000,
+    // vitest's default leaves one core idle: on the 2-core CI machine that runs every file
+    // one after another (≈ 20 min); files are independent (own temp dirs, a private
+    // PostgreSQL per run; the integration files still run one at a time)
+    maxWorkers: Math.max(2, availableParallelism()),
     hookTimeout: 180_000,
     projects: [
       {
