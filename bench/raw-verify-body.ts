@@ -4,26 +4,15 @@
 // slice ordered by key, or "single", one call per voucher; P-256 through node:crypto
 // (OpenSSL) voucher by voucher in both. Answers "ready" once loaded, then the number of
 // signatures that verified for each batch it is sent.
-import { createPublicKey, verify, type KeyObject } from "node:crypto";
 import { parentPort, workerData } from "node:worker_threads";
-import { HOST_VERIFIER_PATH, WasmVerifier } from "offline-wallet/host-tools";
+import { hex, HOST_VERIFIER_PATH, verifyP256OpenSsl, WasmVerifier } from "offline-wallet/host-tools";
 
 export interface RawItem { sm2: boolean; pub: Uint8Array; tbs: Uint8Array; sig: Uint8Array }
 const { mode, slice } = workerData as { mode: "batch" | "single"; slice: number };
 const wasm = WasmVerifier.load(HOST_VERIFIER_PATH);
 if (!wasm?.batched) throw new Error(`bench: ${HOST_VERIFIER_PATH} is not built (npm run build:firmware)`);
-const keys = new Map<string, KeyObject>();
-const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
-
-function p256(it: RawItem): boolean {
-  const id = hex(it.pub);
-  let k = keys.get(id);
-  if (!k) {
-    const x = Buffer.from(it.pub.subarray(1, 33)).toString("base64url"), y = Buffer.from(it.pub.subarray(33)).toString("base64url");
-    keys.set(id, (k = createPublicKey({ key: { kty: "EC", crv: "P-256", x, y }, format: "jwk" })));
-  }
-  return verify("sha256", it.tbs, { key: k, dsaEncoding: "ieee-p1363" }, it.sig);
-}
+/** P-256 exactly as reconciliation verifies it (host-tools sig.ts: OpenSSL, low-S, cached keys) */
+const p256 = (it: RawItem): boolean => verifyP256OpenSsl(it.pub, it.tbs, it.sig);
 
 parentPort!.on("message", (items: RawItem[]) => {
   let ok = 0;

@@ -17,7 +17,7 @@ export {
   type ChargeResult, type LoadResult, type PersonalizeRequest, type PersonalizeResult, type PosConfig, type PosJournal, type PosPayment, type SyncResult, type TransferResult,
 } from "./flows.ts";
 export { Keystore, type IssuerKeyPublic } from "./keystore.ts";
-export { generateKeyPair, keyId, type KeyPair, type SuiteName } from "./sig.ts";
+export { generateKeyPair, keyId, verifyP256OpenSsl, type KeyPair, type SuiteName } from "./sig.ts";
 export { hex } from "./docs.ts";
 export type { DeviceRecord, FormFactor, Ledger, Limits } from "./ledger/ledger.ts";
 export { SqliteLedger } from "./ledger/sqlite.ts";
