@@ -2,7 +2,7 @@
 //   npm run bench:reconcile -- [--ledger sqlite|postgres|both] [--suite p256|sm2|mixed]
 //                              [--vouchers 100000] [--devices 1000] [--workers N] [--json]
 // N vouchers from host-side paper devices (protocol document codecs; P-256 signed by
-// node:crypto, SM2 by sm-crypto; mixed: 80% of the devices, so of the vouchers, SM2), written
+// node:crypto, SM2 by the firmware's signer; mixed: 80% of the devices, so of the vouchers, SM2), written
 // as 10 POS export files, reconciled into a fresh ledger of each kind asked for. Side by
 // side in one run, on the same worker threads:
 //  - raw: the verifier alone, the ceiling: node:crypto / OpenSSL ECDSA for P-256 and the
@@ -18,6 +18,7 @@
 // process); the workload the bench itself holds is subtracted. The PostgreSQL server's own
 // memory and CPU are not in these figures (it runs on the same cores: its CPU time is in
 // the wall-clock ones).
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,9 +27,10 @@ import { Worker } from "node:worker_threads";
 import { decodeSign1, toBeSigned } from "../protocol/src/cose.ts";
 import {
   DEFAULT_LIMITS, generateKeyPair, hex, keyId, loadPostgresLedger, PaperDevice, POS_EXPORT_FORMAT, reconcile, SqliteLedger,
-  type Ledger, type SuiteName,
+  type Ledger, type RawSigner, type SuiteName,
 } from "offline-wallet/host-tools";
 import { arg } from "./host-bench-util.ts";
+import { EcWasm, SM2 } from "../test/crypto-ec-harness.ts";
 import type { RawItem } from "./raw-verify-body.ts";
 
 const JSON_OUT = process.argv.includes("--json");
@@ -59,6 +61,12 @@ const issuers = Object.fromEntries((["p256", "sm2"] as const).map((s) => {
   return [s, { suite: s, key, kid: keyId(key.pub) }];
 })) as Record<SuiteName, { suite: SuiteName; key: ReturnType<typeof generateKeyPair>; kid: Uint8Array }>;
 
+/** The workload's SM2 vouchers are signed by the firmware's own signer (build/crypto-ec-test.wasm,
+ * hedged nonces): sm-crypto signs a few dozen a second, too slow for a million vouchers. Verified
+ * by the same code either way; the crypto tests check it against sm-crypto and OpenSSL. */
+const ec = new EcWasm();
+const sm2Signer: RawSigner = (_suite, key, tbs) => ec.sign(SM2, key.priv, key.pub, tbs, randomBytes(32)) ?? (() => { throw new Error("bench: SM2 signing failed"); })();
+
 /** mixed: 4 of every 5 devices SM2 */
 const suiteOf = (i: number): SuiteName => (SUITE === "mixed" ? (i % 5 === 4 ? "p256" : "sm2") : SUITE);
 
@@ -73,7 +81,7 @@ function workload(n: number, nDevices: number, dir: string, tag: string): Worklo
   const limits = { ...DEFAULT_LIMITS, maxCountSinceSync: 1_000_000, maxAmountSinceSync: 0xffffffff };
   const devices = Array.from({ length: nDevices }, (_, i) => {
     const s = suiteOf(i);
-    return PaperDevice.create(issuers[s], { suite: s, limits });
+    return PaperDevice.create(issuers[s], { suite: s, limits, signer: s === "sm2" ? sm2Signer : undefined });
   });
   const merchants = Array.from({ length: FILES }, (_, i) => Buffer.from((0xa0 + i).toString(16).padStart(16, "0"), "hex"));
   const perFile: string[][] = merchants.map(() => []);

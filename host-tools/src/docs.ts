@@ -29,8 +29,9 @@ import { hex, unhex } from "../../protocol/src/bytes.ts";
 export { hex, unhex };
 
 /** A COSE_Sign1 signed by `key` of `suite` with `kid` in the unprotected header. */
-export function signDoc(suite: SuiteName, key: KeyPair, kid: Uint8Array, payload: Uint8Array): Uint8Array {
-  return signSign1(algOf(suite), kid, payload, (tbs) => signRaw(suite, key, tbs));
+/** `sign`: raw r‖s over the to-be-signed bytes (default: host crypto, signRaw). */
+export function signDoc(suite: SuiteName, key: KeyPair, kid: Uint8Array, payload: Uint8Array, sign = (tbs: Uint8Array) => signRaw(suite, key, tbs)): Uint8Array {
+  return signSign1(algOf(suite), kid, payload, sign);
 }
 
 /** An issuer key that signs: its private key in memory (file keystore), or a `sign` function

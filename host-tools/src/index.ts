@@ -26,4 +26,4 @@ export const loadPostgresLedger = () => import("./ledger/postgres.ts");
 export { FIRMWARE_PATH, HOST_VERIFIER_PATH, WasmVerifier, type SignedItem } from "./wasm-verifier.ts";
 export { POS_EXPORT_FORMAT, reconcile, type ReconcileResult } from "./reconcile.ts";
 export { PosOutbox } from "./pos-outbox.ts";
-export { CURRENCY_CNY, DEFAULT_LIMITS, PaperDevice } from "./synthetic.ts";
+export { CURRENCY_CNY, DEFAULT_LIMITS, PaperDevice, type RawSigner } from "./synthetic.ts";
