@@ -3,7 +3,8 @@
 // reference implementation of those checks below), at any chunk size, with the header keys in
 // any order; a truncated or garbled file is refused whole and nothing of an import that names
 // it is applied; and reconciling a file of 200,000 voucher entries holds a few batches in
-// memory, not the file (a whole-file read holds more than the file's size).
+// memory, not the file (a whole-file read holds more than the file's size), nor the rejected
+// entries of a hostile one.
 import { describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -180,5 +181,19 @@ describe("streamed exchange files (SPEC §5.11)", () => {
     expect(m.newVouchers + m.duplicates).toBe(200_000);
     expect(m.fileBytes).toBeGreaterThan(80_000_000);
     expect(m.growth).toBeLessThan(m.fileBytes / 2);
+  });
+
+  it("a hostile upload of 200,000 entries, every one rejected, is not held either: rejects go to the ledger batch by batch, and each is still judged", { timeout: 600_000 }, () => {
+    const out = mkdtempSync(join(tmpdir(), "exchange-mem-"));
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--expose-gc", join(import.meta.dirname, "support/reconcile-memory-child.ts"), out, "200000", "tampered"], { encoding: "utf8", timeout: 590_000 });
+    expect(r.stderr).toBe("");
+    const m = JSON.parse(r.stdout.trim().split("\n").pop()!) as { fileBytes: number; growth: number; newVouchers: number; rejected: number; tampered: number };
+    expect(m.newVouchers).toBe(0);
+    // 400 distinct signed parts, each with altered signature bytes: one rejected row and one
+    // tampered case each (the device is ours, no valid voucher shares the signed part)
+    expect(m.rejected).toBe(400);
+    expect(m.tampered).toBe(400);
+    // holding every reject until the end grew by more than the file's size (117 MB of 88 MB)
+    expect(m.growth).toBeLessThan(m.fileBytes / 4);
   });
 });

@@ -42,6 +42,11 @@ function inMemory(f: InputFile): InputStream {
   };
 }
 
+/** Rejected documents read back at a time, once every good voucher of an import is in. */
+const REJECT_PAGE = 1000;
+/** What a reject's reason says when it is a known voucher with altered signature bytes. */
+const TWIN_NOTE = "altered signature bytes of voucher";
+
 /** Certificates checked between two turns of the event loop (≈ 80 µs each). */
 const CERT_STEP = 100;
 
@@ -141,23 +146,32 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     // fails its checks throws: the transaction rolls back, nothing of the import is applied.
     const files: ReconcileResult["files"] = [];
     const imported: InputHeader[] = [];
-    const receiptBatches: { file: InputHeader; coses: Uint8Array[] }[] = [];
-    const inflight: { file: InputHeader; coses: Uint8Array[]; chunks: Chunk[] }[] = [];
+    const inflight: { file: InputHeader; coses: Uint8Array[]; receipts: Uint8Array[]; chunks: Chunk[] }[] = [];
     let parseMs = 0;
     const touched = new Set<string>(judge);
     const newCases: FraudCase[] = [];
     let inserted = 0;
     let good = 0;
     let waitMs = 0;
-    // who presented what: kept where it is evidence (a replay, a rejected voucher); the
-    // import of every file is recorded in `imports` and the audit log
+    // who presented what: kept where it is evidence (a replay, a rejected voucher), written
+    // batch by batch; the import of every file is recorded in `imports` and the audit log
     const subs: Submission[] = [];
-    // `policy`: a genuine voucher refused by the trust rules (trust.ts: its certificate was not
-    // valid at the voucher's time), not a forgery: rejected without a fraud case
-    const rejects: { r: { hash: string; deviceId: string | null; reason: string }; cose: Uint8Array; file: InputHeader; policy?: boolean }[] = [];
+    // Rejected documents go into the ledger as their batch is written, with the reason the
+    // check gave, and are read back page by page once every good voucher is in (below): what
+    // reconciliation holds in memory does not grow with the number of rejects (SPEC §5.11
+    // "Reading"). `policy`: genuine vouchers refused by the trust rules (trust.ts: the
+    // certificate was not valid at the voucher's time), not forgeries: no fraud case. Only
+    // validly signed vouchers land here, so a hostile file cannot make this set grow.
+    const policy = new Set<string>();
+    let rejected = 0;
+    const reject = async (r: { hash: string; deviceId: string | null; reason: string }, cose: Uint8Array, file: InputHeader) => {
+      subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
+      rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason: r.reason, cose, source: file.name }]);
+    };
     const openCase = async (c: FraudCase) => void ((await ledger.openFraudCase(c)) && newCases.push(c));
+    let receipts = 0;
     /** B for one batch: its checks' results, written */
-    const write = async ({ file, coses, chunks }: (typeof inflight)[number]) => {
+    const write = async ({ file, coses, receipts: receiptCoses, chunks }: (typeof inflight)[number]) => {
       // a POS export's vouchers must be made out to its merchant (else: replay)
       const merchant = file.kind === "pos-export" ? file.presenter.slice("merchant:".length) : null;
       for (const { start, results: pending } of chunks) {
@@ -169,14 +183,14 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
           const i = start + j;
           const r = results[j].deviceId !== null && recheck.has(results[j].deviceId!) ? toFacts(checkVoucher(coses[i], (id) => keys.get(id))) : results[j];
           if (!r.ok) {
-            // a copy: the batch's buffers are not kept for the few rejected documents
-            rejects.push({ r, cose: coses[i].slice(), file });
+            await reject(r, coses[i], file);
             continue;
           }
           const k = keys.get(r.deviceId);
           const invalid = k?.validUntil !== undefined ? validityProblem(k.validFrom!, k.validUntil, r.time) : null;
           if (invalid) {
-            rejects.push({ r: { hash: r.hash, deviceId: r.deviceId, reason: `voucher #${r.counter}: ${invalid}` }, cose: coses[i].slice(), file, policy: true });
+            policy.add(r.hash);
+            await reject({ hash: r.hash, deviceId: r.deviceId, reason: `voucher #${r.counter}: ${invalid}` }, coses[i], file);
             continue;
           }
           // the worker's flat facts become the record in place (no copy per voucher)
@@ -196,6 +210,20 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
         good += recs.length;
         inserted += await ledger.addVouchers(recs);
       }
+      // receipts: device-signed, checked against the registered device key
+      const recs: ReceiptRecord[] = [];
+      for (const cose of receiptCoses) {
+        const r = checkReceipt(cose, (id) => keys.get(id));
+        if (typeof r === "string") {
+          await reject({ hash: signedPartId(cose), deviceId: null, reason: r }, cose, file);
+          continue;
+        }
+        r.source = file.name;
+        recs.push(r);
+        touched.add(r.deviceId);
+      }
+      receipts += await ledger.addReceipts(recs);
+      await ledger.addSubmissions(subs.splice(0));
     };
     let certsDone = false;
     for (const src of sources) {
@@ -211,9 +239,9 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
       tp = performance.now();
       for await (const docs of f.documents()) {
         const coses = f.kind === "device-log" ? docs.filter((c) => !isReceipt(c)) : docs;
-        if (f.kind === "device-log") receiptBatches.push({ file: f, coses: docs.filter(isReceipt) });
+        const receipts = f.kind === "device-log" ? docs.filter(isReceipt) : [];
         const chunks = pool ? pool.submit(coses) : [{ start: 0, results: Promise.resolve(checkVouchers(coses, (id) => keys.get(id), mode).map(toFacts)) }];
-        inflight.push({ file: f, coses, chunks });
+        inflight.push({ file: f, coses, receipts, chunks });
         parseMs += performance.now() - tp;
         // let the event loop run: workers' answers are taken (and their next slices posted)
         // only there; the certificates are checked meanwhile, before any result is used
@@ -227,36 +255,25 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     }
     await checkCerts();
     while (inflight.length) await write(inflight.shift()!);
-    // rejected vouchers, after every good one is in: altered signature bytes over the signed
-    // part of a known voucher are that voucher presented again, not a new document
-    let rejected = 0;
-    for (const { r, cose, file, policy } of rejects) {
-      subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
-      // the twin of a valid voucher, in whichever order the two arrive: known by its signed
-      // part, or its s is high and the low-S form verifies (SPEC §5.1, §5.10)
-      const twin = (await ledger.voucher(r.hash)) !== null || isHighSTwin(cose, (id) => keys.get(id));
-      const reason = twin ? `${r.reason} (altered signature bytes of voucher ${r.hash}: presented again, not a new voucher)` : r.reason;
-      rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason, cose, source: file.name }]);
-      if (!twin && !policy && r.deviceId && keys.has(r.deviceId) && !keys.get(r.deviceId)!.certPolicy)
-        await openCase({ kind: "tampered", deviceId: r.deviceId, counter: null, voucherHash: r.hash, detail: `${r.reason} (presented by ${file.presenter} in ${file.name})` });
-    }
-    // receipts: device-signed, checked against the registered device key
-    let receipts = 0;
-    for (const { file, coses: receiptCoses } of receiptBatches) {
-      const recs: ReceiptRecord[] = [];
-      for (const cose of receiptCoses) {
-        const r = checkReceipt(cose, (id) => keys.get(id));
-        if (typeof r === "string") {
-          const hash = signedPartId(cose);
-          subs.push({ voucherHash: hash, source: file.name, presenter: file.presenter });
-          rejected += await ledger.addRejected([{ hash, deviceId: null, reason: r, cose, source: file.name }]);
-          continue;
+    // the rejects of this import, read back after every good voucher is in: altered signature
+    // bytes over the signed part of a known voucher are that voucher presented again, not a
+    // new document; any other reject naming a device of ours is a tampered document
+    if (rejected) {
+      const presenter = new Map(imported.map((f) => [f.name, f.presenter]));
+      const names = [...presenter.keys()];
+      for (let after = "", page: Awaited<ReturnType<Ledger["rejectedFrom"]>>; (page = await ledger.rejectedFrom(names, after, REJECT_PAGE)).length; after = page[page.length - 1].hash) {
+        for (const r of page) {
+          if (r.reason.includes(TWIN_NOTE)) continue; // judged already (a file of the same name)
+          // the twin of a valid voucher, in whichever order the two arrive: known by its signed
+          // part, or its s is high and the low-S form verifies (SPEC §5.1, §5.10)
+          if ((await ledger.voucher(r.hash)) !== null || isHighSTwin(r.cose, (id) => keys.get(id))) {
+            await ledger.setRejectedReason(r.hash, `${r.reason} (${TWIN_NOTE} ${r.hash}: presented again, not a new voucher)`);
+            continue;
+          }
+          if (!policy.has(r.hash) && r.deviceId && keys.has(r.deviceId) && !keys.get(r.deviceId)!.certPolicy)
+            await openCase({ kind: "tampered", deviceId: r.deviceId, counter: null, voucherHash: r.hash, detail: `${r.reason} (presented by ${presenter.get(r.source)} in ${r.source})` });
         }
-        r.source = file.name;
-        recs.push(r);
-        touched.add(r.deviceId);
       }
-      receipts += await ledger.addReceipts(recs);
     }
     // C: each touched device judged over all its evidence; only what changed is written
     const t2 = performance.now();

@@ -246,6 +246,10 @@ export interface Ledger {
   addVouchers(v: VoucherRecord[]): Promise<number>; // inserted (new) count; known hashes ignored
   addRejected(r: RejectedVoucher[]): Promise<number>;
   rejected(): Promise<RejectedVoucher[]>;
+  /** Rejected documents recorded from files named `sources`, in hash order after `after`, at
+   * most `limit` (reconciliation reads back what it rejected, page by page: memory stays flat) */
+  rejectedFrom(sources: readonly string[], after: string, limit: number): Promise<RejectedVoucher[]>;
+  setRejectedReason(hash: string, reason: string): Promise<void>;
   addSubmissions(s: Submission[]): Promise<number>;
   submissions(voucherHash: string): Promise<Submission[]>;
   /** a device's vouchers by counter (hot ones only: `archivedOf` has the archived stubs);

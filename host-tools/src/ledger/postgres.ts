@@ -618,6 +618,17 @@ export class PostgresLedger implements Ledger {
     return (await this.q("SELECT * FROM rejected ORDER BY ord")).rows.map((r) => ({ hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(r.cose), source: r.source }));
   }
 
+  async rejectedFrom(sources: readonly string[], after: string, limit: number): Promise<RejectedVoucher[]> {
+    if (!sources.length) return [];
+    return (await this.q("SELECT * FROM rejected WHERE source = ANY($1) AND hash > $2 ORDER BY hash LIMIT $3", [sources, after, limit])).rows.map((r) => ({
+      hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(r.cose), source: r.source,
+    }));
+  }
+
+  async setRejectedReason(hash: string, reason: string): Promise<void> {
+    await this.q("UPDATE rejected SET reason = $1 WHERE hash = $2", [reason, hash]);
+  }
+
   async addSubmissions(ss: Submission[]): Promise<number> {
     if (!ss.length) return 0;
     const r = await this.q(

@@ -476,6 +476,18 @@ export class SqliteLedger implements Ledger {
     }));
   }
 
+  async rejectedFrom(sources: readonly string[], after: string, limit: number): Promise<RejectedVoucher[]> {
+    if (!sources.length) return [];
+    const marks = sources.map(() => "?").join(", ");
+    return (this.st(`SELECT * FROM rejected WHERE source IN (${marks}) AND hash > ? ORDER BY hash LIMIT ?`).all(...sources, after, limit) as Row[]).map((r) => ({
+      hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(r.cose), source: r.source,
+    }));
+  }
+
+  async setRejectedReason(hash: string, reason: string): Promise<void> {
+    this.st("UPDATE rejected SET reason = ? WHERE hash = ?").run(reason, hash);
+  }
+
   async addSubmissions(ss: Submission[]): Promise<number> {
     const st = this.st("INSERT OR IGNORE INTO submissions (voucher_hash, source, presenter) VALUES (?, ?, ?)");
     let n = 0;
