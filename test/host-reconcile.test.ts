@@ -229,4 +229,24 @@ describe.each(BACKENDS)("reconcile ($label)", (be) => {
     await reconcile(l2, [posFile(M1, vs)], { workers: 0 });
     expect(await snapshot(l2)).toEqual(await snapshot(l));
   });
+  it("a voucher with altered signature bytes and the voucher itself end in the same ledger in either order, in one import or two: no tampered case once the voucher is in", async () => {
+    for (const dev of [s, a]) {
+      const v = dev.pay(100, M1, T);
+      const garbled = v.slice();
+      garbled[garbled.length - 1] ^= 0x5a; // s altered (not the low/high-S twin)
+      const orders = [[[garbled], [v]], [[v], [garbled]], [[garbled, v]], [[v, garbled]]];
+      const ends = [];
+      for (const order of orders) {
+        const l = await ledgerWith(dev);
+        for (const [k, docs] of order.entries()) await reconcile(l, [posFile(M1, docs, `pos-${k}.json`)]);
+        const rej = await l.rejected();
+        expect(rej).toHaveLength(1);
+        expect(rej[0].reason).toMatch(/altered signature bytes/);
+        expect(await l.fraudCases({ deviceId: dev.id })).toEqual([]);
+        ends.push(await snapshot(l));
+        await l.close();
+      }
+      for (const e of ends.slice(1)) expect(e).toEqual(ends[0]);
+    }
+  });
 });

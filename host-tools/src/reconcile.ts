@@ -47,6 +47,9 @@ const REJECT_PAGE = 1000;
 /** What a reject's reason says when it is a known voucher with altered signature bytes. */
 const TWIN_NOTE = "altered signature bytes of voucher";
 
+const twinReason = (reason: string, hash: string) => `${reason} (${TWIN_NOTE} ${hash}: presented again, not a new voucher)`;
+const TWIN_CLOSED = "the voucher itself arrived: the document was it with altered signature bytes";
+
 /** Certificates checked between two turns of the event loop (≈ 80 µs each). */
 const CERT_STEP = 100;
 
@@ -150,6 +153,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     let parseMs = 0;
     const touched = new Set<string>(judge);
     const newCases: FraudCase[] = [];
+    const closedCases: FraudCase[] = [];
     let inserted = 0;
     let good = 0;
     let waitMs = 0;
@@ -209,6 +213,17 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
         }
         good += recs.length;
         inserted += await ledger.addVouchers(recs);
+        // a document rejected before (this import or an earlier one) with the signed part of
+        // one of these vouchers was that voucher with altered signature bytes: noted as such,
+        // and a tampered case an earlier import opened for it is closed (either order of
+        // arrival ends in the same verdict)
+        for (const x of await ledger.rejectedAmong(recs.map((v) => v.hash))) {
+          if (x.reason.includes(TWIN_NOTE)) continue;
+          await ledger.setRejectedReason(x.hash, twinReason(x.reason, x.hash));
+          if (x.deviceId)
+            for (const c of await ledger.fraudCases({ deviceId: x.deviceId }))
+              if (c.kind === "tampered" && c.voucherHash === x.hash) (await ledger.closeFraudCase(c.id!, TWIN_CLOSED), closedCases.push(c));
+        }
       }
       // receipts: device-signed, checked against the registered device key
       const recs: ReceiptRecord[] = [];
@@ -267,7 +282,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
           // the twin of a valid voucher, in whichever order the two arrive: known by its signed
           // part, or its s is high and the low-S form verifies (SPEC §5.1, §5.10)
           if ((await ledger.voucher(r.hash)) !== null || isHighSTwin(r.cose, (id) => keys.get(id))) {
-            await ledger.setRejectedReason(r.hash, `${r.reason} (${TWIN_NOTE} ${r.hash}: presented again, not a new voucher)`);
+            await ledger.setRejectedReason(r.hash, twinReason(r.reason, r.hash));
             continue;
           }
           if (!policy.has(r.hash) && r.deviceId && keys.has(r.deviceId) && !keys.get(r.deviceId)!.certPolicy)
@@ -279,7 +294,6 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     const t2 = performance.now();
     const pendingGaps: ReconcileResult["pendingGaps"] = [];
     const confirmedLoads: ReconcileResult["confirmedLoads"] = [];
-    const closedCases: FraudCase[] = [];
     // every device judged here is ours to the end of the transaction: a concurrent import
     // touching one waits, and judges it after this commits, over all the evidence
     const judged = [...touched].sort();

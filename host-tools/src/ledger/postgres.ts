@@ -625,6 +625,13 @@ export class PostgresLedger implements Ledger {
     }));
   }
 
+  async rejectedAmong(hashes: readonly string[]): Promise<RejectedVoucher[]> {
+    if (!hashes.length) return [];
+    return (await this.q("SELECT hash, device_id, reason, source FROM rejected WHERE hash = ANY($1)", [hashes])).rows.map((r) => ({
+      hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(0), source: r.source,
+    }));
+  }
+
   async setRejectedReason(hash: string, reason: string): Promise<void> {
     await this.q("UPDATE rejected SET reason = $1 WHERE hash = $2", [reason, hash]);
   }

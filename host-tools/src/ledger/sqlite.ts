@@ -484,6 +484,16 @@ export class SqliteLedger implements Ledger {
     }));
   }
 
+  async rejectedAmong(hashes: readonly string[]): Promise<RejectedVoucher[]> {
+    const out: RejectedVoucher[] = [];
+    for (let i = 0; i < hashes.length; i += 500) {
+      const part = hashes.slice(i, i + 500);
+      for (const r of this.st(`SELECT hash, device_id, reason, source FROM rejected WHERE hash IN (${part.map(() => "?").join(", ")})`).all(...part) as Row[])
+        out.push({ hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(0), source: r.source });
+    }
+    return out;
+  }
+
   async setRejectedReason(hash: string, reason: string): Promise<void> {
     this.st("UPDATE rejected SET reason = ? WHERE hash = ?").run(reason, hash);
   }
