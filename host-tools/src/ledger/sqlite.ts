@@ -128,6 +128,13 @@ const INSERT_VOUCHER_ROWS = insertVouchers(VOUCHER_ROWS); // built once: the sta
 const toDevice = deviceFromRow;
 
 const toVoucher = voucherFromRow;
+const SLIM_VOUCHER_COLS = "hash, device_id, counter, amount, currency, payee, kind, time, prev, chain_hash, balance_after, status, reason, claim";
+const NO_COSE = new Uint8Array(0);
+/** A row of SLIM_VOUCHER_COLS (raw: an array) as a VoucherRecord without its COSE bytes. */
+const slimVoucher = (r: any[]): VoucherRecord => ({
+  hash: r[0], deviceId: r[1], counter: r[2], amount: r[3], currency: r[4], payee: r[5], kind: r[6], time: r[7], prev: r[8], chainHash: r[9],
+  balanceAfter: r[10], cose: NO_COSE, status: r[11], reason: r[12], claim: r[13] ?? null,
+});
 
 /** How long a writer waits for another one: WALLET_LOCK_TIMEOUT seconds (default 20). */
 export function lockTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -193,6 +200,7 @@ export class SqliteLedger implements Ledger {
   private stmts = new Map<string, Database.Statement>();
 
   /** Prepared statements are cached: reconciliation runs the same few per device. */
+  private slimVouchers?: Database.Statement;
   private st(sql: string): Database.Statement {
     let s = this.stmts.get(sql);
     if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
@@ -512,8 +520,11 @@ export class SqliteLedger implements Ledger {
   }
 
   async vouchersOf(deviceId: string, opts: { cose?: boolean } = {}): Promise<VoucherRecord[]> {
-    const cols = opts.cose === false ? "hash, device_id, counter, amount, currency, payee, kind, time, prev, chain_hash, balance_after, x'' AS cose, status, reason, claim" : "*";
-    return (this.st(`SELECT ${cols} FROM vouchers WHERE device_id = ? ORDER BY counter, hash`).all(deviceId) as Row[]).map(toVoucher);
+    if (opts.cose !== false) return (this.st("SELECT * FROM vouchers WHERE device_id = ? ORDER BY counter, hash").all(deviceId) as Row[]).map(toVoucher);
+    // reconciliation reads every touched device's vouchers back to judge it: rows as arrays,
+    // no COSE column and one shared empty view (half the time of named rows)
+    this.slimVouchers ??= this.db.prepare(`SELECT ${SLIM_VOUCHER_COLS} FROM vouchers WHERE device_id = ? ORDER BY counter, hash`).raw(true);
+    return (this.slimVouchers.all(deviceId) as unknown[][]).map(slimVoucher);
   }
 
   async voucher(hash: string): Promise<VoucherRecord | null> {
