@@ -72,6 +72,8 @@ describe("wallet ledger archive / verify-archive", () => {
   });
 
   it("archives, verifies, and reports a modified file", async () => {
+    const none = await run("ledger", "archives");
+    expect([none.code, none.out.trim()]).toEqual([0, "no archives: `wallet ledger archive --before DATE --out DIR` makes one"]);
     const dir = join(home, "archive-1");
     const a = await run("ledger", "archive", "--before", String(T + 100), "--out", dir);
     expect(a.code, a.err).toBe(0);
@@ -79,6 +81,10 @@ describe("wallet ledger archive / verify-archive", () => {
     const v = await run("ledger", "verify-archive", dir);
     expect([v.code, v.out.trim()]).toEqual([0, expect.stringMatching(/^ok: 1 files, 2 vouchers, 1 devices \(archive [0-9a-f]{32}\)$/)]);
     expect((await run("audit", "verify")).code).toBe(0);
+    const listed = await run("ledger", "archives");
+    expect(listed.code).toBe(0);
+    expect(listed.out.trim()).toMatch(new RegExp(`^[0-9a-f]{32}  committed \\S+  2 vouchers before ${new Date((T + 100) * 1000).toISOString()} in 1 files  ${dir}  manifest sha256 [0-9a-f]{64}$`));
+    expect(JSON.parse((await run("ledger", "archives", "--json")).out).archives).toMatchObject([{ state: "committed", vouchers: 2, files: 1, dir }]);
     const again = await run("ledger", "archive", "--before", "2030-01-01", "--out", join(home, "archive-2"));
     expect([again.code, again.out.trim()]).toEqual([0, "nothing to archive: no settled, fraud-free voucher signed before 2030-01-01T00:00:00.000Z"]);
     // a flipped byte: the problem on stdout, one line on stderr, exit 4

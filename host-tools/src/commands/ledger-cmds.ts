@@ -1,4 +1,4 @@
-// `wallet reconcile`, `wallet report`, `wallet audit verify`, `wallet ledger archive | verify-archive`,
+// `wallet reconcile`, `wallet report`, `wallet audit verify`, `wallet ledger archive | archives | verify-archive`,
 // `wallet devices …` (host-tools/README.md "Commands").
 import { existsSync } from "node:fs";
 import { register } from "./command.ts";
@@ -11,7 +11,7 @@ import { deviceCsv, deviceState, deviceTables, deviceText, emit, OUTPUT_HELP, OU
 import { reconcile } from "../reconcile.ts";
 import { writeReportPage } from "../report-html.ts";
 import { deviceName, mustDevice, summaryText, withLedger } from "./common.ts";
-import type { DeviceRecord } from "../ledger/ledger.ts";
+import type { ArchiveRecord, DeviceRecord } from "../ledger/ledger.ts";
 import { archiveLedger, MANIFEST_SUITE, prepareArchiveDir, verifyArchive } from "../archive.ts";
 import { Keystore } from "../keystore.ts";
 import { openKeystore } from "./issuer.ts";
@@ -131,6 +131,24 @@ register(
             ...m.devices.map((d) => `  ${d.deviceId}: counters ${d.from}-${d.to}, head ${d.head.chainHash.slice(0, 16)}…`),
           ].join("\n"),
         };
+      }, false);
+    },
+  },
+  {
+    name: "ledger archives",
+    summary: "the ledger's archive runs: when, what, where; an interrupted one says how to resume it",
+    usage: "",
+    examples: ["wallet ledger archives", "wallet ledger archives --json"],
+    async run(ctx) {
+      return withLedger(ctx, async (l) => {
+        const as = await l.archives();
+        if (!as.length) return { data: { archives: [] }, text: "no archives: `wallet ledger archive --before DATE --out DIR` makes one" };
+        const iso = (t: number) => new Date(t * 1000).toISOString();
+        const line = (a: ArchiveRecord) =>
+          a.state === "committed"
+            ? `${a.id}  committed ${a.committedAt}  ${a.vouchers} vouchers before ${iso(a.before)} in ${a.files} files  ${a.dir}  manifest sha256 ${a.manifestSha256}`
+            : `${a.id}  INTERRUPTED (started ${a.createdAt}, nothing moved yet)  before ${iso(a.before)}  ${a.dir}: run \`wallet ledger archive --before ${a.before} --out ${a.dir}\` to resume it`;
+        return { data: { archives: as }, text: as.map(line).join("\n") };
       }, false);
     },
   },
