@@ -71,9 +71,19 @@ describe("wallet ledger archive / verify-archive", () => {
     expect((await run("ledger", "verify-archive", "--help")).code).toBe(0);
   });
 
-  it("archives, verifies, and reports a modified file", async () => {
+  it("ledger archives: none; then a run interrupted before it moved anything, with the command that resumes it", async () => {
     const none = await run("ledger", "archives");
     expect([none.code, none.out.trim()]).toEqual([0, "no archives: `wallet ledger archive --before DATE --out DIR` makes one"]);
+    // what `ledger archive` records before it writes a file: a crash right after leaves this
+    const l = SqliteLedger.open(join(home, "ledger.sqlite"));
+    await l.putArchive({ id: "ab".repeat(16), state: "writing", dir: join(home, "archive-1"), before: T + 100, createdAt: "2026-12-01T00:00:00.000Z" });
+    await l.close();
+    const r = await run("ledger", "archives");
+    expect(r.code).toBe(0);
+    expect(r.out.trim()).toBe(`${"ab".repeat(16)}  INTERRUPTED (started 2026-12-01T00:00:00.000Z, nothing moved yet)  before ${new Date((T + 100) * 1000).toISOString()}  ${join(home, "archive-1")}: run \`wallet ledger archive --before ${T + 100} --out ${join(home, "archive-1")}\` to resume it`);
+  });
+
+  it("archives (resuming the interrupted run), verifies, and reports a modified file", async () => {
     const dir = join(home, "archive-1");
     const a = await run("ledger", "archive", "--before", String(T + 100), "--out", dir);
     expect(a.code, a.err).toBe(0);
@@ -83,7 +93,7 @@ describe("wallet ledger archive / verify-archive", () => {
     expect((await run("audit", "verify")).code).toBe(0);
     const listed = await run("ledger", "archives");
     expect(listed.code).toBe(0);
-    expect(listed.out.trim()).toMatch(new RegExp(`^[0-9a-f]{32}  committed \\S+  2 vouchers before ${new Date((T + 100) * 1000).toISOString()} in 1 files  ${dir}  manifest sha256 [0-9a-f]{64}$`));
+    expect(listed.out.trim()).toMatch(new RegExp(`^${"ab".repeat(16)}  committed \\S+  2 vouchers before ${new Date((T + 100) * 1000).toISOString()} in 1 files  ${dir}  manifest sha256 [0-9a-f]{64}$`));
     expect(JSON.parse((await run("ledger", "archives", "--json")).out).archives).toMatchObject([{ state: "committed", vouchers: 2, files: 1, dir }]);
     const again = await run("ledger", "archive", "--before", "2030-01-01", "--out", join(home, "archive-2"));
     expect([again.code, again.out.trim()]).toEqual([0, "nothing to archive: no settled, fraud-free voucher signed before 2030-01-01T00:00:00.000Z"]);
