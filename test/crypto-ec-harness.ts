@@ -29,9 +29,9 @@ interface Exports {
   t_fmul(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
   t_fsqr(suite: number, sel: number, r: Ptr, a: Ptr): void;
   t_fadd(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
-  t_ninv_vt(suite: number, r: Ptr, a: Ptr): void;
   t_fsub(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
   t_finv(suite: number, sel: number, r: Ptr, a: Ptr): void;
+  t_finv_fermat(suite: number, sel: number, r: Ptr, a: Ptr): void;
   t_mul_base(suite: number, k: Ptr, out: Ptr): void;
   t_mul_vt(suite: number, u1: Ptr, u2: Ptr, pub: Ptr, out: Ptr): number;
   t_add(suite: number, p: Ptr, q: Ptr, out: Ptr): number;
@@ -107,9 +107,9 @@ export class EcWasm {
     else this.x.t_fsub(suite, sel, r, pa, pb);
     return fromLe(this.get(O_C, 32));
   }
-  /** a^-1 mod n by the variable-time binary inversion of verification */
-  invVt(suite: number, a: bigint): bigint {
-    this.x.t_ninv_vt(suite, this.base + O_C, this.put(O_A, toLe32(a)));
+  /** a^-1 by Fermat's a^(m-2), the reference for the safegcd inversion of inv() */
+  invFermat(suite: number, sel: number, a: bigint): bigint {
+    this.x.t_finv_fermat(suite, sel, this.base + O_C, this.put(O_A, toLe32(a)));
     return fromLe(this.get(O_C, 32));
   }
   inv(suite: number, sel: number, a: bigint): bigint {

@@ -1,6 +1,6 @@
 // Property tests (fast-check) of the firmware's 256-bit field and point arithmetic
 // (DESIGN.md §3): field results equal BigInt arithmetic mod p and mod n for both curves,
-// associativity, a * a^-1 = 1; on the curves [n]P = O, [a+b]G = [a]G + [b]G, the
+// associativity, a * a^-1 = 1, the safegcd inversion equal to Fermat's; on the curves [n]P = O, [a+b]G = [a]G + [b]G, the
 // constant-time comb equals the variable-time wNAF, P + P = [2]P, P + (-P) = O; and
 // P-256 points equal @noble/curves' (an independent implementation).
 import { describe, it, expect, beforeAll } from "vitest";
@@ -12,6 +12,11 @@ let w: EcWasm;
 beforeAll(() => { w = new EcWasm(); });
 
 const mod = (a: bigint, m: bigint) => ((a % m) + m) % m;
+const modPow = (b: bigint, e: bigint, m: bigint) => {
+  let r = 1n;
+  for (b %= m; e > 0n; e >>= 1n, b = (b * b) % m) if (e & 1n) r = (r * b) % m;
+  return r;
+};
 // values below m, biased towards the edges where carries and reductions go wrong
 const below = (m: bigint) => fc.oneof(
   fc.bigInt({ min: 0n, max: m - 1n }),
@@ -42,8 +47,20 @@ for (const suite of [SM2, P256] as const) {
       it("a * a^-1 = 1", () => {
         fc.assert(fc.property(nonzero(m), (a) => {
           expect(w.field("mul", suite, sel, a, w.inv(suite, sel, a))).toBe(1n);
-          if (sel === 1) expect(w.invVt(suite, a)).toBe(w.inv(suite, sel, a));
         }), { numRuns: 100 });
+      });
+      // the safegcd inversion (inv.ts) against Fermat's a^(m-2) in the wasm and in BigInt, on
+      // random values and on the edges of its 30-bit limbs and of the divstep bound
+      it("safegcd inversion equals Fermat's, 0 included", () => {
+        const edges = [0n, 1n, 2n, 3n, m - 1n, m - 2n, (m + 1n) / 2n, 1n << 30n, (1n << 30n) - 1n, 1n << 240n,
+          (1n << 255n) % m, ((1n << 256n) - 1n) % m, m >> 1n, m ^ ((1n << 200n) - 1n)];
+        const check = (a: bigint) => {
+          const want = a === 0n ? 0n : modPow(a, m - 2n, m);
+          expect(w.inv(suite, sel, a)).toBe(want);
+          expect(w.invFermat(suite, sel, a)).toBe(want);
+        };
+        edges.forEach(check);
+        fc.assert(fc.property(below(m), check), { numRuns: 2000 });
       });
     });
   }

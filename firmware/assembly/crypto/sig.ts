@@ -13,7 +13,7 @@ import { SUITE_SM2_SM3_SM4 } from "../../../protocol/portable/suite";
 import { CB_P, CB_N, FB_MOD, fadd, fsub, fneg, fsqr, fmul, toMont, ltU256, cmov, beToLimbs, limbsToBe, isZeroMask } from "./field";
 import { JAC, AFF, mulBase, mulDoubleVT, isInfVT, qTableStale } from "./point";
 import {
-  curveOf, decodePointVT, encodePoint, affineX, inRangeMask, reduceOnceN, nmul, ninv, ninvVT, reduceBytes,
+  curveOf, decodePointVT, encodePoint, affineX, inRangeMask, reduceOnceN, nmul, ninv, reduceBytes,
 } from "./ec";
 import { nonceInit, nonceNext, nonceClear } from "./drbg";
 import { sm2Digest } from "./sm2";
@@ -200,7 +200,7 @@ export function ecVerifyKeyed(suite: u8, pub65: usize, msg: usize, msgLen: i32, 
     if (isZeroMask(T) != 0) return false;
     mulDoubleVT(C, J, S, T, Q, sameKey);  // (x1, y1) = s G + t P
   } else {
-    ninvVT(C, X, S);                      // w = s^-1 (public)
+    ninv(C, X, S);                        // w = s^-1
     nmul(C, K, E, X);                     // u1 = e w
     nmul(C, T, R, X);                     // u2 = r w
     mulDoubleVT(C, J, K, T, Q, sameKey);
