@@ -56,7 +56,7 @@ export function traceDigest(): u32 { return <u32>(traceHash ^ (traceHash >> 32))
 export function traceOps(): u32 { return traceCount; }
 
 // ---- field operations ------------------------------------------------------------
-const ONE_RAW = memory.data<u32>([1, 0, 0, 0, 0, 0, 0, 0], 16); // plain 1: fromMont multiplier
+export const ONE_RAW = memory.data<u32>([1, 0, 0, 0, 0, 0, 0, 0], 16); // plain 1: fromMont multiplier
 export const ZERO = memory.data(32, 16);
 
 export function fmul(f: usize, r: usize, a: usize, b: usize): void {

@@ -10,7 +10,9 @@
 // verification (public data) is variable time, returns false on any malformed input
 // and never traps. No function here throws or allocates.
 import { SUITE_SM2_SM3_SM4 } from "../../../protocol/portable/suite";
-import { CB_P, CB_N, FB_MOD, fadd, fsub, fneg, fsqr, fmul, toMont, ltU256, cmov, beToLimbs, limbsToBe, isZeroMask } from "./field";
+import {
+  CB_P, CB_N, FB_MOD, fadd, fsub, fneg, fsqr, fmul, toMont, ltU256, cmov, beToLimbs, limbsToBe, isZeroMask, eqMask, ONE_RAW,
+} from "./field";
 import { JAC, AFF, mulBase, mulDoubleVT, isInfVT, qTableStale } from "./point";
 import {
   curveOf, decodePointVT, encodePoint, affineX, inRangeMask, reduceOnceN, nmul, ninv, reduceBytes,
@@ -22,7 +24,7 @@ import { hashOnce } from "./hash";
 // Keys and nonces live here only while a call runs; wiped before returning.
 const D = memory.data(32, 16);   // private key
 const K = memory.data(32, 16);   // nonce
-const DI = memory.data(32, 16);  // SM2: (1 + d)^-1
+const DI = memory.data(32, 16);  // SM2: 1 + d
 const E = memory.data(32, 16);   // digest mod n
 const EB = memory.data(32, 16);  // the same, big-endian (RFC 6979 bits2octets)
 const R = memory.data(32, 16);
@@ -33,6 +35,16 @@ const BOUND = memory.data(32, 16);
 const J = memory.data(<i32>JAC, 16);
 const Q = memory.data(<i32>AFF, 16);
 
+// SM2's (1 + d)^-1 depends on the key only, and a device signs with one key: the last
+// signing key's inverse is kept, in Montgomery form (x R mod n), and checked before use by
+// one multiplication: (1 + d) (1 + d)^-1 = 1 holds for exactly one value, so a cached
+// inverse is used only for the key it belongs to, whatever key came before; the check is
+// constant time and stores no copy of d (DESIGN.md §3, README "Benchmarks"). Wiped by
+// ecForget (reset) and by key generation.
+const DINV = memory.data(32, 16);
+const CHK = memory.data(32, 16);
+export function ecForget(): void { memory.fill(DINV, 0, 32); }
+
 // T and X hold k - r d and k^-1 during signing
 function wipe(): void {
   memory.fill(D, 0, 32);
@@ -40,6 +52,7 @@ function wipe(): void {
   memory.fill(DI, 0, 32);
   memory.fill(T, 0, 32);
   memory.fill(X, 0, 32);
+  memory.fill(CHK, 0, 32);
   memory.fill(J, 0, JAC);
   nonceClear();
 }
@@ -101,6 +114,7 @@ export function ecPublicKey(suite: u8, priv32: usize, pub65: usize): bool {
 export function ecKeygen(suite: u8, seed: usize, priv32: usize, pub65: usize): bool {
   const C = curveOf(suite);
   if (C == 0) return false;
+  ecForget();
   // keys in [1, bound - 1]: reduce mod (bound - 1), then add 1
   const m = boundNMinus(C, suite == SUITE_SM2_SM3_SM4 ? 2 : 1);
   reduceBytes(D, seed, 40, m);
@@ -127,10 +141,14 @@ export function signWith(suite: u8, priv32: usize, pub65: usize, msg: usize, msg
   digest(suite, C, pub65, msg, msgLen);
   nonceInit(suite, priv32, EB, rnd32);
   if (sm2) {
-    // (1 + d)^-1; d <= n - 2 so 1 + d < n needs no reduction
-    memory.copy(T, D, 32);
-    addOne(T);
-    ninv(C, DI, T);
+    // (1 + d)^-1 R into DINV unless it holds it; d <= n - 2 so 1 + d < n needs no reduction
+    memory.copy(DI, D, 32);
+    addOne(DI);
+    fmul(fn, CHK, DINV, DI);            // (1 + d) DINV R^-1 = 1 iff DINV = (1 + d)^-1 R
+    if (eqMask(CHK, ONE_RAW) == 0) {  // another key than the last signature's
+      ninv(C, CHK, DI);
+      toMont(fn, DINV, CHK);
+    }
   }
   let ok = false;
   while (true) {
@@ -147,9 +165,8 @@ export function signWith(suite: u8, priv32: usize, pub65: usize, msg: usize, msg
       fadd(fn, R, E, X);                  // r = (e + x1) mod n
       fadd(fn, T, R, K);                  // r = 0 or r + k = n: retry (GB/T 32918.2 §6.1 A5)
       retry = (isZeroMask(R) | isZeroMask(T)) != 0;
-      nmul(C, T, R, D);
-      fsub(fn, T, K, T);
-      nmul(C, S, DI, T);                  // s = (1 + d)^-1 (k - r d) mod n
+      fmul(fn, S, DINV, T);
+      fsub(fn, S, S, R);                  // s = (1 + d)^-1 (k - r d) = (1 + d)^-1 (k + r) - r mod n
     } else {
       memory.copy(R, X, 32);              // r = x1 mod n
       retry = isZeroMask(R) != 0;
