@@ -34,6 +34,7 @@ interface Exports {
   t_finv_fermat(suite: number, sel: number, r: Ptr, a: Ptr): void;
   t_mul_base(suite: number, k: Ptr, out: Ptr): void;
   t_mul_vt(suite: number, u1: Ptr, u2: Ptr, pub: Ptr, out: Ptr): number;
+  t_mul_vt_keyed(suite: number, u1: Ptr, u2: Ptr, pub: Ptr, out: Ptr, same: number): number;
   t_add(suite: number, p: Ptr, q: Ptr, out: Ptr): number;
 }
 
@@ -123,6 +124,11 @@ export class EcWasm {
   /** u1*G + u2*P, null for infinity */
   mulVt(suite: number, u1: bigint, u2: bigint, pub: Uint8Array): Uint8Array | null {
     const ok = this.x.t_mul_vt(suite, this.put(O_A, toBe32(u1)), this.put(O_B, toBe32(u2)), this.put(O_C, pub), this.base + O_D);
+    return ok ? this.get(O_D, 65) : null;
+  }
+  /** the same through the repeated-key path: same = pub is the previous call's key */
+  mulVtKeyed(suite: number, u1: bigint, u2: bigint, pub: Uint8Array, same: boolean): Uint8Array | null {
+    const ok = this.x.t_mul_vt_keyed(suite, this.put(O_A, toBe32(u1)), this.put(O_B, toBe32(u2)), this.put(O_C, pub), this.base + O_D, same ? 1 : 0);
     return ok ? this.get(O_D, 65) : null;
   }
   add(suite: number, p: Uint8Array, q: Uint8Array): Uint8Array | null {

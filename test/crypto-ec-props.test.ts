@@ -6,7 +6,8 @@
 import { describe, it, expect, beforeAll } from "vitest";
 import fc from "fast-check";
 import { p256 } from "@noble/curves/p256";
-import { EcWasm, SM2, P256, CURVE, hex, unhex, toBe32 } from "./crypto-ec-harness.ts";
+import { randomBytes } from "node:crypto";
+import { EcWasm, SM2, P256, CURVE, hex, unhex, toBe32, fromBe } from "./crypto-ec-harness.ts";
 
 let w: EcWasm;
 beforeAll(() => { w = new EcWasm(); });
@@ -97,6 +98,42 @@ for (const suite of [SM2, P256] as const) {
         fc.pre(s !== 0n);
         expect(hex(w.mulVt(suite, u1, u2, K)!)).toBe(hex(w.mulBase(suite, s)));
       }), { numRuns: 60 });
+    });
+    // mulDoubleVT for a repeated key: the first call builds Q's table, the second 2^128 Q's
+    // and splits the scalars into 128-bit halves; every call must equal [u1 + u2 k]G,
+    // including halves that are 0, 1, all ones, and the sums where u2 k = -u1 (infinity)
+    it("the repeated-key path (128-bit halves, tables of 2^128 G and 2^128 P) equals the comb", () => {
+      const half = (1n << 128n) - 1n;
+      const edge = [0n, 1n, half, 1n << 128n, half << 128n, n - 1n, (1n << 128n) + 1n];
+      for (let key = 0; key < 4; key++) {
+        const k = mod(fromBe(randomBytes(32)), n) || 1n;
+        const K = w.mulBase(suite, k);
+        const pairs: [bigint, bigint][] = [];
+        for (const a of edge) for (const b of edge) pairs.push([a, b]);
+        for (let i = 0; i < 40; i++) pairs.push([mod(fromBe(randomBytes(32)), n), mod(fromBe(randomBytes(32)), n)]);
+        const u2 = mod(fromBe(randomBytes(32)), n);
+        pairs.push([mod(-u2 * k, n), u2], [k, n - 1n]); // u1 G + u2 K = O
+        pairs.forEach(([u1, u2], i) => {
+          const s = mod(u1 + u2 * k, n);
+          const got = w.mulVtKeyed(suite, u1, u2, K, i > 0);
+          expect(got === null ? null : hex(got)).toBe(s === 0n ? null : hex(w.mulBase(suite, s)));
+        });
+      }
+    });
+    // ecVerify keeps the last key (its decoding and tables): runs of one key, alternations,
+    // a changed byte, and tables rebuilt for another point in between must not confuse it
+    it("verification with a kept key: repeats, alternations, other keys' signatures", () => {
+      const keys = Array.from({ length: 3 }, () => w.keygen(suite, randomBytes(40))!);
+      const signed = keys.map((kp) => { const m = randomBytes(40); return { m, sig: w.sign(suite, kp.priv, kp.pub, m, randomBytes(32))! }; });
+      const plan = [0, 0, 0, 1, 1, 0, 2, 2, 2, 2, 1, 0, 0];
+      plan.forEach((ki, step) => {
+        for (const [si, { m, sig }] of signed.entries()) {
+          expect(w.verify(suite, keys[ki].pub, m, sig)).toBe(si === ki);
+        }
+        if (step === 5) w.mulVt(suite, 1n, 2n, keys[1].pub); // another point's table in the scratch
+        const bad = Uint8Array.from(keys[ki].pub); bad[64] ^= 1;
+        expect(w.verify(suite, bad, signed[ki].m, signed[ki].sig)).toBe(false);
+      });
     });
     it("rejects off-curve, out-of-range and badly encoded public keys", () => {
       fc.assert(fc.property(scalar, fc.integer({ min: 1, max: 64 }), (k, at) => {

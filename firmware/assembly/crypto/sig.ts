@@ -189,9 +189,14 @@ export function signWith(suite: u8, priv32: usize, pub65: usize, msg: usize, msg
   return ok;
 }
 
-// Verify sig64 = r || s over msg with pub65. False on any malformed input.
+// Verify sig64 = r || s over msg with pub65. False on any malformed input. The last key's
+// bytes are kept (public data): the same key again (the issuer's, which signs what a device
+// verifies) reuses its decoding and tables, as the host verifier's batches do.
+const LAST_PUB = memory.data(65, 16);
+let lastSuite: u8 = 0; // 0: LAST_PUB holds no key
 export function ecVerify(suite: u8, pub65: usize, msg: usize, msgLen: i32, sig64: usize): bool {
-  return ecVerifyKeyed(suite, pub65, msg, msgLen, sig64, false);
+  const same = lastSuite == suite && memory.compare(LAST_PUB, pub65, 65) == 0;
+  return ecVerifyKeyed(suite, pub65, msg, msgLen, sig64, same);
 }
 
 // The same; sameKey: pub65 holds the same bytes, and suite is the same, as at the previous
@@ -204,6 +209,8 @@ export function ecVerifyKeyed(suite: u8, pub65: usize, msg: usize, msgLen: i32, 
   if (!sameKey) {
     keyChangedVT();
     lastKeyOk = decodePointVT(C, pub65, Q);
+    memory.copy(LAST_PUB, pub65, 65);
+    lastSuite = suite;
   }
   if (!lastKeyOk) return false;
   const n = C + CB_N + FB_MOD;
@@ -258,5 +265,6 @@ function keyChangedVT(): void { qTableStale(); }
 export function ecPointValid(suite: u8, pub65: usize): bool {
   const C = curveOf(suite);
   lastKeyOk = false; // Q is overwritten
+  lastSuite = 0;
   return C != 0 && decodePointVT(C, pub65, Q);
 }

@@ -69,6 +69,19 @@ export function t_mul_vt(suite: u8, u1: usize, u2: usize, pub65: usize, out65: u
   encodePoint(C, out65, PJ);
   return true;
 }
+// the same with mulDoubleVT's repeated-key path: same = P is the previous call's point (its
+// tables are reused; from the second such call on, the half-length loop with 2^128 P)
+const PK = memory.data(<i32>AFF, 16);
+export function t_mul_vt_keyed(suite: u8, u1: usize, u2: usize, pub65: usize, out65: usize, same: bool): bool {
+  const C = curveOf(suite);
+  if (!same && !decodePointVT(C, pub65, PK)) return false;
+  beToLimbs(KB, u1);
+  beToLimbs(KB + 32, u2);
+  mulDoubleVT(C, PJ, KB, KB + 32, PK, same);
+  if (isInfVT(PJ)) return false;
+  encodePoint(C, out65, PJ);
+  return true;
+}
 // out65 = P + Q (any points, P = Q included); false if infinity or a bad input
 export function t_add(suite: u8, p65: usize, q65: usize, out65: usize): bool {
   const C = curveOf(suite);
