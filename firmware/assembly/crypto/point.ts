@@ -332,7 +332,8 @@ export function qTableStale(): void { qTableValid = false; q2TableValid = false;
 export function mulDoubleVT(C: usize, r: usize, u1: usize, u2: usize, q: usize, sameQ: bool = false): void {
   curveReady(C);
   const f = C + CB_P;
-  const qtab = BIG + 1040, neg = qtab + <usize>WQ_N * JAC, q2tab = neg + JAC;
+  const neg = BIG + 1040, qtab = neg + JAC, q2tab = qtab + <usize>WQ_N * JAC;
+  const qaff = q2tab + <usize>WQ_N * JAC, q2aff = qaff + <usize>WQ_N * AFF; // ends at BIG + 3696
   if (!(sameQ && qTableValid && qTableOf == q)) {
     oddMultiplesJac(C, qtab, q, neg);
     qTableValid = true;
@@ -359,6 +360,8 @@ export function mulDoubleVT(C: usize, r: usize, u1: usize, u2: usize, q: usize, 
     memory.copy(r, q2tab, JAC);
     pointDouble(C, neg, r);
     for (let i = 1; i < WQ_N; i++) pointAddVT(C, q2tab + <usize>i * JAC, q2tab + <usize>(i - 1) * JAC, neg);
+    // both tables affine (one inversion for all), so that their additions are mixed
+    toAffineBatch(C, qaff, qtab, 2 * WQ_N); // qtab and q2tab are adjacent
     q2TableValid = true;
   }
   const step = <usize>HALF_LEN << 1;
@@ -373,13 +376,36 @@ export function mulDoubleVT(C: usize, r: usize, u1: usize, u2: usize, q: usize, 
     if (!isInfVT(r)) pointDouble(C, r, r);
     const o = <usize>i << 1;
     let d = <i32>load<i16>(nafQ + o);
-    if (d != 0) pointAddVT(C, r, r, signedEntry(f, neg, qtab, JAC, d));
+    if (d != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, qaff, AFF, d));
     d = <i32>load<i16>(nafQ2 + o);
-    if (d != 0) pointAddVT(C, r, r, signedEntry(f, neg, q2tab, JAC, d));
+    if (d != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, q2aff, AFF, d));
     d = <i32>load<i16>(nafG + o);
     if (d != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, wg, AFF, d));
     d = <i32>load<i16>(nafH + o);
     if (d != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, wh, AFF, d));
+  }
+}
+
+// dst[i] = affine src[i] for `count` Jacobian points (none at infinity; public), with one
+// inversion (Montgomery's simultaneous inversion): the prefix products of the Z's wait in
+// the y slots of dst until each entry's 1/Z is known
+const BZ = memory.data(64, 16);
+function toAffineBatch(C: usize, dst: usize, src: usize, count: i32): void {
+  const f = C + CB_P;
+  copy32(dst + 32, src + 64);
+  for (let i = 1; i < count; i++) fmul(f, dst + <usize>i * AFF + 32, dst + <usize>(i - 1) * AFF + 32, src + <usize>i * JAC + 64);
+  const inv = BZ, zi = BZ + 32;
+  finv(f, inv, dst + <usize>(count - 1) * AFF + 32);   // 1 / (Z_0 ... Z_last)
+  for (let i = count - 1; i >= 0; i--) {
+    const d = dst + <usize>i * AFF, p = src + <usize>i * JAC;
+    if (i > 0) {
+      fmul(f, zi, inv, d - AFF + 32);                    // 1/Z_i = inv * Z_0 ... Z_(i-1)
+      fmul(f, inv, inv, p + 64);                         // inv = 1 / (Z_0 ... Z_(i-1))
+    } else copy32(zi, inv);
+    fsqr(f, d + 32, zi);
+    fmul(f, d, p, d + 32);                               // x = X / Z^2
+    fmul(f, d + 32, d + 32, zi);
+    fmul(f, d + 32, p + 32, d + 32);                     // y = Y / Z^3
   }
 }
 
