@@ -6,10 +6,9 @@
 import { SUITE_SM2_SM3_SM4, SUITE_P256_SHA256_AES128 } from "../../../protocol/portable/suite";
 import { CURVE_P256, CURVE_SM2 } from "./field-consts";
 import {
-  CB_P, CB_N, FB_MOD, FB_N0, FB_R2, fmul, fromMont, toMont, beToLimbs, limbsToBe, ltU256, isZeroMask, cmov,
+  CB_P, CB_N, FB_MOD, FB_R2, fmul, ninvPlain, fromMont, toMont, beToLimbs, limbsToBe, ltU256, isZeroMask, cmov,
 } from "./field";
 import { AFF, toAffine, onCurveVT } from "./point";
-import { invCT } from "./inv";
 
 export const PUB_LEN: i32 = 65;
 export const SIG_LEN: i32 = 64;
@@ -80,8 +79,7 @@ export function nmul(C: usize, r: usize, a: usize, b: usize): void {
 }
 // r = a^-1 mod n, plain in and out (safegcd divsteps, inv.ts; constant time)
 export function ninv(C: usize, r: usize, a: usize): void {
-  const f = C + CB_N;
-  invCT(r, a, f + FB_MOD, load<u32>(f + FB_N0));
+  ninvPlain(C + CB_N, r, a);
 }
 
 // r = x mod m for a big-endian byte string (constant time in the bytes; bitwise long

@@ -42,6 +42,7 @@ export const OP_ADD: u32 = 2;
 export const OP_SUB: u32 = 3;
 export const OP_CMOV: u32 = 4;
 export const OP_LOOKUP: u32 = 5;
+export const OP_INV: u32 = 6;
 // @ts-ignore: decorator
 @inline export function trace(op: u32, r: usize, a: usize, b: usize): void {
   // @ts-ignore: compile-time constant from `asc --use EC_TRACE=1`
@@ -117,8 +118,13 @@ export function fpow(f: usize, r: usize, a: usize, e: usize): void {
 // on the plain value: the prime fields hold plain residues (R = 1); for a Montgomery field
 // (aR)^-1 = a^-1 R^-1 takes two multiplications by R^2 back to a^-1 R.
 export function finv(f: usize, r: usize, a: usize): void {
-  invCT(r, a, f + FB_MOD, load<u32>(f + FB_N0));
+  ninvPlain(f, r, a);
   if (!isPlainField(f)) { fmul(f, r, r, f + FB_R2); fmul(f, r, r, f + FB_R2); }
+}
+// r = a^-1 mod m on plain values (any field block), constant time
+export function ninvPlain(f: usize, r: usize, a: usize): void {
+  trace(OP_INV, r, a, f);
+  invCT(r, a, f + FB_MOD, load<u32>(f + FB_N0));
 }
 // @ts-ignore: decorator
 @inline function isPlainField(f: usize): bool {

@@ -9,7 +9,6 @@
 // memory index depends on a value. 4-8 times faster than Fermat's 256 squarings (README
 // "Benchmarks"), and as fast as the variable-time divsteps here, so verification uses it too.
 // 0 maps to 0, as Fermat's a^(m-2) does. Plain residues in and out: 8 little-endian u32 limbs.
-import { trace } from "./field";
 
 const M30: i32 = 0x3fffffff;
 const LIMBS: usize = 9;
@@ -21,8 +20,6 @@ const MOD = memory.data(40, 16);   // the modulus, signed 30-bit limbs
 let modInv30: u32 = 0;             // m^-1 mod 2^30
 // transition matrix of the last batch (entries in [-2^30, 2^30])
 let tu: i32 = 0, tv: i32 = 0, tq: i32 = 0, tr: i32 = 0;
-
-export const OP_INV: u32 = 6;
 
 // 8 u32 limbs -> 9 signed 30-bit limbs (a < 2^256, all limbs non-negative)
 function toS30(dst: usize, src: usize): void {
@@ -169,7 +166,6 @@ function finish(r: usize): void {
 
 // r = a^-1 mod m (m odd, n0 = -m^-1 mod 2^32, 0 <= a < m), constant time; r may alias a
 export function invCT(r: usize, a: usize, m: usize, n0: u32): void {
-  trace(OP_INV, r, a, m);
   setup(m, n0, a);
   let zeta: i32 = -1; // delta = 1/2
   for (let i = 0; i < 20; i++) {
