@@ -21,7 +21,8 @@ import { nonceInit, nonceNext, nonceClear } from "./drbg";
 import { sm2Digest } from "./sm2";
 import { hashOnce } from "./hash";
 
-// Keys and nonces live here only while a call runs; wiped before returning.
+// Keys and nonces live here only while a call runs; wiped before returning (SM2 keeps one
+// value derived from its signing key, DINV below).
 const D = memory.data(32, 16);   // private key
 const K = memory.data(32, 16);   // nonce
 const DI = memory.data(32, 16);  // SM2: 1 + d
