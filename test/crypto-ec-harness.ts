@@ -29,11 +29,12 @@ interface Exports {
   t_fmul(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
   t_fsqr(suite: number, sel: number, r: Ptr, a: Ptr): void;
   t_fadd(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
-  t_ninv_vt(suite: number, r: Ptr, a: Ptr): void;
   t_fsub(suite: number, sel: number, r: Ptr, a: Ptr, b: Ptr): void;
   t_finv(suite: number, sel: number, r: Ptr, a: Ptr): void;
+  t_finv_fermat(suite: number, sel: number, r: Ptr, a: Ptr): void;
   t_mul_base(suite: number, k: Ptr, out: Ptr): void;
   t_mul_vt(suite: number, u1: Ptr, u2: Ptr, pub: Ptr, out: Ptr): number;
+  t_mul_vt_keyed(suite: number, u1: Ptr, u2: Ptr, pub: Ptr, out: Ptr, same: number): number;
   t_add(suite: number, p: Ptr, q: Ptr, out: Ptr): number;
 }
 
@@ -107,9 +108,9 @@ export class EcWasm {
     else this.x.t_fsub(suite, sel, r, pa, pb);
     return fromLe(this.get(O_C, 32));
   }
-  /** a^-1 mod n by the variable-time binary inversion of verification */
-  invVt(suite: number, a: bigint): bigint {
-    this.x.t_ninv_vt(suite, this.base + O_C, this.put(O_A, toLe32(a)));
+  /** a^-1 by Fermat's a^(m-2), the reference for the safegcd inversion of inv() */
+  invFermat(suite: number, sel: number, a: bigint): bigint {
+    this.x.t_finv_fermat(suite, sel, this.base + O_C, this.put(O_A, toLe32(a)));
     return fromLe(this.get(O_C, 32));
   }
   inv(suite: number, sel: number, a: bigint): bigint {
@@ -123,6 +124,11 @@ export class EcWasm {
   /** u1*G + u2*P, null for infinity */
   mulVt(suite: number, u1: bigint, u2: bigint, pub: Uint8Array): Uint8Array | null {
     const ok = this.x.t_mul_vt(suite, this.put(O_A, toBe32(u1)), this.put(O_B, toBe32(u2)), this.put(O_C, pub), this.base + O_D);
+    return ok ? this.get(O_D, 65) : null;
+  }
+  /** the same through the repeated-key path: same = pub is the previous call's key */
+  mulVtKeyed(suite: number, u1: bigint, u2: bigint, pub: Uint8Array, same: boolean): Uint8Array | null {
+    const ok = this.x.t_mul_vt_keyed(suite, this.put(O_A, toBe32(u1)), this.put(O_B, toBe32(u2)), this.put(O_C, pub), this.base + O_D, same ? 1 : 0);
     return ok ? this.get(O_D, 65) : null;
   }
   add(suite: number, p: Uint8Array, q: Uint8Array): Uint8Array | null {

@@ -1,17 +1,23 @@
 // Property tests (fast-check) of the firmware's 256-bit field and point arithmetic
 // (DESIGN.md §3): field results equal BigInt arithmetic mod p and mod n for both curves,
-// associativity, a * a^-1 = 1; on the curves [n]P = O, [a+b]G = [a]G + [b]G, the
+// associativity, a * a^-1 = 1, the safegcd inversion equal to Fermat's; on the curves [n]P = O, [a+b]G = [a]G + [b]G, the
 // constant-time comb equals the variable-time wNAF, P + P = [2]P, P + (-P) = O; and
 // P-256 points equal @noble/curves' (an independent implementation).
 import { describe, it, expect, beforeAll } from "vitest";
 import fc from "fast-check";
 import { p256 } from "@noble/curves/p256";
-import { EcWasm, SM2, P256, CURVE, hex, unhex, toBe32 } from "./crypto-ec-harness.ts";
+import { randomBytes } from "node:crypto";
+import { EcWasm, SM2, P256, CURVE, hex, unhex, toBe32, fromBe } from "./crypto-ec-harness.ts";
 
 let w: EcWasm;
 beforeAll(() => { w = new EcWasm(); });
 
 const mod = (a: bigint, m: bigint) => ((a % m) + m) % m;
+const modPow = (b: bigint, e: bigint, m: bigint) => {
+  let r = 1n;
+  for (b %= m; e > 0n; e >>= 1n, b = (b * b) % m) if (e & 1n) r = (r * b) % m;
+  return r;
+};
 // values below m, biased towards the edges where carries and reductions go wrong
 const below = (m: bigint) => fc.oneof(
   fc.bigInt({ min: 0n, max: m - 1n }),
@@ -42,8 +48,20 @@ for (const suite of [SM2, P256] as const) {
       it("a * a^-1 = 1", () => {
         fc.assert(fc.property(nonzero(m), (a) => {
           expect(w.field("mul", suite, sel, a, w.inv(suite, sel, a))).toBe(1n);
-          if (sel === 1) expect(w.invVt(suite, a)).toBe(w.inv(suite, sel, a));
         }), { numRuns: 100 });
+      });
+      // the safegcd inversion (inv.ts) against Fermat's a^(m-2) in the wasm and in BigInt, on
+      // random values and on the edges of its 30-bit limbs and of the divstep bound
+      it("safegcd inversion equals Fermat's, 0 included", () => {
+        const edges = [0n, 1n, 2n, 3n, m - 1n, m - 2n, (m + 1n) / 2n, 1n << 30n, (1n << 30n) - 1n, 1n << 240n,
+          (1n << 255n) % m, ((1n << 256n) - 1n) % m, m >> 1n, m ^ ((1n << 200n) - 1n)];
+        const check = (a: bigint) => {
+          const want = a === 0n ? 0n : modPow(a, m - 2n, m);
+          expect(w.inv(suite, sel, a)).toBe(want);
+          expect(w.invFermat(suite, sel, a)).toBe(want);
+        };
+        edges.forEach(check);
+        fc.assert(fc.property(below(m), check), { numRuns: 2000 });
       });
     });
   }
@@ -80,6 +98,42 @@ for (const suite of [SM2, P256] as const) {
         fc.pre(s !== 0n);
         expect(hex(w.mulVt(suite, u1, u2, K)!)).toBe(hex(w.mulBase(suite, s)));
       }), { numRuns: 60 });
+    });
+    // mulDoubleVT for a repeated key: the first call builds Q's table, the second 2^128 Q's
+    // and splits the scalars into 128-bit halves; every call must equal [u1 + u2 k]G,
+    // including halves that are 0, 1, all ones, and the sums where u2 k = -u1 (infinity)
+    it("the repeated-key path (128-bit halves, tables of 2^128 G and 2^128 P) equals the comb", () => {
+      const half = (1n << 128n) - 1n;
+      const edge = [0n, 1n, half, 1n << 128n, half << 128n, n - 1n, (1n << 128n) + 1n];
+      for (let key = 0; key < 4; key++) {
+        const k = mod(fromBe(randomBytes(32)), n) || 1n;
+        const K = w.mulBase(suite, k);
+        const pairs: [bigint, bigint][] = [];
+        for (const a of edge) for (const b of edge) pairs.push([a, b]);
+        for (let i = 0; i < 40; i++) pairs.push([mod(fromBe(randomBytes(32)), n), mod(fromBe(randomBytes(32)), n)]);
+        const u2 = mod(fromBe(randomBytes(32)), n);
+        pairs.push([mod(-u2 * k, n), u2], [k, n - 1n]); // u1 G + u2 K = O
+        pairs.forEach(([u1, u2], i) => {
+          const s = mod(u1 + u2 * k, n);
+          const got = w.mulVtKeyed(suite, u1, u2, K, i > 0);
+          expect(got === null ? null : hex(got)).toBe(s === 0n ? null : hex(w.mulBase(suite, s)));
+        });
+      }
+    });
+    // ecVerify keeps the last key (its decoding and tables): runs of one key, alternations,
+    // a changed byte, and tables rebuilt for another point in between must not confuse it
+    it("verification with a kept key: repeats, alternations, other keys' signatures", () => {
+      const keys = Array.from({ length: 3 }, () => w.keygen(suite, randomBytes(40))!);
+      const signed = keys.map((kp) => { const m = randomBytes(40); return { m, sig: w.sign(suite, kp.priv, kp.pub, m, randomBytes(32))! }; });
+      const plan = [0, 0, 0, 1, 1, 0, 2, 2, 2, 2, 1, 0, 0];
+      plan.forEach((ki, step) => {
+        for (const [si, { m, sig }] of signed.entries()) {
+          expect(w.verify(suite, keys[ki].pub, m, sig)).toBe(si === ki);
+        }
+        if (step === 5) w.mulVt(suite, 1n, 2n, keys[1].pub); // another point's table in the scratch
+        const bad = Uint8Array.from(keys[ki].pub); bad[64] ^= 1;
+        expect(w.verify(suite, bad, signed[ki].m, signed[ki].sig)).toBe(false);
+      });
     });
     it("rejects off-curve, out-of-range and badly encoded public keys", () => {
       fc.assert(fc.property(scalar, fc.integer({ min: 1, max: 64 }), (k, at) => {

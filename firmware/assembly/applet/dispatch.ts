@@ -39,6 +39,7 @@ import {
 import { internalFailure, refuse, respClear, respLen, respSetLen, sessionReset } from "./session";
 import { lifecycle, stateReset, storeState } from "./state";
 import { cmdGetChallenge, cmdLoad, cmdPay, cmdReceive } from "./wallet";
+import { ecForget } from "../crypto/sig";
 
 const NO_CMD: u8 = 0xff;
 
@@ -154,6 +155,7 @@ let pendingSw: u16 = 0;
 
 /** Power-on: rebuild state from flash, close everything that lived in RAM. */
 export function appletReset(): u32 {
+  ecForget(); // the signing key's cached (1 + d)^-1 (sig.ts)
   stateReset();
   sessionReset();
   channelClose();

@@ -6,7 +6,7 @@
 import { SUITE_SM2_SM3_SM4, SUITE_P256_SHA256_AES128 } from "../../../protocol/portable/suite";
 import { CURVE_P256, CURVE_SM2 } from "./field-consts";
 import {
-  CB_P, CB_N, FB_MOD, FB_R2, fmul, finv, fromMont, toMont, beToLimbs, limbsToBe, ltU256, isZeroMask, cmov,
+  CB_P, CB_N, FB_MOD, FB_R2, fmul, ninvPlain, fromMont, toMont, beToLimbs, limbsToBe, ltU256, isZeroMask, cmov,
 } from "./field";
 import { AFF, toAffine, onCurveVT } from "./point";
 
@@ -77,78 +77,9 @@ export function nmul(C: usize, r: usize, a: usize, b: usize): void {
   fmul(f, NT, a, f + FB_R2); // a R
   fmul(f, r, NT, b);         // a b
 }
-// r = a^-1 mod n, plain in and out (Fermat; constant time)
+// r = a^-1 mod n, plain in and out (safegcd divsteps, inv.ts; constant time)
 export function ninv(C: usize, r: usize, a: usize): void {
-  const f = C + CB_N;
-  toMont(f, NT, a);
-  finv(f, NT, NT);
-  fromMont(f, r, NT);
-}
-
-// ---- variable-time inversion mod n (public values only: verification) -----------
-// Binary extended Euclid for an odd modulus (the binary inversion of HAC §14.4.3), keeping
-// x1 a = u and x2 a = v (mod n) from u = a, v = n until u or v is 1; several times cheaper
-// than Fermat's 256 squarings. Used for ECDSA's s^-1 in verification (public s).
-const IU = memory.data(32, 16);
-const IV = memory.data(32, 16);
-const IX1 = memory.data(32, 16);
-const IX2 = memory.data(32, 16);
-function isOneVT(u: usize): bool {
-  let x: u32 = load<u32>(u) ^ 1;
-  for (let i: usize = 4; i < 32; i += 4) x |= load<u32>(u + i);
-  return x == 0;
-}
-// u >>= 1
-function shr1VT(u: usize): void {
-  for (let i: usize = 0; i < 28; i += 4) store<u32>(u + i, (load<u32>(u + i) >> 1) | (load<u32>(u + i + 4) << 31));
-  store<u32>(u + 28, load<u32>(u + 28) >> 1);
-}
-// x = x / 2 mod n (x < n)
-function halveModVT(x: usize, n: usize): void {
-  if ((load<u32>(x) & 1) == 0) { shr1VT(x); return; }
-  let c: u64 = 0;
-  for (let i: usize = 0; i < 32; i += 4) {
-    const y = <u64>load<u32>(x + i) + <u64>load<u32>(n + i) + c;
-    store<u32>(x + i, <u32>y);
-    c = y >> 32;
-  }
-  shr1VT(x);
-  store<u32>(x + 28, load<u32>(x + 28) | (<u32>c << 31));
-}
-// a -= b; returns the borrow
-function subVT(a: usize, b: usize): u32 {
-  let c: u64 = 0;
-  for (let i: usize = 0; i < 32; i += 4) {
-    const y = <u64>load<u32>(a + i) - <u64>load<u32>(b + i) - c;
-    store<u32>(a + i, <u32>y);
-    c = (y >> 32) & 1;
-  }
-  return <u32>c;
-}
-// x = x - y mod n (x, y < n)
-function subModVT(x: usize, y: usize, n: usize): void {
-  if (subVT(x, y) == 0) return;
-  let c: u64 = 0;
-  for (let i: usize = 0; i < 32; i += 4) {
-    const z = <u64>load<u32>(x + i) + <u64>load<u32>(n + i) + c;
-    store<u32>(x + i, <u32>z);
-    c = z >> 32;
-  }
-}
-// r = a^-1 mod n, plain in and out, 1 <= a < n public
-export function ninvVT(C: usize, r: usize, a: usize): void {
-  const n = C + CB_N + FB_MOD;
-  memory.copy(IU, a, 32);
-  memory.copy(IV, n, 32);
-  memory.fill(IX1, 0, 32); store<u32>(IX1, 1);
-  memory.fill(IX2, 0, 32);
-  while (!isOneVT(IU) && !isOneVT(IV)) {
-    while ((load<u32>(IU) & 1) == 0) { shr1VT(IU); halveModVT(IX1, n); }
-    while ((load<u32>(IV) & 1) == 0) { shr1VT(IV); halveModVT(IX2, n); }
-    if (ltU256(IU, IV) == 0) { subVT(IU, IV); subModVT(IX1, IX2, n); }
-    else { subVT(IV, IU); subModVT(IX2, IX1, n); }
-  }
-  memory.copy(r, isOneVT(IU) ? IX1 : IX2, 32);
+  ninvPlain(C + CB_N, r, a);
 }
 
 // r = x mod m for a big-endian byte string (constant time in the bytes; bitwise long

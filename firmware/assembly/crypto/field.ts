@@ -18,12 +18,14 @@ import {
   modAdd, modSub, modAddP256, modSubP256, modAddSm2, modSubSm2,
 } from "./field-mont";
 import { FIELD_KIND_P256, FIELD_KIND_SM2, FIELD_KIND_SM2_N } from "./field-consts";
+import { invCT } from "./inv";
 
 // Field block layout (bytes), written by scripts/gen-field.mjs.
 export const FB_MOD: usize = 0;   // modulus m
 export const FB_ONE: usize = 32;  // 1 in the field's form (R mod m)
 export const FB_R2: usize = 64;   // R^2 mod m: toMont multiplier
 export const FB_EXP: usize = 96;  // m - 2: Fermat inversion exponent (m prime)
+export const FB_N0: usize = 128;  // n0' = -m^-1 mod 2^32
 export const FB_KIND: usize = 132; // which multiplier (FIELD_KIND_*)
 // Curve block layout (bytes): field blocks of p and n, then b, Gx, Gy (Montgomery).
 export const CB_P: usize = 0;
@@ -40,6 +42,7 @@ export const OP_ADD: u32 = 2;
 export const OP_SUB: u32 = 3;
 export const OP_CMOV: u32 = 4;
 export const OP_LOOKUP: u32 = 5;
+export const OP_INV: u32 = 6;
 // @ts-ignore: decorator
 @inline export function trace(op: u32, r: usize, a: usize, b: usize): void {
   // @ts-ignore: compile-time constant from `asc --use EC_TRACE=1`
@@ -54,7 +57,7 @@ export function traceDigest(): u32 { return <u32>(traceHash ^ (traceHash >> 32))
 export function traceOps(): u32 { return traceCount; }
 
 // ---- field operations ------------------------------------------------------------
-const ONE_RAW = memory.data<u32>([1, 0, 0, 0, 0, 0, 0, 0], 16); // plain 1: fromMont multiplier
+export const ONE_RAW = memory.data<u32>([1, 0, 0, 0, 0, 0, 0, 0], 16); // plain 1: fromMont multiplier
 export const ZERO = memory.data(32, 16);
 
 export function fmul(f: usize, r: usize, a: usize, b: usize): void {
@@ -111,12 +114,29 @@ export function fpow(f: usize, r: usize, a: usize, e: usize): void {
   copy32(r, POW_ACC);
   memory.fill(POW_TAB, 0, 16 * 32); // powers of a secret (k, 1 + d) when signing
 }
-// r = a^-1 mod m (Fermat, m prime); 0 maps to 0. The two primes' m - 2 are long runs of
-// ones and zeros: finvRuns needs ~15 multiplications besides the squarings, the windows of
-// fpow 78 (SPEC §2, README "Benchmarks"); the group orders' m - 2 have a random low half and keep fpow.
+// r = a^-1 mod m in the field's form, constant time; 0 maps to 0. Safegcd divsteps (inv.ts)
+// on the plain value: the prime fields hold plain residues (R = 1); for a Montgomery field
+// (aR)^-1 = a^-1 R^-1 takes two multiplications by R^2 back to a^-1 R.
 export function finv(f: usize, r: usize, a: usize): void {
+  ninvPlain(f, r, a);
+  if (!isPlainField(f)) { fmul(f, r, r, f + FB_R2); fmul(f, r, r, f + FB_R2); }
+}
+// r = a^-1 mod m on plain values (any field block), constant time
+export function ninvPlain(f: usize, r: usize, a: usize): void {
+  trace(OP_INV, r, a, f);
+  invCT(r, a, f + FB_MOD, load<u32>(f + FB_N0));
+}
+// @ts-ignore: decorator
+@inline function isPlainField(f: usize): bool {
   const kind = load<u32>(f + FB_KIND);
-  if (kind == FIELD_KIND_SM2 || kind == FIELD_KIND_P256) finvRuns(f, r, a);
+  return kind == FIELD_KIND_SM2 || kind == FIELD_KIND_P256;
+}
+// r = a^-1 mod m by Fermat (m prime), the reference the inversion is tested against (test
+// builds). The two primes' m - 2 are long runs of ones and zeros: finvRuns needs ~15
+// multiplications besides the squarings, the windows of fpow 78 (SPEC §2, README
+// "Benchmarks"); the group orders' m - 2 have a random low half and keep fpow.
+export function finvFermat(f: usize, r: usize, a: usize): void {
+  if (isPlainField(f)) finvRuns(f, r, a);
   else fpow(f, r, a, f + FB_EXP);
 }
 

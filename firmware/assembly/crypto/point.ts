@@ -170,14 +170,21 @@ const WG_W: i32 = isDefined(HOST_VERIFIER) ? 10 : 7;
 const WG_N: i32 = 1 << (WG_W - 2);
 const WG_TAB_P256 = memory.data(WG_N * <i32>AFF, 16);
 const WG_TAB_SM2 = memory.data(WG_N * <i32>AFF, 16);
+// the same multiples of H = 2^128 G, for the half-length loop of a repeated key (mulDoubleVT)
+const WH_TAB_P256 = memory.data(WG_N * <i32>AFF, 16);
+const WH_TAB_SM2 = memory.data(WG_N * <i32>AFF, 16);
 let readyP256 = false;
 let readySm2 = false;
 let qTableValid = false; // mulDoubleVT's table of Q in BIG is current (see sameQ there)
+let q2TableValid = false; // and its table of 2^128 Q
+let qTableOf: usize = 0;  // the address of the Q it was built for (another caller's Q is another point)
 
 // @ts-ignore: decorator
 @inline function combTab(C: usize): usize { return C == CURVE_P256 ? COMB_TAB_P256 : COMB_TAB_SM2; }
 // @ts-ignore: decorator
 @inline function wgTab(C: usize): usize { return C == CURVE_P256 ? WG_TAB_P256 : WG_TAB_SM2; }
+// @ts-ignore: decorator
+@inline function whTab(C: usize): usize { return C == CURVE_P256 ? WH_TAB_P256 : WH_TAB_SM2; }
 
 // Scratch shared by table building and verification (never active at the same time).
 const BIG = memory.data(4096, 16);
@@ -186,6 +193,7 @@ const BIG = memory.data(4096, 16);
 export function curveReady(C: usize): void {
   if (C == CURVE_P256 ? readyP256 : readySm2) return;
   qTableValid = false; // BIG is overwritten
+  q2TableValid = false;
   const tmp = BIG;                              // COMB_N Jacobian entries
   const base = BIG + <usize>COMB_N * JAC;       // 2^(t*E) G
   const tooth = base + JAC;                     // 2^(i*D) base
@@ -209,13 +217,22 @@ export function curveReady(C: usize): void {
   const g2 = base;
   affToJac(C, tooth, C + CB_GX);
   pointDouble(C, g2, tooth);
-  const wg = wgTab(C);
-  for (let i = 0; i < WG_N; i++) {
-    if (i > 0) pointAddVT(C, tooth, tooth, g2);
-    toAffine(C, wg + <usize>i * AFF, tooth);
-  }
+  oddMultiples(C, wgTab(C), tooth, g2);
+  // and of H = 2^128 G
+  affToJac(C, tooth, C + CB_GX);
+  for (let i = 0; i < HALF_BITS; i++) pointDouble(C, tooth, tooth);
+  oddMultiples(C, whTab(C), tooth, g2);
   if (C == CURVE_P256) readyP256 = true;
   else readySm2 = true;
+}
+
+// tab = P, 3P, ..., (2 WG_N - 1)P affine, from p (Jacobian, overwritten) and scratch p2
+function oddMultiples(C: usize, tab: usize, p: usize, p2: usize): void {
+  pointDouble(C, p2, p);
+  for (let i = 0; i < WG_N; i++) {
+    if (i > 0) pointAddVT(C, p, p, p2);
+    toAffine(C, tab + <usize>i * AFF, p);
+  }
 }
 
 const KBITS = memory.data(48, 16);   // scalar limbs, zero-padded past bit 255
@@ -273,14 +290,16 @@ export function mulBase(C: usize, r: usize, k: usize): void {
 const WQ_W: i32 = 5;
 const WQ_N: i32 = 1 << (WQ_W - 2);
 const NAF_LEN: i32 = 258;
-// wNAF digits of a 256-bit scalar (little-endian limbs) into `out` (NAF_LEN i16: windows
-// past 8 bits have digits beyond i8)
+const HALF_BITS: i32 = 128;
+const HALF_LEN: i32 = 130; // digits of a 128-bit half
+// wNAF digits of the low `bytes` bytes of a scalar (little-endian limbs) into `out` (len
+// i16: windows past 8 bits have digits beyond i8)
 const NAF_K = memory.data(40, 16);
-function wnaf(out: usize, k: usize, w: i32): void {
-  memory.copy(NAF_K, k, 32);
-  store<u32>(NAF_K + 32, 0);
+function wnaf(out: usize, k: usize, bytes: usize, len: i32, w: i32): void {
+  memory.fill(NAF_K, 0, 40);
+  memory.copy(NAF_K, k, bytes);
   const full = 1 << w, half = 1 << (w - 1);
-  for (let i = 0; i < NAF_LEN; i++) {
+  for (let i = 0; i < len; i++) {
     let d: i32 = 0;
     const low = load<u32>(NAF_K);
     if (low & 1) {
@@ -305,29 +324,96 @@ function wnaf(out: usize, k: usize, w: i32): void {
 
 // r = u1*G + u2*Q (Jacobian); q affine Montgomery on the curve; scalars public.
 // sameQ: q is the previous call's point, whose table of odd multiples is reused if built.
-export function qTableStale(): void { qTableValid = false; }
+// From the second call with the same Q on (a device's issuer key, a device's vouchers in a
+// host batch), the table of 2^128 Q is built too, once, and the scalars are split into
+// 128-bit halves, u = u_lo + 2^128 u_hi: u1_lo G + u1_hi H + u2_lo Q + u2_hi 2^128 Q in one
+// loop of 130 doublings instead of 258 (README "Benchmarks").
+export function qTableStale(): void { qTableValid = false; q2TableValid = false; }
 export function mulDoubleVT(C: usize, r: usize, u1: usize, u2: usize, q: usize, sameQ: bool = false): void {
   curveReady(C);
   const f = C + CB_P;
-  const nafG = BIG, nafQ = BIG + 520, qtab = BIG + 1040, neg = qtab + <usize>WQ_N * JAC;
-  wnaf(nafG, u1, WG_W);
-  wnaf(nafQ, u2, WQ_W);
-  // odd multiples Q, 3Q, ..., (2*WQ_N - 1)Q
-  if (!(sameQ && qTableValid)) {
-    affToJac(C, qtab, q);
-    pointDouble(C, neg, qtab);
-    for (let i = 1; i < WQ_N; i++) pointAddVT(C, qtab + <usize>i * JAC, qtab + <usize>(i - 1) * JAC, neg);
+  const neg = BIG + 1040, qtab = neg + JAC, q2tab = qtab + <usize>WQ_N * JAC;
+  const qaff = q2tab + <usize>WQ_N * JAC, q2aff = qaff + <usize>WQ_N * AFF; // ends at BIG + 3696
+  if (!(sameQ && qTableValid && qTableOf == q)) {
+    oddMultiplesJac(C, qtab, q, neg);
+    qTableValid = true;
+    qTableOf = q;
+    q2TableValid = false;
+    const nafG = BIG, nafQ = BIG + 520;
+    wnaf(nafG, u1, 32, NAF_LEN, WG_W);
+    wnaf(nafQ, u2, 32, NAF_LEN, WQ_W);
+    const wg = wgTab(C);
+    setInf(C, r);
+    for (let i = NAF_LEN - 1; i >= 0; i--) {
+      if (!isInfVT(r)) pointDouble(C, r, r);
+      const dq = <i32>load<i16>(nafQ + (<usize>i << 1));
+      if (dq != 0) pointAddVT(C, r, r, signedEntry(f, neg, qtab, JAC, dq));
+      const dg = <i32>load<i16>(nafG + (<usize>i << 1));
+      if (dg != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, wg, AFF, dg));
+    }
+    return;
   }
-  qTableValid = true;
-  const wg = wgTab(C);
+  if (!q2TableValid) {
+    // 2^128 Q from the table's first entry (Q itself)
+    memory.copy(q2tab, qtab, JAC);
+    for (let i = 0; i < HALF_BITS; i++) pointDouble(C, q2tab, q2tab);
+    memory.copy(r, q2tab, JAC);
+    pointDouble(C, neg, r);
+    for (let i = 1; i < WQ_N; i++) pointAddVT(C, q2tab + <usize>i * JAC, q2tab + <usize>(i - 1) * JAC, neg);
+    // both tables affine (one inversion for all), so that their additions are mixed
+    toAffineBatch(C, qaff, qtab, 2 * WQ_N); // qtab and q2tab are adjacent
+    q2TableValid = true;
+  }
+  const step = <usize>HALF_LEN << 1;
+  const nafG = BIG, nafH = BIG + step, nafQ = BIG + 2 * step, nafQ2 = BIG + 3 * step;
+  wnaf(nafG, u1, 16, HALF_LEN, WG_W);
+  wnaf(nafH, u1 + 16, 16, HALF_LEN, WG_W);
+  wnaf(nafQ, u2, 16, HALF_LEN, WQ_W);
+  wnaf(nafQ2, u2 + 16, 16, HALF_LEN, WQ_W);
+  const wg = wgTab(C), wh = whTab(C);
   setInf(C, r);
-  for (let i = NAF_LEN - 1; i >= 0; i--) {
+  for (let i = HALF_LEN - 1; i >= 0; i--) {
     if (!isInfVT(r)) pointDouble(C, r, r);
-    const dq = <i32>load<i16>(nafQ + (<usize>i << 1));
-    if (dq != 0) pointAddVT(C, r, r, signedEntry(f, neg, qtab, JAC, dq));
-    const dg = <i32>load<i16>(nafG + (<usize>i << 1));
-    if (dg != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, wg, AFF, dg));
+    const o = <usize>i << 1;
+    let d = <i32>load<i16>(nafQ + o);
+    if (d != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, qaff, AFF, d));
+    d = <i32>load<i16>(nafQ2 + o);
+    if (d != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, q2aff, AFF, d));
+    d = <i32>load<i16>(nafG + o);
+    if (d != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, wg, AFF, d));
+    d = <i32>load<i16>(nafH + o);
+    if (d != 0) pointAddMixedVT(C, r, r, signedEntry(f, neg, wh, AFF, d));
   }
+}
+
+// dst[i] = affine src[i] for `count` Jacobian points (none at infinity; public), with one
+// inversion (Montgomery's simultaneous inversion): the prefix products of the Z's wait in
+// the y slots of dst until each entry's 1/Z is known
+const BZ = memory.data(64, 16);
+function toAffineBatch(C: usize, dst: usize, src: usize, count: i32): void {
+  const f = C + CB_P;
+  copy32(dst + 32, src + 64);
+  for (let i = 1; i < count; i++) fmul(f, dst + <usize>i * AFF + 32, dst + <usize>(i - 1) * AFF + 32, src + <usize>i * JAC + 64);
+  const inv = BZ, zi = BZ + 32;
+  finv(f, inv, dst + <usize>(count - 1) * AFF + 32);   // 1 / (Z_0 ... Z_last)
+  for (let i = count - 1; i >= 0; i--) {
+    const d = dst + <usize>i * AFF, p = src + <usize>i * JAC;
+    if (i > 0) {
+      fmul(f, zi, inv, d - AFF + 32);                    // 1/Z_i = inv * Z_0 ... Z_(i-1)
+      fmul(f, inv, inv, p + 64);                         // inv = 1 / (Z_0 ... Z_(i-1))
+    } else copy32(zi, inv);
+    fsqr(f, d + 32, zi);
+    fmul(f, d, p, d + 32);                               // x = X / Z^2
+    fmul(f, d + 32, d + 32, zi);
+    fmul(f, d + 32, p + 32, d + 32);                     // y = Y / Z^3
+  }
+}
+
+// tab = Q, 3Q, ..., (2 WQ_N - 1)Q Jacobian from affine q; scratch two (2Q)
+function oddMultiplesJac(C: usize, tab: usize, q: usize, two: usize): void {
+  affToJac(C, tab, q);
+  pointDouble(C, two, tab);
+  for (let i = 1; i < WQ_N; i++) pointAddVT(C, tab + <usize>i * JAC, tab + <usize>(i - 1) * JAC, two);
 }
 
 // wNAF digit d (odd, nonzero) -> copy of table entry |d| >> 1 into out, negated if d < 0

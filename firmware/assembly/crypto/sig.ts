@@ -10,19 +10,22 @@
 // verification (public data) is variable time, returns false on any malformed input
 // and never traps. No function here throws or allocates.
 import { SUITE_SM2_SM3_SM4 } from "../../../protocol/portable/suite";
-import { CB_P, CB_N, FB_MOD, fadd, fsub, fneg, fsqr, fmul, toMont, ltU256, cmov, beToLimbs, limbsToBe, isZeroMask } from "./field";
+import {
+  CB_P, CB_N, FB_MOD, fadd, fsub, fneg, fsqr, fmul, toMont, ltU256, cmov, beToLimbs, limbsToBe, isZeroMask, eqMask, ONE_RAW,
+} from "./field";
 import { JAC, AFF, mulBase, mulDoubleVT, isInfVT, qTableStale } from "./point";
 import {
-  curveOf, decodePointVT, encodePoint, affineX, inRangeMask, reduceOnceN, nmul, ninv, ninvVT, reduceBytes,
+  curveOf, decodePointVT, encodePoint, affineX, inRangeMask, reduceOnceN, nmul, ninv, reduceBytes,
 } from "./ec";
 import { nonceInit, nonceNext, nonceClear } from "./drbg";
 import { sm2Digest } from "./sm2";
 import { hashOnce } from "./hash";
 
-// Keys and nonces live here only while a call runs; wiped before returning.
+// Keys and nonces live here only while a call runs; wiped before returning (SM2 keeps one
+// value derived from its signing key, DINV below).
 const D = memory.data(32, 16);   // private key
 const K = memory.data(32, 16);   // nonce
-const DI = memory.data(32, 16);  // SM2: (1 + d)^-1
+const DI = memory.data(32, 16);  // SM2: 1 + d
 const E = memory.data(32, 16);   // digest mod n
 const EB = memory.data(32, 16);  // the same, big-endian (RFC 6979 bits2octets)
 const R = memory.data(32, 16);
@@ -33,6 +36,16 @@ const BOUND = memory.data(32, 16);
 const J = memory.data(<i32>JAC, 16);
 const Q = memory.data(<i32>AFF, 16);
 
+// SM2's (1 + d)^-1 depends on the key only, and a device signs with one key: the last
+// signing key's inverse is kept, in Montgomery form (x R mod n), and checked before use by
+// one multiplication: (1 + d) (1 + d)^-1 = 1 holds for exactly one value, so a cached
+// inverse is used only for the key it belongs to, whatever key came before; the check is
+// constant time and stores no copy of d (DESIGN.md §3, README "Benchmarks"). Wiped by
+// ecForget (reset) and by key generation.
+const DINV = memory.data(32, 16);
+const CHK = memory.data(32, 16);
+export function ecForget(): void { memory.fill(DINV, 0, 32); }
+
 // T and X hold k - r d and k^-1 during signing
 function wipe(): void {
   memory.fill(D, 0, 32);
@@ -40,6 +53,7 @@ function wipe(): void {
   memory.fill(DI, 0, 32);
   memory.fill(T, 0, 32);
   memory.fill(X, 0, 32);
+  memory.fill(CHK, 0, 32);
   memory.fill(J, 0, JAC);
   nonceClear();
 }
@@ -101,6 +115,7 @@ export function ecPublicKey(suite: u8, priv32: usize, pub65: usize): bool {
 export function ecKeygen(suite: u8, seed: usize, priv32: usize, pub65: usize): bool {
   const C = curveOf(suite);
   if (C == 0) return false;
+  ecForget();
   // keys in [1, bound - 1]: reduce mod (bound - 1), then add 1
   const m = boundNMinus(C, suite == SUITE_SM2_SM3_SM4 ? 2 : 1);
   reduceBytes(D, seed, 40, m);
@@ -127,10 +142,14 @@ export function signWith(suite: u8, priv32: usize, pub65: usize, msg: usize, msg
   digest(suite, C, pub65, msg, msgLen);
   nonceInit(suite, priv32, EB, rnd32);
   if (sm2) {
-    // (1 + d)^-1; d <= n - 2 so 1 + d < n needs no reduction
-    memory.copy(T, D, 32);
-    addOne(T);
-    ninv(C, DI, T);
+    // (1 + d)^-1 R into DINV unless it holds it; d <= n - 2 so 1 + d < n needs no reduction
+    memory.copy(DI, D, 32);
+    addOne(DI);
+    fmul(fn, CHK, DINV, DI);            // (1 + d) DINV R^-1 = 1 iff DINV = (1 + d)^-1 R
+    if (eqMask(CHK, ONE_RAW) == 0) {  // another key than the last signature's
+      ninv(C, CHK, DI);
+      toMont(fn, DINV, CHK);
+    }
   }
   let ok = false;
   while (true) {
@@ -147,9 +166,8 @@ export function signWith(suite: u8, priv32: usize, pub65: usize, msg: usize, msg
       fadd(fn, R, E, X);                  // r = (e + x1) mod n
       fadd(fn, T, R, K);                  // r = 0 or r + k = n: retry (GB/T 32918.2 §6.1 A5)
       retry = (isZeroMask(R) | isZeroMask(T)) != 0;
-      nmul(C, T, R, D);
-      fsub(fn, T, K, T);
-      nmul(C, S, DI, T);                  // s = (1 + d)^-1 (k - r d) mod n
+      fmul(fn, S, DINV, T);
+      fsub(fn, S, S, R);                  // s = (1 + d)^-1 (k - r d) = (1 + d)^-1 (k + r) - r mod n
     } else {
       memory.copy(R, X, 32);              // r = x1 mod n
       retry = isZeroMask(R) != 0;
@@ -172,9 +190,14 @@ export function signWith(suite: u8, priv32: usize, pub65: usize, msg: usize, msg
   return ok;
 }
 
-// Verify sig64 = r || s over msg with pub65. False on any malformed input.
+// Verify sig64 = r || s over msg with pub65. False on any malformed input. The last key's
+// bytes are kept (public data): the same key again (the issuer's, which signs what a device
+// verifies) reuses its decoding and tables, as the host verifier's batches do.
+const LAST_PUB = memory.data(65, 16);
+let lastSuite: u8 = 0; // 0: LAST_PUB holds no key
 export function ecVerify(suite: u8, pub65: usize, msg: usize, msgLen: i32, sig64: usize): bool {
-  return ecVerifyKeyed(suite, pub65, msg, msgLen, sig64, false);
+  const same = lastSuite == suite && memory.compare(LAST_PUB, pub65, 65) == 0;
+  return ecVerifyKeyed(suite, pub65, msg, msgLen, sig64, same);
 }
 
 // The same; sameKey: pub65 holds the same bytes, and suite is the same, as at the previous
@@ -187,6 +210,8 @@ export function ecVerifyKeyed(suite: u8, pub65: usize, msg: usize, msgLen: i32, 
   if (!sameKey) {
     keyChangedVT();
     lastKeyOk = decodePointVT(C, pub65, Q);
+    memory.copy(LAST_PUB, pub65, 65);
+    lastSuite = suite;
   }
   if (!lastKeyOk) return false;
   const n = C + CB_N + FB_MOD;
@@ -200,7 +225,7 @@ export function ecVerifyKeyed(suite: u8, pub65: usize, msg: usize, msgLen: i32, 
     if (isZeroMask(T) != 0) return false;
     mulDoubleVT(C, J, S, T, Q, sameKey);  // (x1, y1) = s G + t P
   } else {
-    ninvVT(C, X, S);                      // w = s^-1 (public)
+    ninv(C, X, S);                        // w = s^-1
     nmul(C, K, E, X);                     // u1 = e w
     nmul(C, T, R, X);                     // u2 = r w
     mulDoubleVT(C, J, K, T, Q, sameKey);
@@ -241,5 +266,6 @@ function keyChangedVT(): void { qTableStale(); }
 export function ecPointValid(suite: u8, pub65: usize): bool {
   const C = curveOf(suite);
   lastKeyOk = false; // Q is overwritten
+  lastSuite = 0;
   return C != 0 && decodePointVT(C, pub65, Q);
 }

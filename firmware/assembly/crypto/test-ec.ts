@@ -5,9 +5,9 @@
 export { ecKeygen, ecPublicKey, ecSign, ecVerify, ecPointValid } from "./sig";
 export { traceReset, traceDigest, traceOps } from "./field";
 export { crypto_buffer, sm2_verify, p256_verify } from "./verifier";
-import { CB_P, CB_N, fmul, fsqr, fadd, fsub, toMont, finv, fromMont, beToLimbs } from "./field";
+import { CB_P, CB_N, fmul, fsqr, fadd, fsub, toMont, finv, finvFermat, fromMont, beToLimbs } from "./field";
 import { JAC, AFF, mulBase, mulDoubleVT, pointAddVT, affToJac, isInfVT } from "./point";
-import { curveOf, decodePointVT, encodePoint, ninvVT } from "./ec";
+import { curveOf, decodePointVT, encodePoint } from "./ec";
 
 const SCRATCH_SIZE: i32 = 16 * 1024;
 const SCRATCH = memory.data(SCRATCH_SIZE, 16);
@@ -39,8 +39,13 @@ export function t_finv(suite: u8, sel: i32, r: usize, a: usize): void {
   fromMont(f, r, TA);
 }
 
-// r = a^-1 mod n by the variable-time binary inversion (1 <= a < n)
-export function t_ninv_vt(suite: u8, r: usize, a: usize): void { ninvVT(curveOf(suite), r, a); }
+// the same by Fermat: the reference the safegcd inversion is tested against
+export function t_finv_fermat(suite: u8, sel: i32, r: usize, a: usize): void {
+  const f = fieldOf(suite, sel);
+  toMont(f, TA, a);
+  finvFermat(f, TA, TA);
+  fromMont(f, r, TA);
+}
 
 const KB = memory.data(64, 16);
 const PJ = memory.data(<i32>JAC, 16);
@@ -60,6 +65,19 @@ export function t_mul_vt(suite: u8, u1: usize, u2: usize, pub65: usize, out65: u
   beToLimbs(KB, u1);
   beToLimbs(KB + 32, u2);
   mulDoubleVT(C, PJ, KB, KB + 32, PA);
+  if (isInfVT(PJ)) return false;
+  encodePoint(C, out65, PJ);
+  return true;
+}
+// the same with mulDoubleVT's repeated-key path: same = P is the previous call's point (its
+// tables are reused; from the second such call on, the half-length loop with 2^128 P)
+const PK = memory.data(<i32>AFF, 16);
+export function t_mul_vt_keyed(suite: u8, u1: usize, u2: usize, pub65: usize, out65: usize, same: bool): bool {
+  const C = curveOf(suite);
+  if (!same && !decodePointVT(C, pub65, PK)) return false;
+  beToLimbs(KB, u1);
+  beToLimbs(KB + 32, u2);
+  mulDoubleVT(C, PJ, KB, KB + 32, PK, same);
   if (isInfVT(PJ)) return false;
   encodePoint(C, out65, PJ);
   return true;
