@@ -85,16 +85,22 @@ function workload(n: number, nDevices: number, dir: string, tag: string): Worklo
   });
   const merchants = Array.from({ length: FILES }, (_, i) => Buffer.from((0xa0 + i).toString(16).padStart(16, "0"), "hex"));
   const perFile: string[][] = merchants.map(() => []);
-  const raw: RawItem[] = [];
+  // the raw items in the order reconciliation meets them (file by file): its slices then hold
+  // the same devices, so the verifier's per-key reuse is the same on both sides
+  const rawPerFile: RawItem[][] = merchants.map(() => []);
   const T = 1_750_000_000;
   for (let i = 0; i < n; i++) {
-    const d = devices[i % nDevices];
+    // every file holds vouchers of every device (a merchant sees many devices, each a few
+    // times): i % nDevices would give each file only the devices ≡ its index mod FILES, and
+    // slices full of repeated keys that a bank's exports do not have
+    const d = devices[Math.floor(i / FILES) % nDevices];
     const m = i % FILES;
     const cose = d.pay(1 + (i % 50), merchants[m], T + i);
     perFile[m].push(hex(cose));
     const s = decodeSign1(cose);
-    raw.push({ sm2: d.suite === "sm2", pub: d.key.pub, tbs: toBeSigned(s.alg, s.payload), sig: s.signature });
+    rawPerFile[m].push({ sm2: d.suite === "sm2", pub: d.key.pub, tbs: toBeSigned(s.alg, s.payload), sig: s.signature });
   }
+  const raw = rawPerFile.flat();
   const files = perFile.map((vs, m) => {
     const f = join(dir, `pos-${tag}-${m}.json`);
     writeFileSync(f, JSON.stringify({ format: POS_EXPORT_FORMAT, version: 1, terminal: `t${m}`, merchant: hex(merchants[m]), exportedAt: "x", vouchers: vs.map((cose) => ({ cose, receivedAt: "x" })) }));
