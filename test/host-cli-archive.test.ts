@@ -109,4 +109,18 @@ describe("wallet ledger archive / verify-archive", () => {
     const json = JSON.parse((await run("ledger", "verify-archive", dir, "--json")).out);
     expect(json).toMatchObject({ ok: false, exitCode: 4, problems: [expect.stringMatching(/^file /)] });
   });
+
+  it("resuming an interrupted run whose vouchers another archive took since: nothing to move, and the run is no longer listed as waiting", async () => {
+    const dir = join(home, "archive-3");
+    const l = SqliteLedger.open(join(home, "ledger.sqlite"));
+    await l.putArchive({ id: "cd".repeat(16), state: "writing", dir, before: T + 100, createdAt: "2026-12-01T00:00:00.000Z" });
+    await l.close();
+    expect((await run("ledger", "archives")).out).toMatch(/INTERRUPTED/);
+    const r = await run("ledger", "archive", "--before", String(T + 100), "--out", dir);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.trim()).toBe(`nothing to archive: no settled, fraud-free voucher signed before ${new Date((T + 100) * 1000).toISOString()}; the interrupted run ${"cd".repeat(16)} in ${dir} is dropped (it moved nothing; files it left there are not in force and may be deleted)`);
+    const listed = (await run("ledger", "archives")).out.trim().split("\n");
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatch(/^[0-9a-f]{32}  committed /);
+  });
 });

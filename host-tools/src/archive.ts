@@ -230,7 +230,12 @@ export async function writeArchive(ledger: Ledger, o: ArchiveOptions): Promise<W
   const dir = prepareArchiveDir(o.dir);
   const prior = await resumable(ledger, dir);
   const cuts = await archiveCandidates(ledger, o.before);
-  if (!cuts.length) return null;
+  if (!cuts.length) {
+    // an interrupted run with nothing left to move (another archive took its vouchers since):
+    // it moved nothing, so it is forgotten rather than listed as waiting to be resumed
+    if (prior) await ledger.transaction(() => ledger.dropArchiveRun(prior.id));
+    return null;
+  }
   const createdAt = new Date().toISOString();
   const record: ArchiveRecord = { id: prior?.id ?? randomBytes(16).toString("hex"), state: "writing", dir, before: o.before, createdAt };
   await ledger.transaction(() => ledger.putArchive(record));

@@ -114,6 +114,7 @@ register(
       const perFile = numberOption(o, "per-file", { min: 1, max: 1_000_000, unit: "vouchers" }, undefined);
       const dir = prepareArchiveDir(o.out);
       return withLedger(ctx, async (l) => {
+        const pending = (await l.archives()).find((a) => a.dir === dir && a.state === "writing");
         const ks = await openKeystore(ctx);
         let r;
         try {
@@ -122,7 +123,10 @@ register(
           ks.close();
         }
         const when = new Date(before * 1000).toISOString();
-        if (!r) return { data: { archived: 0, before, dir }, text: `nothing to archive: no settled, fraud-free voucher signed before ${when}` };
+        if (!r) {
+          const dropped = pending ? `; the interrupted run ${pending.id} in ${dir} is dropped (it moved nothing; files it left there are not in force and may be deleted)` : "";
+          return { data: { archived: 0, before, dir, ...(pending ? { droppedRun: pending.id } : {}) }, text: `nothing to archive: no settled, fraud-free voucher signed before ${when}${dropped}` };
+        }
         const m = r.manifest;
         return {
           data: { archived: m.vouchers, before, dir, archive: r.record, manifest: m },

@@ -278,6 +278,8 @@ export interface Ledger {
    * rebuilt (each links to the one before: they were settled, so their chain held) */
   archivedOf(deviceId: string): Promise<VoucherRecord[]>;
   putArchive(a: ArchiveRecord): Promise<void>;
+  /** Forgets a run that never committed (`writing`): nothing of it was moved */
+  dropArchiveRun(id: string): Promise<void>;
   archives(): Promise<ArchiveRecord[]>;
   /** Inside a transaction, before `lockDevices`: no voucher is inserted until it ends
    * (PostgreSQL: an exclusive advisory lock that every voucher insert takes shared;

@@ -704,6 +704,10 @@ export class PostgresLedger implements Ledger {
     return stubsFromRows((await this.q("SELECT * FROM archived_vouchers WHERE device_id = $1 ORDER BY counter, hash", [deviceId])).rows);
   }
 
+  async dropArchiveRun(id: string): Promise<void> {
+    await this.q("DELETE FROM archives WHERE id = $1 AND state = 'writing'", [id]);
+  }
+
   async putArchive(a: ArchiveRecord): Promise<void> {
     await this.q(
       `INSERT INTO archives (id, state, dir, before, created_at, committed_at, files, vouchers, manifest_sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)

@@ -552,6 +552,10 @@ export class SqliteLedger implements Ledger {
     return stubsFromRows(this.st("SELECT * FROM archived_vouchers WHERE device_id = ? ORDER BY counter, hash").all(deviceId) as Row[]);
   }
 
+  async dropArchiveRun(id: string): Promise<void> {
+    this.st("DELETE FROM archives WHERE id = ? AND state = 'writing'").run(id);
+  }
+
   async putArchive(a: ArchiveRecord): Promise<void> {
     this.st(
       `INSERT INTO archives (id, state, dir, before, created_at, committed_at, files, vouchers, manifest_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
