@@ -411,6 +411,12 @@ export function voucherFromRow(r: Record<string, any>): VoucherRecord {
   };
 }
 
+/** A rejected-table row (the same columns in every backend) as a RejectedVoucher; a row read
+ * without its `cose` column gets empty bytes. */
+export const rejectedFromRow = (r: Record<string, any>): RejectedVoucher => ({
+  hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: r.cose ? new Uint8Array(r.cose) : new Uint8Array(0), source: r.source,
+});
+
 /** An archives-table row (the same columns in every backend) as an ArchiveRecord. */
 export const archiveFromRow = (r: Record<string, any>): ArchiveRecord => ({
   id: r.id, state: r.state, dir: r.dir, before: Number(r.before), createdAt: r.created_at, committedAt: r.committed_at ?? null,

@@ -32,7 +32,7 @@ import type {
   AckState, ArchiveRecord, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, TransactionOptions, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
-import { archiveFromRow, AUDIT_GENESIS, deviceFromRow, groupByDevice, stubsFromRows, verifyAuditChain, voucherFromRow, type DeviceRows, type VoucherStatusChange } from "./ledger.ts";
+import { archiveFromRow, AUDIT_GENESIS, deviceFromRow, groupByDevice, rejectedFromRow, stubsFromRows, verifyAuditChain, voucherFromRow, type DeviceRows, type VoucherStatusChange } from "./ledger.ts";
 import { auditHash } from "./ledger.ts";
 
 /** Hash partitions per device table (fixed by migration 1: changing it means repartitioning). */
@@ -615,21 +615,17 @@ export class PostgresLedger implements Ledger {
   }
 
   async rejected(): Promise<RejectedVoucher[]> {
-    return (await this.q("SELECT * FROM rejected ORDER BY ord")).rows.map((r) => ({ hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(r.cose), source: r.source }));
+    return (await this.q("SELECT * FROM rejected ORDER BY ord")).rows.map(rejectedFromRow);
   }
 
   async rejectedFrom(sources: readonly string[], after: string, limit: number): Promise<RejectedVoucher[]> {
     if (!sources.length) return [];
-    return (await this.q("SELECT * FROM rejected WHERE source = ANY($1) AND hash > $2 ORDER BY hash LIMIT $3", [sources, after, limit])).rows.map((r) => ({
-      hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(r.cose), source: r.source,
-    }));
+    return (await this.q("SELECT * FROM rejected WHERE source = ANY($1) AND hash > $2 ORDER BY hash LIMIT $3", [sources, after, limit])).rows.map(rejectedFromRow);
   }
 
   async rejectedAmong(hashes: readonly string[]): Promise<RejectedVoucher[]> {
     if (!hashes.length) return [];
-    return (await this.q("SELECT hash, device_id, reason, source FROM rejected WHERE hash = ANY($1)", [hashes])).rows.map((r) => ({
-      hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(0), source: r.source,
-    }));
+    return (await this.q("SELECT hash, device_id, reason, source FROM rejected WHERE hash = ANY($1)", [hashes])).rows.map(rejectedFromRow);
   }
 
   async setRejectedReason(hash: string, reason: string): Promise<void> {

@@ -14,7 +14,7 @@ import type {
   AckState, ArchiveRecord, AuditEntry, AuditVerdict, Claim, DeviceRecord, FraudCase, IssuerKeyRecord, Ledger, LedgerSummary, LoadRecord, ReceiptRecord, RejectedVoucher, Submission,
   SyncAck, VoucherRecord, VoucherStatus,
 } from "./ledger.ts";
-import { archiveFromRow, AUDIT_GENESIS, deviceFromRow, stubsFromRows, verifyAuditChain, voucherFromRow, type VoucherStatusChange } from "./ledger.ts";
+import { archiveFromRow, AUDIT_GENESIS, deviceFromRow, rejectedFromRow, stubsFromRows, verifyAuditChain, voucherFromRow, type VoucherStatusChange } from "./ledger.ts";
 import { auditHash } from "./ledger.ts";
 
 export const MIGRATIONS: (string | ((db: Database.Database) => void))[] = [
@@ -483,17 +483,13 @@ export class SqliteLedger implements Ledger {
   }
 
   async rejected(): Promise<RejectedVoucher[]> {
-    return (this.st("SELECT * FROM rejected ORDER BY rowid").all() as Row[]).map((r) => ({
-      hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(r.cose), source: r.source,
-    }));
+    return (this.st("SELECT * FROM rejected ORDER BY rowid").all() as Row[]).map(rejectedFromRow);
   }
 
   async rejectedFrom(sources: readonly string[], after: string, limit: number): Promise<RejectedVoucher[]> {
     if (!sources.length) return [];
     const marks = sources.map(() => "?").join(", ");
-    return (this.st(`SELECT * FROM rejected WHERE source IN (${marks}) AND hash > ? ORDER BY hash LIMIT ?`).all(...sources, after, limit) as Row[]).map((r) => ({
-      hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(r.cose), source: r.source,
-    }));
+    return (this.st(`SELECT * FROM rejected WHERE source IN (${marks}) AND hash > ? ORDER BY hash LIMIT ?`).all(...sources, after, limit) as Row[]).map(rejectedFromRow);
   }
 
   async rejectedAmong(hashes: readonly string[]): Promise<RejectedVoucher[]> {
@@ -501,7 +497,7 @@ export class SqliteLedger implements Ledger {
     for (let i = 0; i < hashes.length; i += 500) {
       const part = hashes.slice(i, i + 500);
       for (const r of this.st(`SELECT hash, device_id, reason, source FROM rejected WHERE hash IN (${part.map(() => "?").join(", ")})`).all(...part) as Row[])
-        out.push({ hash: r.hash, deviceId: r.device_id, reason: r.reason, cose: new Uint8Array(0), source: r.source });
+        out.push(rejectedFromRow(r));
     }
     return out;
   }
