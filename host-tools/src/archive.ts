@@ -178,11 +178,16 @@ const readManifest = (dir: string): SignedManifest | null => {
 };
 
 /** The interrupted run of this ledger that wrote into DIR, if any; refuses a DIR that holds anything else. */
+/** The run into `dir` that was recorded and never committed (`writing`), if any. */
+export async function interruptedRun(ledger: Ledger, dir: string, runs?: readonly ArchiveRecord[]): Promise<ArchiveRecord | undefined> {
+  return (runs ?? (await ledger.archives())).find((a) => a.dir === dir && a.state === "writing");
+}
+
 async function resumable(ledger: Ledger, dir: string): Promise<ArchiveRecord | undefined> {
   for (const n of readdirSync(dir)) if (n.startsWith(TMP_PREFIX)) unlinkSync(join(dir, n)); // half-written by a crash
   const runs = await ledger.archives();
   const m = readManifest(dir);
-  const mine = runs.find((a) => a.dir === dir && a.state === "writing");
+  const mine = await interruptedRun(ledger, dir, runs);
   if (mine && (!m || m.manifest?.archiveId === mine.id)) return mine;
   const entries = readdirSync(dir);
   if (!entries.length) return undefined;

@@ -12,7 +12,7 @@ import { reconcile } from "../reconcile.ts";
 import { writeReportPage } from "../report-html.ts";
 import { deviceName, mustDevice, summaryText, withLedger } from "./common.ts";
 import type { ArchiveRecord, DeviceRecord } from "../ledger/ledger.ts";
-import { archiveLedger, MANIFEST_SUITE, prepareArchiveDir, verifyArchive } from "../archive.ts";
+import { archiveLedger, interruptedRun, MANIFEST_SUITE, prepareArchiveDir, verifyArchive } from "../archive.ts";
 import { Keystore } from "../keystore.ts";
 import { openKeystore } from "./issuer.ts";
 
@@ -114,7 +114,7 @@ register(
       const perFile = numberOption(o, "per-file", { min: 1, max: 1_000_000, unit: "vouchers" }, undefined);
       const dir = prepareArchiveDir(o.out);
       return withLedger(ctx, async (l) => {
-        const pending = (await l.archives()).find((a) => a.dir === dir && a.state === "writing");
+        const pending = await interruptedRun(l, dir);
         const ks = await openKeystore(ctx);
         let r;
         try {
