@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { WalletError } from "../host-tools/src/errors.ts";
 import { hex } from "../host-tools/src/docs.ts";
 import { SqliteLedger } from "../host-tools/src/ledger/sqlite.ts";
-import { DEVICE_LOG_FORMAT, openInput, parseInput, POS_EXPORT_FORMAT, reconcile } from "../host-tools/src/reconcile.ts";
+import { DEVICE_LOG_FORMAT, openInput, parseInput, POS_EXPORT_FORMAT, reconcile, REPORTED_CASES } from "../host-tools/src/reconcile.ts";
 import { generateKeyPair, keyId } from "../host-tools/src/sig.ts";
 import { PaperDevice } from "../host-tools/src/synthetic.ts";
 
@@ -195,5 +195,19 @@ describe("streamed exchange files (SPEC §5.11)", () => {
     expect(m.tampered).toBe(400);
     // holding every reject until the end grew by more than the file's size (117 MB of 88 MB)
     expect(m.growth).toBeLessThan(m.fileBytes / 4);
+  });
+
+  it("a replay flood of 100,000 distinct vouchers is not held either: each case goes to the ledger, the result lists the first ones and counts all", { timeout: 600_000 }, () => {
+    const out = mkdtempSync(join(tmpdir(), "exchange-mem-"));
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--expose-gc", join(import.meta.dirname, "support/reconcile-memory-child.ts"), out, "100000", "replay"], { encoding: "utf8", timeout: 590_000 });
+    expect(r.stderr).toBe("");
+    const m = JSON.parse(r.stdout.trim().split("\n").pop()!) as { fileBytes: number; growth: number; newVouchers: number; cases: number; casesListed: number; replayCases: number };
+    // every voucher settles once, to its payee, and opens a replay case (presented by another merchant)
+    expect(m.newVouchers).toBe(100_000);
+    expect(m.replayCases).toBe(100_000);
+    expect(m.cases).toBe(100_000);
+    expect(m.casesListed).toBe(REPORTED_CASES);
+    // holding every case for the result grew by more than the file's size (51 MB of 44 MB)
+    expect(m.growth, JSON.stringify(m)).toBeLessThan(m.fileBytes / 2);
   });
 });

@@ -20,7 +20,7 @@ import { authError, dataError, deviceError, EXIT_DATA, refused, WalletError } fr
 import { money } from "./format.ts";
 import type { IssuerKeystore as Keystore } from "./keystore.ts";
 import type { DeviceRecord, FormFactor, Ledger, LoadRecord } from "./ledger/ledger.ts";
-import { DEVICE_LOG_FORMAT, parseInput, reconcile, type ReconcileResult } from "./reconcile.ts";
+import { DEVICE_LOG_FORMAT, parseInput, reconcile, REPORTED_CASES, type ReconcileResult } from "./reconcile.ts";
 import type { SuiteName } from "./sig.ts";
 import { checkVoucher } from "./voucher-check.ts";
 import { limitsProblem } from "./limits-rule.ts";
@@ -681,6 +681,7 @@ export async function sync(channel: Channel, ks: Keystore, ledger: Ledger): Prom
   });
   // the new ack starts a new window: judge again (vouchers are unchanged, but an undecided one may settle)
   const after = await reconcile(ledger, [], { judge: [deviceId] });
-  rec.newFraudCases.push(...after.newFraudCases);
+  rec.newFraudCases.push(...after.newFraudCases.slice(0, Math.max(0, REPORTED_CASES - rec.newFraudCases.length)));
+  rec.newFraudCaseCount += after.newFraudCaseCount;
   return { deviceId, entries: entries.length, upToCounter: st.counter, revocationVersion, blockList, newLimits: limits ?? null, locked: cur.revoked, earlierAcks, reconcile: rec, log };
 }

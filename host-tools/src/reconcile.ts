@@ -50,6 +50,13 @@ const TWIN_NOTE = "altered signature bytes of voucher";
 const twinReason = (reason: string, hash: string) => `${reason} (${TWIN_NOTE} ${hash}: presented again, not a new voucher)`;
 const TWIN_CLOSED = "the voucher itself arrived: the document was it with altered signature bytes";
 
+/** Fraud cases a result lists (opened, closed): the first ones; it counts them all, and the
+ * ledger holds them all (`wallet report`). A flood of replays or forgeries opens a case per
+ * document: what reconciliation holds in memory does not grow with them (SPEC §5.11 "Reading"). */
+export const REPORTED_CASES = 1000;
+/** What a reject's reason says when a genuine voucher was refused by the trust rules (not a forgery). */
+const POLICY_NOTE = "refused by the trust rules";
+
 /** Certificates checked between two turns of the event loop (≈ 80 µs each). */
 const CERT_STEP = 100;
 
@@ -74,9 +81,12 @@ export interface ReconcileResult {
   duplicates: number;
   rejected: number;
   receipts: number;
+  /** the first REPORTED_CASES cases opened; newFraudCaseCount counts them all */
   newFraudCases: FraudCase[];
-  /** cases judged on part of the evidence that the whole no longer gives */
+  newFraudCaseCount: number;
+  /** cases judged on part of the evidence that the whole no longer gives (the first REPORTED_CASES) */
   closedFraudCases: FraudCase[];
+  closedFraudCaseCount: number;
   /** counter ranges [from, to] not seen yet, per device */
   pendingGaps: { deviceId: string; ranges: [number, number][] }[];
   /** loads confirmed by a receipt in a device log during this import */
@@ -154,6 +164,10 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     const touched = new Set<string>(judge);
     const newCases: FraudCase[] = [];
     const closedCases: FraudCase[] = [];
+    let newCaseCount = 0;
+    let closedCaseCount = 0;
+    const opened = (c: FraudCase) => void (newCaseCount++ < REPORTED_CASES && newCases.push(c));
+    const closed = (c: FraudCase) => void (closedCaseCount++ < REPORTED_CASES && closedCases.push(c));
     let inserted = 0;
     let good = 0;
     let waitMs = 0;
@@ -163,16 +177,15 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     // Rejected documents go into the ledger as their batch is written, with the reason the
     // check gave, and are read back page by page once every good voucher is in (below): what
     // reconciliation holds in memory does not grow with the number of rejects (SPEC §5.11
-    // "Reading"). `policy`: genuine vouchers refused by the trust rules (trust.ts: the
-    // certificate was not valid at the voucher's time), not forgeries: no fraud case. Only
-    // validly signed vouchers land here, so a hostile file cannot make this set grow.
-    const policy = new Set<string>();
+    // "Reading"). Genuine vouchers refused by the trust rules (trust.ts: the certificate was
+    // not valid at the voucher's time) are not forgeries: no fraud case; their reason says so
+    // (POLICY_NOTE), and it is believed only where the signature verifies.
     let rejected = 0;
     const reject = async (r: { hash: string; deviceId: string | null; reason: string }, cose: Uint8Array, file: InputHeader) => {
       subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
       rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason: r.reason, cose, source: file.name }]);
     };
-    const openCase = async (c: FraudCase) => void ((await ledger.openFraudCase(c)) && newCases.push(c));
+    const openCase = async (c: FraudCase) => void ((await ledger.openFraudCase(c)) && opened(c));
     let receipts = 0;
     /** B for one batch: its checks' results, written */
     const write = async ({ file, coses, receipts: receiptCoses, chunks }: (typeof inflight)[number]) => {
@@ -193,8 +206,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
           const k = keys.get(r.deviceId);
           const invalid = k?.validUntil !== undefined ? validityProblem(k.validFrom!, k.validUntil, r.time) : null;
           if (invalid) {
-            policy.add(r.hash);
-            await reject({ hash: r.hash, deviceId: r.deviceId, reason: `voucher #${r.counter}: ${invalid}` }, coses[i], file);
+            await reject({ hash: r.hash, deviceId: r.deviceId, reason: `voucher #${r.counter}: ${invalid} (${POLICY_NOTE})` }, coses[i], file);
             continue;
           }
           // the worker's flat facts become the record in place (no copy per voucher)
@@ -222,7 +234,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
           await ledger.setRejectedReason(x.hash, twinReason(x.reason, x.hash));
           if (x.deviceId)
             for (const c of await ledger.fraudCases({ deviceId: x.deviceId }))
-              if (c.kind === "tampered" && c.voucherHash === x.hash) (await ledger.closeFraudCase(c.id!, TWIN_CLOSED), closedCases.push(c));
+              if (c.kind === "tampered" && c.voucherHash === x.hash) (await ledger.closeFraudCase(c.id!, TWIN_CLOSED), closed(c));
         }
       }
       // receipts: device-signed, checked against the registered device key
@@ -285,7 +297,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
             await ledger.setRejectedReason(r.hash, twinReason(r.reason, r.hash));
             continue;
           }
-          if (!policy.has(r.hash) && r.deviceId && keys.has(r.deviceId) && !keys.get(r.deviceId)!.certPolicy)
+          if (r.deviceId && keys.has(r.deviceId) && !keys.get(r.deviceId)!.certPolicy && !isPolicyRefusal(r, (id) => keys.get(id)))
             await openCase({ kind: "tampered", deviceId: r.deviceId, counter: null, voucherHash: r.hash, detail: `${r.reason} (presented by ${presenter.get(r.source)} in ${r.source})` });
         }
       }
@@ -335,7 +347,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
         const key = (c: FraudCase) => `${c.kind}|${c.counter}|${c.voucherHash}`;
         const given = new Set(verdict.cases.map(key));
         for (const c of rows.cases)
-          if (VERDICT_KINDS.has(c.kind) && !given.has(key(c))) (await ledger.closeFraudCase(c.id!, "no longer given by the evidence"), closedCases.push(c));
+          if (VERDICT_KINDS.has(c.kind) && !given.has(key(c))) (await ledger.closeFraudCase(c.id!, "no longer given by the evidence"), closed(c));
         for (const c of verdict.cases) await openCase(c);
         if (verdict.gaps.length) pendingGaps.push({ deviceId: id, ranges: verdict.gaps });
       }
@@ -344,13 +356,14 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     await ledger.addSubmissions(subs);
     for (const file of imported) await ledger.addImport(file.hash, file.name, file.kind, { entries: file.count });
     const result: ReconcileResult = {
-      files, newVouchers: inserted, duplicates: good - inserted, rejected, receipts, newFraudCases: newCases, closedFraudCases: closedCases, pendingGaps, confirmedLoads,
+      files, newVouchers: inserted, duplicates: good - inserted, rejected, receipts, newFraudCases: newCases, newFraudCaseCount: newCaseCount,
+      closedFraudCases: closedCases, closedFraudCaseCount: closedCaseCount, pendingGaps, confirmedLoads,
       timings: { parseMs: Math.round(parseMs), waitMs: Math.round(waitMs), writeMs: Math.round(performance.now() - t0 - parseMs - waitMs), evaluateMs: Math.round(performance.now() - t2) },
     };
     if (imported.length)
       await ledger.audit("reconcile", {
         files: imported.map((file) => ({ name: file.name, sha256: file.hash })), newVouchers: inserted, rejected,
-        fraudCases: newCases.map((c) => `${c.kind} ${c.deviceId}#${c.counter ?? "-"}`),
+        fraudCases: newCases.map((c) => `${c.kind} ${c.deviceId}#${c.counter ?? "-"}`), fraudCaseCount: newCaseCount,
       });
     return result;
   }, { retryConflicts: true }); // the function has no effect outside the ledger: it may run again
@@ -423,6 +436,11 @@ function isHighSTwin(cose: Uint8Array, lookup: (deviceId: string) => DeviceKey |
   const low = cose.slice();
   low.set(toLowS(sig), cose.length - 64);
   return checkVoucher(low, lookup).ok;
+}
+
+/** A reject that says it is a genuine voucher refused by the trust rules, and is: its signature verifies. */
+function isPolicyRefusal(r: { reason: string; cose: Uint8Array }, lookup: (deviceId: string) => DeviceKey | undefined): boolean {
+  return r.reason.endsWith(`(${POLICY_NOTE})`) && checkVoucher(r.cose, lookup).ok;
 }
 
 /** Receipts travel in device logs beside vouchers; the payload's type key tells them apart. */

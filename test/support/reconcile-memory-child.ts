@@ -5,7 +5,9 @@
 // buffers: what the process holds live, after a full GC; run with --expose-gc) at every 10th
 // ledger write. Prints one JSON line: file size, baseline, peak, result. Third argument
 // "tampered": every entry's signature has one byte altered (a hostile upload: every entry
-// is rejected, and reconciliation must not hold the rejects either).
+// is rejected, and reconciliation must not hold the rejects either). "replay": N distinct
+// vouchers, all made out to another merchant than the file's (a replay flood: every one
+// settles to its payee and opens a replay case, and reconciliation must not hold the cases).
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hex } from "../../host-tools/src/docs.ts";
@@ -20,8 +22,9 @@ const key = generateKeyPair("p256");
 const iss = { suite: "p256" as const, key, kid: keyId(key.pub) };
 const d = PaperDevice.create(iss, { limits: { ...DEFAULT_LIMITS, maxCountSinceSync: 1_000_000, maxAmountSinceSync: 0xffffffff } });
 const M = Buffer.from("00000000000000a1", "hex");
-const distinct = Array.from({ length: 400 }, (_, i) => {
-  const cose = d.pay(1, M, 1_750_000_000 + i);
+const payee = mode === "replay" ? Buffer.from("00000000000000a2", "hex") : M;
+const distinct = Array.from({ length: mode === "replay" ? N : 400 }, (_, i) => {
+  const cose = d.pay(1, payee, 1_750_000_000 + i);
   if (mode === "tampered") cose[cose.length - 1] ^= 0x5a;
   return hex(cose);
 });
@@ -46,4 +49,11 @@ const add = l.addVouchers.bind(l);
 l.addVouchers = async (vs) => (writes++ % 10 === 0 && (peak = Math.max(peak, used())), add(vs));
 const r = await reconcile(l, [file], { workers: 2 });
 await l.close();
-console.log(JSON.stringify({ fileBytes: statSync(file).size, base, peak, growth: peak - base, newVouchers: r.newVouchers, duplicates: r.duplicates, rejected: r.rejected, tampered: r.newFraudCases.filter((c) => c.kind === "tampered").length }));
+async function reopen() {
+  const again = SqliteLedger.open(join(dir, "ledger.sqlite"));
+  const sum = await again.summary();
+  await again.close();
+  return sum;
+}
+console.log(JSON.stringify({ fileBytes: statSync(file).size, base, peak, growth: peak - base, newVouchers: r.newVouchers, duplicates: r.duplicates, rejected: r.rejected, tampered: r.newFraudCases.filter((c) => c.kind === "tampered").length,
+  cases: r.newFraudCaseCount ?? r.newFraudCases.length, casesListed: r.newFraudCases.length, replayCases: (await reopen()).fraudCases }));

@@ -609,7 +609,7 @@ register(
           data,
           text: [
             ...r.earlierAcks.map((a) => `earlier acknowledgement of ${new Date(a.time * 1000).toISOString()}: ${a.state === "applied" ? "the device had applied it (its answer was lost)" : "never applied by the device"}`),
-            `synced ${r.deviceId}: ${r.entries} log entries (${r.reconcile.newVouchers} new vouchers, ${r.reconcile.newFraudCases.length} fraud cases), acknowledged up to #${r.upToCounter}, revocation list v${r.revocationVersion}`,
+            `synced ${r.deviceId}: ${r.entries} log entries (${r.reconcile.newVouchers} new vouchers, ${r.reconcile.newFraudCaseCount} fraud cases), acknowledged up to #${r.upToCounter}, revocation list v${r.revocationVersion}`,
             ...(r.locked ? [`device ${r.deviceId} is revoked: it received its own id in the block list and locked itself`] : []),
           ].join("\n"),
         };

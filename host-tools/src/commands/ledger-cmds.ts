@@ -54,6 +54,7 @@ register(
         const lines = [
           `imported ${r.files.filter((f) => !f.alreadyImported).length} file(s) (${r.files.filter((f) => f.alreadyImported).length} already imported): ${r.newVouchers} new vouchers, ${r.duplicates} already known, ${r.rejected} rejected, ${r.receipts} receipts`,
           ...r.newFraudCases.map((c) => `FRAUD ${c.kind} device ${c.deviceId}${c.counter !== null ? ` counter ${c.counter}` : ""}${c.voucherHash ? ` voucher ${c.voucherHash.slice(0, 12)}…` : ""}: ${c.detail}`),
+          ...(r.newFraudCaseCount > r.newFraudCases.length ? [`… and ${r.newFraudCaseCount - r.newFraudCases.length} more new fraud cases (${r.newFraudCaseCount} in all): \`wallet report\` lists every case`] : []),
           ...r.pendingGaps.map((g) => `pending: device ${g.deviceId} counters ${g.ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(",")} not seen yet`),
           ...r.confirmedLoads.map((c) => `confirmed: load seq ${c.seq} of device ${c.deviceId} (its receipt was in the device log)`),
           "",
