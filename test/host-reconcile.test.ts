@@ -8,6 +8,7 @@ import type { Ledger } from "../host-tools/src/ledger/ledger.ts";
 import { parseInput, reconcile, POS_EXPORT_FORMAT } from "../host-tools/src/reconcile.ts";
 import { PaperDevice } from "../host-tools/src/synthetic.ts";
 import { hex } from "../host-tools/src/docs.ts";
+import { decodeSign1, encodeSign1 } from "../protocol/src/cose.ts";
 import { WalletError, EXIT_DATA } from "../host-tools/src/errors.ts";
 import { BACKENDS, type Backend } from "./support/ledger-backends.ts";
 import { issuer, ledgerWith as ledgerOn, logFile, posFile, threeDevices } from "./support/paper-files.ts";
@@ -141,6 +142,45 @@ describe.each(BACKENDS)("reconcile ($label)", (be) => {
     expect((await l.rejected()).map((x) => x.reason)).toEqual(
       expect.arrayContaining([expect.stringMatching(/signature does not verify/), expect.stringMatching(/^unknown device/), expect.stringMatching(/^bad voucher/)]),
     );
+  });
+
+  it("an import reads only the devices its documents name: 1 voucher against 300 registered devices reads 1 device and checks 1 certificate, with or without workers", async () => {
+    const others = Array.from({ length: 300 }, () => PaperDevice.create(P256));
+    for (const workers of [0, 2]) {
+      const l = await ledgerWith(a, ...others);
+      const read: string[] = [];
+      let whole = 0;
+      const among = l.devicesAmong?.bind(l);
+      l.devicesAmong = async (ids) => (read.push(...ids), among(ids));
+      const all = l.devices.bind(l);
+      l.devices = async () => (whole++, all());
+      // a POS export with one voucher of `a`, made big enough for the workers by repeating it
+      const v = a.pay(100, M1, T);
+      const r = await reconcile(l, [posFile(M1, Array.from({ length: workers ? 2_500 : 1 }, () => v))], { workers });
+      expect([r.newVouchers, r.rejected, r.newFraudCaseCount]).toEqual([1, 0, 0]);
+      // the registry as a whole is never read (it was, once per import, with every certificate checked)
+      expect(whole).toBe(0);
+      expect(new Set(read)).toEqual(new Set([a.id]));
+      await l.close();
+    }
+  });
+
+  it("a document whose kid names another device of ours than its payload is rejected, naming neither, the same with or without workers", async () => {
+    const v = decodeSign1(a.pay(100, M1, T));
+    const swapped = encodeSign1({ ...v, kid: Buffer.from(b.id, "hex") });
+    const seen: unknown[] = [];
+    for (const workers of [0, 2]) {
+      const l = await ledgerWith(a, b);
+      const r = await reconcile(l, [posFile(M1, Array.from({ length: workers ? 2_500 : 1 }, () => swapped))], { workers });
+      expect(r.rejected).toBe(1);
+      seen.push(await snapshot(l), (await l.rejected()).map((x) => [x.deviceId, x.reason]));
+      await l.close();
+    }
+    expect(seen[2]).toEqual(seen[0]);
+    expect(seen[3]).toEqual(seen[1]);
+    // neither device is credited with it: the kid the triage looked up is not the signer's
+    expect(seen[1]).toEqual([[null, expect.stringMatching(/kid does not match/)]]);
+    expect((seen[0] as Awaited<ReturnType<typeof snapshot>>).cases).toEqual([]);
   });
 
   it("a voucher under an untrusted issuer's certificate is rejected", async () => {

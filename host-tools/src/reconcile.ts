@@ -13,7 +13,7 @@ import { existsSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { performance } from "node:perf_hooks";
 import { DOC_TYPE_RECEIPT, RECEIPT_KIND_LOAD, VOUCHER_KIND_D2D } from "../../protocol/portable/cbor-keys.ts";
-import { CERT_SCHEMA, RECEIPT_SCHEMA, decodeSigned, peekDocType, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
+import { CERT_SCHEMA, RECEIPT_SCHEMA, decodeSigned, peekSign1, type DeviceCert, type Limits, type Receipt } from "../../protocol/src/formats.ts";
 import { certRefOf, hex, verifySigned, type TrustedKey } from "./docs.ts";
 import { BATCH, openInput, type InputFile, type InputHeader, type InputStream } from "./exchange.ts";
 import type { DeviceRecord, DeviceRows, FraudCase, Ledger, ReceiptRecord, Submission, VoucherRecord, VoucherStatusChange } from "./ledger/ledger.ts";
@@ -54,6 +54,8 @@ const TWIN_CLOSED = "the voucher itself arrived: the document was it with altere
  * ledger holds them all (`wallet report`). A flood of replays or forgeries opens a case per
  * document: what reconciliation holds in memory does not grow with them (SPEC §5.11 "Reading"). */
 export const REPORTED_CASES = 1000;
+/** Ids of devices not ours that an import's key book remembers at most (looked up again after). */
+const ABSENT_KEPT = 10_000;
 /** What a reject's reason says when a genuine voucher was refused by the trust rules (not a forgery). */
 const POLICY_NOTE = "refused by the trust rules";
 
@@ -122,35 +124,13 @@ export async function reconcile(ledger: Ledger, sources: Source[], opts: Reconci
 }
 
 async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<string, DeviceKey> | undefined, pool: VerifierPool | undefined, judge: string[], mode: VerifyMode): Promise<ReconcileResult> {
-  // Certificates are checked here, once each (in workers every isolate would compile the
-  // strict CBOR decoder again). With workers, that overlaps their first slices: they start
-  // with the registered keys as if every certificate were good ("provisional"), and every
-  // voucher of a device whose certificate then fails is checked again here with the real
-  // verdict, so the outcome (and the reason given) is exactly that of checking after.
-  let keys: Map<string, DeviceKey>;
-  let certInput: Awaited<ReturnType<typeof certInputs>> | undefined;
-  if (knownKeys) pool?.setKeys((keys = knownKeys));
-  else if (pool) {
-    certInput = await certInputs(ledger);
-    keys = new Map(certInput.devices.map((d) => [d.deviceId, { suite: d.suite, pub: d.pub, certRef: hex(certRefOf(d.suite, d.cert)) }]));
-    pool.setKeys(keys);
-  } else keys = await deviceKeys(ledger);
-  let recheck = new Set<string>(); // devices whose provisional results do not stand
-  /** The real certificate checks, in steps so workers keep getting slices. */
-  const checkCerts = async () => {
-    if (!certInput) return;
-    const { trusted, devices } = certInput;
-    certInput = undefined;
-    const real = new Map<string, DeviceKey>();
-    for (let i = 0; i < devices.length; i++) {
-      real.set(devices[i].deviceId, deviceKeyOf(devices[i], trusted));
-      if (i % CERT_STEP === CERT_STEP - 1) await new Promise(setImmediate);
-    }
-    keys = real;
-    recheck = new Set([...real].filter(([, k]) => k.certError).map(([id]) => id));
-  };
   return ledger.transaction(async () => {
     const t0 = performance.now();
+    // the keys of the devices this import names, each looked up and its certificate checked
+    // once, when first named (inside the transaction: a retry starts again)
+    const book = new KeyBook(ledger, pool, knownKeys);
+    await book.open();
+    const keyOf = book.get;
     // A and B, per batch of documents (SPEC §5.11 "Reading": files are streamed): each file is
     // checked whole first (openInput), then read again batch by batch; a batch's vouchers go
     // to the workers at once and the next batch is read while they verify (device logs carry
@@ -195,15 +175,22 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
         const tw = performance.now();
         const results = await pending;
         waitMs += performance.now() - tw;
+        // a document refused for naming a device not looked up yet (the batch's triage did not
+        // see it): the device is looked up now, and where it is ours the document checked again
+        const unseen = new Set<string>();
+        for (const r of results) if (!r.ok && r.deviceId !== null && !book.looked(r.deviceId)) unseen.add(r.deviceId);
+        if (unseen.size) await book.want(unseen), await book.check();
         const recs: VoucherRecord[] = [];
         for (let j = 0; j < results.length; j++) {
           const i = start + j;
-          const r = results[j].deviceId !== null && recheck.has(results[j].deviceId!) ? toFacts(checkVoucher(coses[i], (id) => keys.get(id))) : results[j];
+          const id = results[j].deviceId;
+          const again = id !== null && (book.recheck.has(id) || (unseen.has(id) && keyOf(id) !== undefined));
+          const r = again ? toFacts(checkVoucher(coses[i], keyOf)) : results[j];
           if (!r.ok) {
             await reject(r, coses[i], file);
             continue;
           }
-          const k = keys.get(r.deviceId);
+          const k = keyOf(r.deviceId);
           const invalid = k?.validUntil !== undefined ? validityProblem(k.validFrom!, k.validUntil, r.time) : null;
           if (invalid) {
             await reject({ hash: r.hash, deviceId: r.deviceId, reason: `voucher #${r.counter}: ${invalid} (${POLICY_NOTE})` }, coses[i], file);
@@ -240,7 +227,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
       // receipts: device-signed, checked against the registered device key
       const recs: ReceiptRecord[] = [];
       for (const cose of receiptCoses) {
-        const r = checkReceipt(cose, (id) => keys.get(id));
+        const r = checkReceipt(cose, keyOf);
         if (typeof r === "string") {
           await reject({ hash: signedPartId(cose), deviceId: null, reason: r }, cose, file);
           continue;
@@ -252,7 +239,6 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
       receipts += await ledger.addReceipts(recs);
       await ledger.addSubmissions(subs.splice(0));
     };
-    let certsDone = false;
     for (const src of sources) {
       let tp = performance.now();
       const f = typeof src === "string" ? await openInput(src) : inMemory(src);
@@ -265,22 +251,35 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
       imported.push(f);
       tp = performance.now();
       for await (const docs of f.documents()) {
-        const coses = f.kind === "device-log" ? docs.filter((c) => !isReceipt(c)) : docs;
-        const receipts = f.kind === "device-log" ? docs.filter(isReceipt) : [];
-        const chunks = pool ? pool.submit(coses) : [{ start: 0, results: Promise.resolve(checkVouchers(coses, (id) => keys.get(id), mode).map(toFacts)) }];
+        // the batch's triage (SPEC §5.10): receipts told from vouchers in device logs, and the
+        // devices it names (each document's kid) looked up before its checks are posted
+        const coses: Uint8Array[] = [];
+        const receipts: Uint8Array[] = [];
+        const named = new Set<string>();
+        for (const c of docs) {
+          const p = peekSign1(c);
+          if (p) named.add(hex(p.kid));
+          (f.kind === "device-log" && p?.docType === DOC_TYPE_RECEIPT ? receipts : coses).push(c);
+        }
+        parseMs += performance.now() - tp;
+        await book.want(named);
+        if (!pool) await book.check();
+        tp = performance.now();
+        const chunks = pool ? pool.submit(coses) : [{ start: 0, results: Promise.resolve(checkVouchers(coses, keyOf, mode).map(toFacts)) }];
         inflight.push({ file: f, coses, receipts, chunks });
         parseMs += performance.now() - tp;
         // let the event loop run: workers' answers are taken (and their next slices posted)
-        // only there; the certificates are checked meanwhile, before any result is used
+        // only there; the certificates of the devices new in the batch are checked meanwhile,
+        // before any of its results is used
         if (pool) await new Promise(setImmediate);
-        if (!certsDone) await checkCerts(), (certsDone = true);
+        await book.check();
         // one batch being verified while this one is read: memory stays at a few batches
         while (inflight.length > INFLIGHT) await write(inflight.shift()!);
         tp = performance.now();
       }
       parseMs += performance.now() - tp;
     }
-    await checkCerts();
+    await book.check();
     while (inflight.length) await write(inflight.shift()!);
     // the rejects of this import, read back after every good voucher is in: altered signature
     // bytes over the signed part of a known voucher are that voucher presented again, not a
@@ -293,12 +292,13 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
           if (r.reason.includes(TWIN_NOTE)) continue; // judged already (a file of the same name)
           // the twin of a valid voucher, in whichever order the two arrive: known by its signed
           // part, or its s is high and the low-S form verifies (SPEC §5.1, §5.10)
-          if ((await ledger.voucher(r.hash)) !== null || isHighSTwin(r.cose, (id) => keys.get(id))) {
+          const k = r.deviceId ? await book.lookup(r.deviceId) : undefined;
+          if ((await ledger.voucher(r.hash)) !== null || isHighSTwin(r.cose, keyOf)) {
             await ledger.setRejectedReason(r.hash, twinReason(r.reason, r.hash));
             continue;
           }
-          if (r.deviceId && keys.has(r.deviceId) && !keys.get(r.deviceId)!.certPolicy && !isPolicyRefusal(r, (id) => keys.get(id)))
-            await openCase({ kind: "tampered", deviceId: r.deviceId, counter: null, voucherHash: r.hash, detail: `${r.reason} (presented by ${presenter.get(r.source)} in ${r.source})` });
+          if (k && !k.certPolicy && !isPolicyRefusal(r, keyOf))
+            await openCase({ kind: "tampered", deviceId: r.deviceId!, counter: null, voucherHash: r.hash, detail: `${r.reason} (presented by ${presenter.get(r.source)} in ${r.source})` });
         }
       }
     }
@@ -443,5 +443,75 @@ function isPolicyRefusal(r: { reason: string; cose: Uint8Array }, lookup: (devic
   return r.reason.endsWith(`(${POLICY_NOTE})`) && checkVoucher(r.cose, lookup).ok;
 }
 
-/** Receipts travel in device logs beside vouchers; the payload's type key tells them apart. */
-const isReceipt = (cose: Uint8Array): boolean => peekDocType(cose) === DOC_TYPE_RECEIPT;
+/**
+ * The device keys of one import (SPEC §5.10): a device is looked up in the registry when the
+ * import first names it, and its certificate chain-checked then, once; a device the import
+ * does not name is never read, so the work of an import does not grow with the registry.
+ * With workers, a device's key goes to them when it is looked up, before its certificate is
+ * checked ("provisional"): the checks run here while the workers verify, and every voucher
+ * of a device whose certificate then fails is checked again here (`recheck`), so the outcome
+ * and the reason given are exactly those of checking first. What the book holds grows with
+ * the devices of ours named, and by at most ABSENT_KEPT ids of devices that are not (a file
+ * of forgeries naming a new device each cannot make it grow: SPEC §5.11 "Reading").
+ */
+class KeyBook {
+  private keys = new Map<string, DeviceKey>();
+  private unchecked: DeviceCertInput[] = [];
+  private pending = new Set<string>(); // looked up, certificate not checked yet
+  private absent = new Set<string>(); // looked up, not a device of ours with a certificate
+  private trusted: TrustedKey[] = [];
+  private readonly fixed: boolean;
+  /** devices whose provisional key did not stand: their certificate failed */
+  readonly recheck = new Set<string>();
+  constructor(private ledger: Ledger, private pool: VerifierPool | undefined, known?: Map<string, DeviceKey>) {
+    this.fixed = known !== undefined;
+    if (known) (this.keys = known), pool?.setKeys(known);
+    else pool?.setKeys(new Map());
+  }
+  async open(): Promise<void> {
+    if (!this.fixed) this.trusted = (await this.ledger.issuerKeys()).map((k) => ({ kid: k.kid, suite: k.suite, pub: k.pub, status: k.status, compromisedAt: k.revokedAt ?? null }));
+  }
+  /** The key of a device looked up already (undefined: not ours with a certificate, or not looked up yet). */
+  readonly get = (deviceId: string): DeviceKey | undefined => this.keys.get(deviceId);
+  looked(deviceId: string): boolean {
+    return this.fixed || this.keys.has(deviceId) || this.absent.has(deviceId);
+  }
+  /** Looks up the devices among `ids` not looked up yet, in one registry read. */
+  async want(ids: Iterable<string>): Promise<void> {
+    if (this.fixed) return;
+    const missing: string[] = [];
+    for (const id of ids) if (!this.keys.has(id) && !this.pending.has(id) && !this.absent.has(id)) missing.push(id);
+    if (!missing.length) return;
+    const fresh: [string, DeviceKey][] = [];
+    for (const d of await this.ledger.devicesAmong(missing)) {
+      if (!d.cert || !d.pub || this.keys.has(d.deviceId) || this.pending.has(d.deviceId)) continue;
+      this.pending.add(d.deviceId);
+      this.unchecked.push({ deviceId: d.deviceId, suite: d.suite, pub: d.pub, cert: d.cert, registeredAt: d.personalizedAt ? Math.floor(Date.parse(d.personalizedAt) / 1000) : null });
+      const k: DeviceKey = { suite: d.suite, pub: d.pub, certRef: hex(certRefOf(d.suite, d.cert)) };
+      // without workers a key is used only once checked (check())
+      if (this.pool) this.keys.set(d.deviceId, k), fresh.push([d.deviceId, k]);
+    }
+    if (fresh.length) this.pool!.addKeys(fresh);
+    for (const id of missing) {
+      if (this.keys.has(id) || this.pending.has(id)) continue;
+      if (this.absent.size >= ABSENT_KEPT) this.absent.clear();
+      this.absent.add(id);
+    }
+  }
+  /** The certificate checks of the devices looked up since the last, in steps so workers keep getting slices. */
+  async check(): Promise<void> {
+    const todo = this.unchecked.splice(0);
+    this.pending.clear();
+    for (let i = 0; i < todo.length; i++) {
+      const k = deviceKeyOf(todo[i], this.trusted);
+      this.keys.set(todo[i].deviceId, k);
+      if (k.certError && this.pool) this.recheck.add(todo[i].deviceId);
+      if (i % CERT_STEP === CERT_STEP - 1) await new Promise(setImmediate);
+    }
+  }
+  /** A device's checked key, looked up now if the import had not named it yet. */
+  async lookup(deviceId: string): Promise<DeviceKey | undefined> {
+    if (!this.looked(deviceId)) await this.want([deviceId]), await this.check();
+    return this.get(deviceId);
+  }
+}

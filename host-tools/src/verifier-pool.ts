@@ -60,6 +60,10 @@ export class VerifierPool {
     for (const w of this.workers) w.postMessage({ keys: [...keys.entries()] });
     this.keysSent = keys;
   }
+  /** More device keys, for the slices submitted from now on (the keys sent before stay). */
+  addKeys(entries: [string, DeviceKey][]): void {
+    for (const w of this.workers) w.postMessage({ addKeys: entries });
+  }
   /** The batch's checks, slice by slice in order. */
   submit(coses: Uint8Array[]): Chunk[] {
     const chunks: Chunk[] = [];

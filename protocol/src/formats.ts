@@ -471,11 +471,12 @@ export function decodeSigned<T>(bytes: Uint8Array, s: Schema, views = false): Si
 }
 
 /**
- * The document type (payload key 0) of a COSE_Sign1, or null when the bytes do not read as
- * one up to there. Only the envelope's shape is read (headers' contents and the signature
- * are not checked): a triage of device logs, not a check; decodeSigned checks.
+ * The kid (unprotected header) and document type (payload key 0) of a COSE_Sign1, or null
+ * when the bytes do not read as one up to there. Only the envelope's shape is read (headers'
+ * contents and the signature are not checked): a triage, not a check; decodeSigned checks
+ * (and requires a device-signed document's kid to be its payload's device id).
  */
-export function peekDocType(cose: Uint8Array): number | null {
+export function peekSign1(cose: Uint8Array): { kid: Uint8Array; docType: number } | null {
   const r = new CborReader(cose, "cose");
   try {
     want(r, MAJOR_TAG, COSE_TAG_SIGN1);
@@ -483,16 +484,19 @@ export function peekDocType(cose: Uint8Array): number | null {
     r.take(want(r, MAJOR_BSTR), false);
     want(r, MAJOR_MAP, 1);
     want(r, MAJOR_UINT, COSE_HDR_KID);
-    r.take(want(r, MAJOR_BSTR), false);
+    const kid = r.take(want(r, MAJOR_BSTR), false);
     r.end = want(r, MAJOR_BSTR) + r.p;
     want(r, MAJOR_MAP);
     want(r, MAJOR_UINT, 0);
-    return want(r, MAJOR_UINT);
+    return { kid, docType: want(r, MAJOR_UINT) };
   } catch (e) {
     if (e instanceof FormatError) return null;
     throw e;
   }
 }
+
+/** The document type of a COSE_Sign1 (peekSign1), or null: tells receipts from vouchers in device logs. */
+export const peekDocType = (cose: Uint8Array): number | null => peekSign1(cose)?.docType ?? null;
 
 /** One head of this major type (and argument): its argument. */
 function want(r: CborReader, major: number, arg?: number): number {

@@ -215,6 +215,8 @@ export interface Ledger {
   putDevice(d: DeviceRecord): Promise<void>;
   device(idOrAliasOrSerial: string): Promise<DeviceRecord | null>;
   devices(): Promise<DeviceRecord[]>;
+  /** the registered devices among these device ids (in no order; ids not registered are left out) */
+  devicesAmong(deviceIds: readonly string[]): Promise<DeviceRecord[]>;
   deviceByCertRef(certRef: string): Promise<DeviceRecord | null>;
   setAlias(deviceId: string, alias: string | null): Promise<void>;
   setRevoked(deviceId: string, revoked: boolean, at: number): Promise<number>; // new revocation-list version

@@ -437,6 +437,10 @@ export class PostgresLedger implements Ledger {
     return (await this.q("SELECT * FROM devices ORDER BY personalized_at NULLS FIRST, device_id")).rows.map(toDevice);
   }
 
+  async devicesAmong(deviceIds: readonly string[]): Promise<DeviceRecord[]> {
+    return deviceIds.length ? (await this.q("SELECT * FROM devices WHERE device_id = ANY($1)", [deviceIds])).rows.map(toDevice) : [];
+  }
+
   async deviceByCertRef(certRef: string): Promise<DeviceRecord | null> {
     const r = (await this.q("SELECT * FROM devices WHERE cert_ref = $1 LIMIT 1", [certRef])).rows[0];
     return r ? toDevice(r) : null;

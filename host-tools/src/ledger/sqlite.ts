@@ -351,6 +351,15 @@ export class SqliteLedger implements Ledger {
     return (this.st("SELECT * FROM devices ORDER BY personalized_at, device_id").all() as Row[]).map(toDevice);
   }
 
+  async devicesAmong(deviceIds: readonly string[]): Promise<DeviceRecord[]> {
+    const out: DeviceRecord[] = [];
+    for (let i = 0; i < deviceIds.length; i += 500) {
+      const part = deviceIds.slice(i, i + 500);
+      for (const r of this.st(`SELECT * FROM devices WHERE device_id IN (${part.map(() => "?").join(", ")})`).all(...part) as Row[]) out.push(toDevice(r));
+    }
+    return out;
+  }
+
   async deviceByCertRef(certRef: string): Promise<DeviceRecord | null> {
     const r = this.st("SELECT * FROM devices WHERE cert_ref = ?").get(certRef) as Row | undefined;
     return r ? toDevice(r) : null;
