@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { refusal } from "./support/wallet-errors.ts";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CERT_SCHEMA, decodeSigned, type DeviceCert } from "../protocol/src/formats.ts";
@@ -90,6 +90,31 @@ describe("certificate validity and key states (SPEC §5.12)", () => {
     expect(sum.settledToMerchants).toBe(300);
     expect(sum.fraudCases).toBe(0);
     await ledger.close();
+  });
+
+  it("reconcile: that voucher with altered signature bytes beside it opens no case in any order of arrival, one import or two; the record is the genuine voucher's", async () => {
+    const d = newDevice();
+    const setup = SqliteLedger.open(join(dir, "policy-twin-setup.sqlite"));
+    const p = await personalize(new SimChannel(d), ks, setup, req({ certValidity: 3600 }));
+    await load(new SimChannel(d), ks, setup, 5_000);
+    const c = certOf((await setup.device(p.deviceId))!.cert!);
+    const v = await rawPay(d, 400, c.notAfter + 60); // genuine, refused by the trust rules
+    const g = Uint8Array.from(v);
+    g[g.length - 5] ^= 0x40; // the same signed part, a signature that does not verify
+    await setup.close();
+    const orders: Record<string, Uint8Array[][]> = { "v,g": [[v, g]], "g,v": [[g, v]], "v | g": [[v], [g]], "g | v": [[g], [v]] };
+    for (const [name, imports] of Object.entries(orders)) {
+      const file = join(dir, `policy-twin-${name.replace(/\W+/g, "_")}.sqlite`);
+      copyFileSync(join(dir, "policy-twin-setup.sqlite"), file);
+      const ledger = SqliteLedger.open(file);
+      for (const [k, docs] of imports.entries()) await reconcile(ledger, [parseInput(posFile(`${name}-${k}.json`, docs))]);
+      const open = await ledger.fraudCases();
+      const rej = await ledger.rejected();
+      expect([name, open.map((x) => x.kind), rej.length]).toEqual([name, [], 1]);
+      expect([name, rej[0].reason]).toEqual([name, expect.stringMatching(/^voucher #1: certificate expired at .*\(refused by the trust rules\)$/)]);
+      expect([name, Buffer.from(rej[0].cose).equals(Buffer.from(v))]).toEqual([name, true]);
+      await ledger.close();
+    }
   });
 
   it("load refuses a device whose certificate has expired", async () => {

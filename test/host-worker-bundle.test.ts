@@ -120,4 +120,24 @@ describe("reconcile worker bundle", () => {
       }
     }
   });
+
+  // a worker that dies (a broken module, an uncaught error, an exit) fails the checks it owes
+  // and every later one with one error: reconciliation rolls back and says why, never waits
+  const dying: [string, string, RegExp][] = [
+    ["exits at start", "process.exit(3)", /reconcile: a verifier worker stopped \(exit code 3\)/],
+    ["throws at its first message", "require('node:worker_threads').parentPort.on('message', () => { throw new Error('boom') })", /reconcile: a verifier worker failed: boom/],
+    ["does not load", "this is not javascript", /reconcile: a verifier worker failed: /],
+  ];
+  for (const [what, code, msg] of dying)
+    it(`a worker that ${what}: the batch's checks fail with one error, and so does the next batch`, async () => {
+      const pool = new VerifierPool(2, 4, "batch", new URL(`data:text/javascript,${encodeURIComponent(code.replace("require('node:worker_threads')", "(await import('node:worker_threads'))"))}`));
+      try {
+        pool.setKeys(new Map());
+        const coses = Array.from({ length: 12 }, () => Uint8Array.of(0xd2, 0x84));
+        await expect(Promise.all(pool.submit(coses).map((c) => c.results))).rejects.toThrow(msg);
+        await expect(Promise.all(pool.submit(coses).map((c) => c.results))).rejects.toThrow(msg);
+      } finally {
+        await pool.close();
+      }
+    }, 20_000);
 });

@@ -58,6 +58,7 @@ export const REPORTED_CASES = 1000;
 const ABSENT_KEPT = 10_000;
 /** What a reject's reason says when a genuine voucher was refused by the trust rules (not a forgery). */
 const POLICY_NOTE = "refused by the trust rules";
+const POLICY_CLOSED = "the voucher itself arrived: a genuine voucher refused by the trust rules, the document was it with altered signature bytes";
 
 /** Certificates checked between two turns of the event loop (≈ 80 µs each). */
 const CERT_STEP = 100;
@@ -161,11 +162,18 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
     // not valid at the voucher's time) are not forgeries: no fraud case; their reason says so
     // (POLICY_NOTE), and it is believed only where the signature verifies.
     let rejected = 0;
-    const reject = async (r: { hash: string; deviceId: string | null; reason: string }, cose: Uint8Array, file: InputHeader) => {
+    const reject = async (r: { hash: string; deviceId: string | null; reason: string }, cose: Uint8Array, file: InputHeader): Promise<number> => {
       subs.push({ voucherHash: r.hash, source: file.name, presenter: file.presenter });
-      rejected += await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason: r.reason, cose, source: file.name }]);
+      const n = await ledger.addRejected([{ hash: r.hash, deviceId: r.deviceId, reason: r.reason, cose, source: file.name }]);
+      rejected += n;
+      return n;
     };
     const openCase = async (c: FraudCase) => void ((await ledger.openFraudCase(c)) && opened(c));
+    /** closes the `tampered` case open for the document `hash` of `deviceId`, if any */
+    const closeTampered = async (deviceId: string, hash: string, why: string) => {
+      for (const c of await ledger.fraudCases({ deviceId }))
+        if (c.kind === "tampered" && c.voucherHash === hash) (await ledger.closeFraudCase(c.id!, why), closed(c));
+    };
     let receipts = 0;
     /** B for one batch: its checks' results, written */
     const write = async ({ file, coses, receipts: receiptCoses, chunks }: (typeof inflight)[number]) => {
@@ -193,7 +201,13 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
           const k = keyOf(r.deviceId);
           const invalid = k?.validUntil !== undefined ? validityProblem(k.validFrom!, k.validUntil, r.time) : null;
           if (invalid) {
-            await reject({ hash: r.hash, deviceId: r.deviceId, reason: `voucher #${r.counter}: ${invalid} (${POLICY_NOTE})` }, coses[i], file);
+            const refusal = { hash: r.hash, deviceId: r.deviceId, reason: `voucher #${r.counter}: ${invalid} (${POLICY_NOTE})`, cose: coses[i], source: file.name };
+            // its signed part rejected before with other signature bytes (this import or an
+            // earlier one): the record becomes the genuine voucher's, and the tampered case the
+            // altered bytes opened is closed (either order of arrival ends in the same verdict)
+            if (!(await reject(refusal, coses[i], file)))
+              for (const x of await ledger.rejectedAmong([r.hash]))
+                if (!isPolicyReason(x.reason)) await ledger.replaceRejected(refusal), await closeTampered(r.deviceId, r.hash, POLICY_CLOSED);
             continue;
           }
           // the worker's flat facts become the record in place (no copy per voucher)
@@ -219,9 +233,7 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
         for (const x of await ledger.rejectedAmong(recs.map((v) => v.hash))) {
           if (x.reason.includes(TWIN_NOTE)) continue;
           await ledger.setRejectedReason(x.hash, twinReason(x.reason, x.hash));
-          if (x.deviceId)
-            for (const c of await ledger.fraudCases({ deviceId: x.deviceId }))
-              if (c.kind === "tampered" && c.voucherHash === x.hash) (await ledger.closeFraudCase(c.id!, TWIN_CLOSED), closed(c));
+          if (x.deviceId) await closeTampered(x.deviceId, x.hash, TWIN_CLOSED);
         }
       }
       // receipts: device-signed, checked against the registered device key
@@ -288,11 +300,14 @@ async function reconcileWith(ledger: Ledger, sources: Source[], knownKeys: Map<s
       const presenter = new Map(imported.map((f) => [f.name, f.presenter]));
       const names = [...presenter.keys()];
       for (let after = "", page: Awaited<ReturnType<Ledger["rejectedFrom"]>>; (page = await ledger.rejectedFrom(names, after, REJECT_PAGE)).length; after = page[page.length - 1].hash) {
+        // the devices the page names, looked up together (most were, when their batch was written)
+        await book.want(page.flatMap((r) => (r.deviceId ? [r.deviceId] : [])));
+        await book.check();
         for (const r of page) {
           if (r.reason.includes(TWIN_NOTE)) continue; // judged already (a file of the same name)
           // the twin of a valid voucher, in whichever order the two arrive: known by its signed
           // part, or its s is high and the low-S form verifies (SPEC §5.1, §5.10)
-          const k = r.deviceId ? await book.lookup(r.deviceId) : undefined;
+          const k = r.deviceId ? keyOf(r.deviceId) : undefined;
           if ((await ledger.voucher(r.hash)) !== null || isHighSTwin(r.cose, keyOf)) {
             await ledger.setRejectedReason(r.hash, twinReason(r.reason, r.hash));
             continue;
@@ -440,8 +455,9 @@ function isHighSTwin(cose: Uint8Array, lookup: (deviceId: string) => DeviceKey |
 
 /** A reject that says it is a genuine voucher refused by the trust rules, and is: its signature verifies. */
 function isPolicyRefusal(r: { reason: string; cose: Uint8Array }, lookup: (deviceId: string) => DeviceKey | undefined): boolean {
-  return r.reason.endsWith(`(${POLICY_NOTE})`) && checkVoucher(r.cose, lookup).ok;
+  return isPolicyReason(r.reason) && checkVoucher(r.cose, lookup).ok;
 }
+const isPolicyReason = (reason: string) => reason.endsWith(`(${POLICY_NOTE})`);
 
 /**
  * The device keys of one import (SPEC §5.10): a device is looked up in the registry when the
@@ -494,7 +510,14 @@ class KeyBook {
     if (fresh.length) this.pool!.addKeys(fresh);
     for (const id of missing) {
       if (this.keys.has(id) || this.pending.has(id)) continue;
-      if (this.absent.size >= ABSENT_KEPT) this.absent.clear();
+      if (this.absent.size >= ABSENT_KEPT) {
+        // the older half goes (a Set iterates in insertion order): the batch at hand stays
+        let drop = ABSENT_KEPT / 2;
+        for (const old of this.absent) {
+          if (drop-- === 0) break;
+          this.absent.delete(old);
+        }
+      }
       this.absent.add(id);
     }
   }
@@ -508,10 +531,5 @@ class KeyBook {
       if (k.certError && this.pool) this.recheck.add(todo[i].deviceId);
       if (i % CERT_STEP === CERT_STEP - 1) await new Promise(setImmediate);
     }
-  }
-  /** A device's checked key, looked up now if the import had not named it yet. */
-  async lookup(deviceId: string): Promise<DeviceKey | undefined> {
-    if (!this.looked(deviceId)) await this.want([deviceId]), await this.check();
-    return this.get(deviceId);
   }
 }

@@ -2,6 +2,7 @@
 // vouchers slice by slice (voucher-check.ts) while the main thread parses files and writes
 // the ledger. Pure speed: the results are exactly those of `checkVoucher` on the main thread.
 import { Worker } from "node:worker_threads";
+import { EXIT_INTERNAL, WalletError } from "./errors.ts";
 import { reconcileWorkerUrl } from "./worker-bundle.ts";
 import { unpackChecks, type Checked, type DeviceKey, type PackedChecks, type VerifyMode } from "./voucher-check.ts";
 
@@ -32,6 +33,9 @@ export class VerifierPool {
   private owed = new Map<Worker, { resolve: (m: any) => void; reject: (e: unknown) => void }[]>();
   private queue: { coses: Uint8Array[]; resolve: (r: Check[]) => void; reject: (e: unknown) => void }[] = [];
   private keysSent?: Map<string, DeviceKey>;
+  /** set when a worker died: every check owed or asked for from then on fails with it */
+  private failure?: WalletError;
+  private closing = false;
   /** `url`: the worker module (worker-bundle.ts chooses the built bundle or the tsx bootstrap) */
   constructor(n: number, private slice = 500, mode: VerifyMode = "batch", url: URL = reconcileWorkerUrl()) {
     this.workers = Array.from({ length: n }, () => {
@@ -42,14 +46,22 @@ export class VerifierPool {
         owed.shift()!.resolve(m);
         this.pump();
       });
-      w.on("error", (e) => {
-        for (const o of owed.splice(0)) o.reject(e);
-      });
+      // a worker that dies (a module that does not load, an uncaught error, an exit) fails
+      // what it owes and all that is queued or asked for later: nothing waits for it forever
+      w.on("error", (e) => this.fail(`failed: ${e instanceof Error ? e.message : String(e)}`));
+      w.on("exit", (code) => this.closing || this.fail(`stopped (exit code ${code})`));
       if (mode !== "batch") w.postMessage({ mode });
       return w;
     });
   }
+  private fail(what: string): void {
+    if (this.failure) return;
+    this.failure = new WalletError(`reconcile: a verifier worker ${what}; nothing of the import was applied (run it again)`, EXIT_INTERNAL);
+    for (const owed of this.owed.values()) for (const o of owed.splice(0)) o.reject(this.failure);
+    for (const q of this.queue.splice(0)) q.reject(this.failure);
+  }
   private ask<T>(w: Worker, msg: unknown, transfer?: ArrayBuffer[]): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.owed.get(w)!.push({ resolve, reject });
       w.postMessage(msg, transfer);
@@ -69,7 +81,9 @@ export class VerifierPool {
     const chunks: Chunk[] = [];
     for (let i = 0; i < coses.length; i += this.slice) {
       const part = coses.slice(i, i + this.slice);
-      chunks.push({ start: i, results: new Promise((resolve, reject) => this.queue.push({ coses: part, resolve, reject })) });
+      const results = new Promise<Check[]>((resolve, reject) => (this.failure ? reject(this.failure) : this.queue.push({ coses: part, resolve, reject })));
+      results.catch(() => {}); // a caller stopped by an earlier slice's failure need not await the rest
+      chunks.push({ start: i, results });
     }
     this.pump();
     return chunks;
@@ -91,6 +105,7 @@ export class VerifierPool {
     }
   }
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

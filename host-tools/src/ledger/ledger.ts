@@ -252,6 +252,8 @@ export interface Ledger {
    * most `limit` (reconciliation reads back what it rejected, page by page: memory stays flat) */
   rejectedFrom(sources: readonly string[], after: string, limit: number): Promise<RejectedVoucher[]>;
   setRejectedReason(hash: string, reason: string): Promise<void>;
+  /** The rejected document of `r.hash` recorded again as `r` (its bytes, reason, device and source) */
+  replaceRejected(r: RejectedVoucher): Promise<void>;
   /** The rejected documents among `hashes` (their COSE bytes left out, empty) */
   rejectedAmong(hashes: readonly string[]): Promise<RejectedVoucher[]>;
   addSubmissions(s: Submission[]): Promise<number>;

@@ -635,6 +635,10 @@ export class PostgresLedger implements Ledger {
   async setRejectedReason(hash: string, reason: string): Promise<void> {
     await this.q("UPDATE rejected SET reason = $1 WHERE hash = $2", [reason, hash]);
   }
+  async replaceRejected(r: RejectedVoucher): Promise<void> {
+    await this.q("UPDATE rejected SET device_id = $1, reason = $2, cose = $3, source = $4 WHERE hash = $5", [r.deviceId, r.reason, buf(r.cose), r.source, r.hash]);
+  }
+
 
   async addSubmissions(ss: Submission[]): Promise<number> {
     if (!ss.length) return 0;

@@ -518,6 +518,10 @@ export class SqliteLedger implements Ledger {
     this.st("UPDATE rejected SET reason = ? WHERE hash = ?").run(reason, hash);
   }
 
+  async replaceRejected(r: RejectedVoucher): Promise<void> {
+    this.st("UPDATE rejected SET device_id = ?, reason = ?, cose = ?, source = ? WHERE hash = ?").run(r.deviceId, r.reason, Buffer.from(r.cose), r.source, r.hash);
+  }
+
   async addSubmissions(ss: Submission[]): Promise<number> {
     const st = this.st("INSERT OR IGNORE INTO submissions (voucher_hash, source, presenter) VALUES (?, ?, ?)");
     let n = 0;
