@@ -21,13 +21,20 @@ export interface KeyPair {
 
 const b64u = (b: Uint8Array) => Buffer.from(b).toString("base64url");
 
+/** generateKeyPairSync with JWK encodings (Node supports them; its type declarations do not). */
+const generateJwkPair = generateKeyPairSync as unknown as (
+  type: "ec", o: { namedCurve: string; privateKeyEncoding: { format: "jwk" }; publicKeyEncoding: { format: "jwk" } },
+) => { privateKey: JsonWebKey; publicKey: JsonWebKey };
+
 export function generateKeyPair(suite: SuiteName): KeyPair {
   if (suite === "sm2") {
     const k = smCrypto.sm2.generateKeyPairHex();
     return { priv: Buffer.from(k.privateKey.padStart(64, "0"), "hex"), pub: Buffer.from(k.publicKey, "hex") };
   }
-  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const jwk = privateKey.export({ format: "jwk" });
+  // encoded by the key generation itself: exporting the new KeyObject instead (.export) can
+  // deadlock Node 20 when a garbage collection during the export finalizes the generation job,
+  // which locks the key's mutex the export holds (test/host-keygen-gc.test.ts)
+  const { privateKey: jwk } = generateJwkPair("ec", { namedCurve: "P-256", privateKeyEncoding: { format: "jwk" }, publicKeyEncoding: { format: "jwk" } });
   const d = Buffer.from(jwk.d!, "base64url");
   const pub = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, "base64url"), Buffer.from(jwk.y!, "base64url")]);
   return { priv: d, pub };
