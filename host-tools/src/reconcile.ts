@@ -391,8 +391,9 @@ export async function evidenceOf(ledger: Ledger, dev: DeviceRecord): Promise<Dev
   return evidenceFrom(await deviceRowsOf(ledger, dev));
 }
 
-/** Devices whose evidence is read together (Ledger.evidenceMany): a few queries per batch, not per device. */
-const EVIDENCE_BATCH = 500;
+/** Devices whose evidence is read together (Ledger.evidenceMany): a few queries per batch, not per
+ * device; the batch's rows are held at once (200 devices of 100 vouchers: 20,000 rows). */
+const EVIDENCE_BATCH = 200;
 
 /** What reconciliation reads of one device, by the single-device reads (Ledger.evidenceMany gives the same for many). */
 export async function deviceRowsOf(ledger: Ledger, dev: DeviceRecord): Promise<DeviceRows> {
