@@ -63,13 +63,20 @@ const POLICY_CLOSED = "the voucher itself arrived: a genuine voucher refused by 
 /** Certificates checked between two turns of the event loop (≈ 80 µs each). */
 const CERT_STEP = 100;
 
+/** The issuer keys the ledger trusts, as the certificate checks take them. */
+const trustedKeys = async (ledger: Ledger): Promise<TrustedKey[]> =>
+  (await ledger.issuerKeys()).map((k) => ({ kid: k.kid, suite: k.suite, pub: k.pub, status: k.status, compromisedAt: k.revokedAt ?? null }));
+
+/** What a registered device's certificate check takes (null: no certificate registered). */
+function certInputOf(d: DeviceRecord): DeviceCertInput | null {
+  if (!d.cert || !d.pub) return null;
+  return { deviceId: d.deviceId, suite: d.suite, pub: d.pub, cert: d.cert, registeredAt: d.personalizedAt ? Math.floor(Date.parse(d.personalizedAt) / 1000) : null };
+}
+
 /** Trusted issuer keys and the registered devices with a certificate: what `deviceKeys` checks. */
 async function certInputs(ledger: Ledger): Promise<{ trusted: TrustedKey[]; devices: DeviceCertInput[] }> {
-  const trusted: TrustedKey[] = (await ledger.issuerKeys()).map((k) => ({ kid: k.kid, suite: k.suite, pub: k.pub, status: k.status, compromisedAt: k.revokedAt ?? null }));
-  const devices: DeviceCertInput[] = [];
-  for (const d of await ledger.devices())
-    if (d.cert && d.pub) devices.push({ deviceId: d.deviceId, suite: d.suite, pub: d.pub, cert: d.cert, registeredAt: d.personalizedAt ? Math.floor(Date.parse(d.personalizedAt) / 1000) : null });
-  return { trusted, devices };
+  const devices = (await ledger.devices()).map(certInputOf).filter((d): d is DeviceCertInput => d !== null);
+  return { trusted: await trustedKeys(ledger), devices };
 }
 
 /** Device keys for voucher checks: each registered certificate chain-checked once. */
@@ -486,7 +493,7 @@ class KeyBook {
     else pool?.setKeys(new Map());
   }
   async open(): Promise<void> {
-    if (!this.fixed) this.trusted = (await this.ledger.issuerKeys()).map((k) => ({ kid: k.kid, suite: k.suite, pub: k.pub, status: k.status, compromisedAt: k.revokedAt ?? null }));
+    if (!this.fixed) this.trusted = await trustedKeys(this.ledger);
   }
   /** The key of a device looked up already (undefined: not ours with a certificate, or not looked up yet). */
   readonly get = (deviceId: string): DeviceKey | undefined => this.keys.get(deviceId);
@@ -501,10 +508,11 @@ class KeyBook {
     if (!missing.length) return;
     const fresh: [string, DeviceKey][] = [];
     for (const d of await this.ledger.devicesAmong(missing)) {
-      if (!d.cert || !d.pub || this.keys.has(d.deviceId) || this.pending.has(d.deviceId)) continue;
+      const input = certInputOf(d);
+      if (!input || this.keys.has(d.deviceId) || this.pending.has(d.deviceId)) continue;
       this.pending.add(d.deviceId);
-      this.unchecked.push({ deviceId: d.deviceId, suite: d.suite, pub: d.pub, cert: d.cert, registeredAt: d.personalizedAt ? Math.floor(Date.parse(d.personalizedAt) / 1000) : null });
-      const k: DeviceKey = { suite: d.suite, pub: d.pub, certRef: hex(certRefOf(d.suite, d.cert)) };
+      this.unchecked.push(input);
+      const k: DeviceKey = { suite: input.suite, pub: input.pub, certRef: hex(certRefOf(input.suite, input.cert)) };
       // without workers a key is used only once checked (check())
       if (this.pool) this.keys.set(d.deviceId, k), fresh.push([d.deviceId, k]);
     }

@@ -352,10 +352,15 @@ export class SqliteLedger implements Ledger {
   }
 
   async devicesAmong(deviceIds: readonly string[]): Promise<DeviceRecord[]> {
-    const out: DeviceRecord[] = [];
-    for (let i = 0; i < deviceIds.length; i += 500) {
-      const part = deviceIds.slice(i, i + 500);
-      for (const r of this.st(`SELECT * FROM devices WHERE device_id IN (${part.map(() => "?").join(", ")})`).all(...part) as Row[]) out.push(toDevice(r));
+    return this.rowsAmong("SELECT * FROM devices WHERE device_id", deviceIds).map(toDevice);
+  }
+
+  /** The rows of `select … WHERE column` IN `values`, 500 values a statement (SQLite's bound-parameter limit is far off). */
+  private rowsAmong(select: string, values: readonly string[]): Row[] {
+    const out: Row[] = [];
+    for (let i = 0; i < values.length; i += 500) {
+      const part = values.slice(i, i + 500);
+      out.push(...(this.st(`${select} IN (${part.map(() => "?").join(", ")})`).all(...part) as Row[]));
     }
     return out;
   }
@@ -502,16 +507,10 @@ export class SqliteLedger implements Ledger {
   }
 
   async rejectedAmong(hashes: readonly string[]): Promise<RejectedVoucher[]> {
-    const out: RejectedVoucher[] = [];
     // reconciliation asks for every batch of new vouchers: mostly of a ledger with no rejects
     // at all, where one probe answers (binding the 500 hashes costs ≈ 2 µs each)
-    if (!hashes.length || this.st("SELECT 1 FROM rejected LIMIT 1").get() === undefined) return out;
-    for (let i = 0; i < hashes.length; i += 500) {
-      const part = hashes.slice(i, i + 500);
-      for (const r of this.st(`SELECT hash, device_id, reason, source FROM rejected WHERE hash IN (${part.map(() => "?").join(", ")})`).all(...part) as Row[])
-        out.push(rejectedFromRow(r));
-    }
-    return out;
+    if (!hashes.length || this.st("SELECT 1 FROM rejected LIMIT 1").get() === undefined) return [];
+    return this.rowsAmong("SELECT hash, device_id, reason, source FROM rejected WHERE hash", hashes).map(rejectedFromRow);
   }
 
   async setRejectedReason(hash: string, reason: string): Promise<void> {
